@@ -1,0 +1,1 @@
+"""CDK code of wavectl: the control plane and one versioned workflow stack per wave."""

@@ -1,0 +1,55 @@
+"""Builds the CDK app for a runbook: a control plane plus one WaveStack per wave."""
+
+from __future__ import annotations
+
+from aws_cdk import App, Environment, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.constructs.task_function import BUNDLE_CONTEXT_KEY, task_code
+from stacks.control_plane import ControlPlaneStack
+from stacks.wave_stack import WaveStack
+from wavectl.runbook import Runbook
+
+
+def control_plane_stack_name(runbook: Runbook) -> str:
+    return f"{runbook.program.program}-control-plane"
+
+
+def wave_stack_name(runbook: Runbook, wave: str) -> str:
+    return f"{runbook.program.program}-wave-{wave}"
+
+
+def _bundling_enabled(app: App) -> bool:
+    value = app.node.try_get_context(BUNDLE_CONTEXT_KEY)
+    return str(value).lower() not in ("false", "0", "no")
+
+
+def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
+    """Add the program's stacks to `app` (no AWS calls, no git calls, no Docker)."""
+    program = runbook.program
+    env = Environment(account=program.accounts.tooling, region=program.home_region)
+    control = ControlPlaneStack(
+        app,
+        "ControlPlane",
+        stack_name=control_plane_stack_name(runbook),
+        runbook=runbook,
+        env=env,
+        description=f"wavectl {program.program}: control plane (approvals, evidence, Slack)",
+    )
+    bundle = _bundling_enabled(app)
+    for wave in runbook.ordered_waves():
+        WaveStack(
+            app,
+            f"Wave-{wave.wave}",
+            stack_name=wave_stack_name(runbook, wave.wave),
+            runbook=runbook,
+            wave=wave,
+            control=control.refs,
+            code=task_code(bundle),  # one asset per stack, as CDK requires
+            env=env,
+            description=f"wavectl {program.program}: wave {wave.wave} ({wave.kind}) v{wave.version}",
+        )
+    Tags.of(app).add("wavectl:program", program.program)
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app

@@ -1,0 +1,24 @@
+"""Workflow builders, one per wave kind. A builder turns a wave into the body of its workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_cdk import aws_stepfunctions as sfn
+
+from stacks.workflows import placeholder
+from stacks.workflows.context import WaveContext
+from tasks.contracts import WaveKind
+
+Builder = Callable[[WaveContext], sfn.IChainable]
+
+BUILDERS: dict[str, Builder] = {
+    WaveKind.DB_SNAPSHOT_COPY: placeholder.build,
+    WaveKind.DNS_CUTOVER: placeholder.build,
+    WaveKind.PAYMENT_DUAL_RUN: placeholder.build,
+    WaveKind.DECOMMISSION: placeholder.build,
+}
+
+
+def builder_for(kind: str) -> Builder:
+    return BUILDERS[kind]

@@ -1,0 +1,133 @@
+"""What a wave-kind workflow builder is given to build its body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.constructs.nag import acknowledge
+from stacks.constructs.task_function import TaskFunction
+from tasks import contracts
+from wavectl.runbook import Program, Runbook, Wave
+
+# Transient Lambda service faults are retried; named Wavectl.* errors are never retried here.
+TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+@dataclass(frozen=True)
+class ControlPlaneRefs:
+    key: kms.IKey
+    approvals_table: dynamodb.ITable
+    evidence_bucket: s3.IBucket
+    approval_request_function: lambda_.IFunction | None = None
+
+
+@dataclass
+class WaveContext:
+    scope: Construct
+    runbook: Runbook
+    wave: Wave
+    control: ControlPlaneRefs
+    code: lambda_.Code
+    functions: dict[str, TaskFunction] = field(default_factory=dict)
+
+    @property
+    def program(self) -> Program:
+        return self.runbook.program
+
+    def function_name(self, task: str) -> str:
+        return f"{self.program.program}-{self.wave.wave}-{task}"[:64]
+
+    def base_environment(self) -> dict[str, str]:
+        accounts = self.program.accounts
+        return {
+            contracts.ENV_PROGRAM: self.program.program,
+            contracts.ENV_WAVE: self.wave.wave,
+            contracts.ENV_SOURCE_ROLE_ARN: accounts.source.role_arn(),
+            contracts.ENV_TARGET_ROLE_ARN: accounts.target.role_arn(),
+            contracts.ENV_EVIDENCE_BUCKET: self.control.evidence_bucket.bucket_name,
+            contracts.ENV_KMS_KEY: self.control.key.key_arn,
+        }
+
+    def task_function(
+        self,
+        task: str,
+        handler: str,
+        *,
+        description: str,
+        timeout: Duration = Duration.minutes(1),
+        memory_mb: int = 256,
+        environment: dict[str, str] | None = None,
+    ) -> TaskFunction:
+        """A task Lambda of this wave running `handler` (e.g. `tasks.frame.handler.guard`)."""
+        function = TaskFunction(
+            self.scope,
+            f"Task-{task}",
+            function_name=self.function_name(task),
+            handler=handler,
+            code=self.code,
+            description=description,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            environment={**self.base_environment(), **(environment or {})},
+            log_key=self.control.key,
+        )
+        self.functions[task] = function
+        return function
+
+    def assume_workload_roles(self, function: TaskFunction) -> None:
+        """Let a task assume the runbook's source and target roles (and nothing else)."""
+        accounts = self.program.accounts
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"],
+                resources=[accounts.source.role_arn(), accounts.target.role_arn()],
+            )
+        )
+
+    def invoke(
+        self,
+        state_id: str,
+        function: TaskFunction,
+        payload: dict,
+        *,
+        result_path: str | None = None,
+        comment: str | None = None,
+    ) -> tasks.LambdaInvoke:
+        """A `lambda:invoke` state returning the handler's result (not the Lambda envelope)."""
+        step = tasks.LambdaInvoke(
+            self.scope,
+            state_id,
+            lambda_function=function.function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+            comment=comment,
+        )
+        step.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        self._acknowledge_version_grant(function)
+        return step
+
+    def _acknowledge_version_grant(self, function: TaskFunction) -> None:
+        logical_id = Stack.of(self.scope).get_logical_id(function.function.node.default_child)
+        acknowledge(
+            self.scope,
+            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+            "lambda:InvokeFunction on this one function's own versions and aliases (ARN:*), "
+            "as the Step Functions lambda:invoke integration requires.",
+        )

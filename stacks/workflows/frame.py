@@ -1,0 +1,67 @@
+"""The common frame every wave's workflow starts with: input, freeze windows, dependencies."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
+
+from stacks.workflows.context import WaveContext
+from tasks import contracts
+
+
+def dependency_arns(ctx: WaveContext) -> list[dict[str, str]]:
+    stack = Stack.of(ctx.scope)
+    return [
+        {
+            "wave": dep,
+            "state_machine_arn": stack.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=ctx.runbook.state_machine_name(dep),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+        }
+        for dep in ctx.wave.depends_on
+    ]
+
+
+def guard_state(ctx: WaveContext) -> sfn.IChainable:
+    """Validate the execution input, refuse in a freeze window or with an unmet dependency."""
+    function = ctx.task_function(
+        "guard",
+        "tasks.frame.handler.guard",
+        description=f"{ctx.wave.wave}: input, freeze window and dependency checks",
+        timeout=Duration.seconds(30),
+        memory_mb=256,
+    )
+    deps = dependency_arns(ctx)
+    if deps:
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["states:ListExecutions"], resources=[d["state_machine_arn"] for d in deps]
+            )
+        )
+    payload = {
+        contracts.GUARD_INPUT + ".$": "$",
+        contracts.GUARD_EXECUTION + ".$": "$$.Execution.Id",
+        "now.$": "$$.State.EnteredTime",
+        contracts.GUARD_WAVE: {"name": ctx.wave.wave, "kind": ctx.wave.kind, "version": ctx.wave.version},
+        contracts.GUARD_FREEZE: [
+            {"name": f.name, "start": f.start.isoformat(), "end": f.end.isoformat()}
+            for f in ctx.program.freeze
+        ],
+        contracts.GUARD_DEPENDS_ON: deps,
+    }
+    return ctx.invoke(
+        "Check request",
+        function,
+        payload,
+        result_path=contracts.REQUEST_PATH,
+        comment="input, freeze windows and dependencies (Wavectl.InvalidInput / Frozen / DependencyNotMet)",
+    )
+
+
+def wrap_in_frame(ctx: WaveContext, body: sfn.IChainable) -> sfn.IChainable:
+    done = sfn.Succeed(ctx.scope, "Wave complete")
+    return sfn.Chain.start(guard_state(ctx)).next(body).next(done)

@@ -1,0 +1,153 @@
+"""`wavectl`: validate, plan, synthesise, rehearse and operate migration waves."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wavectl.runbook import Runbook, RunbookInvalid, format_duration, json_schema_text, load_runbook
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+
+app = typer.Typer(
+    name="wavectl",
+    help="Migration waves as versioned, approval-gated AWS Step Functions workflows.\n\n"
+    "Describe the program in runbooks/ (program.yaml + waves/*.yaml), validate and plan it, "
+    "synthesise one versioned state machine per wave, and rehearse everything offline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+out = Console()
+err = Console(stderr=True)
+
+RunbookPath = Annotated[
+    Path, typer.Argument(help="runbooks folder (holding program.yaml and waves/) or its program.yaml")
+]
+
+
+def load_or_exit(path: Path) -> Runbook:
+    """Load the runbook; on problems print each as file:line:col and exit 2."""
+    try:
+        return load_runbook(path)
+    except RunbookInvalid as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s) found; nothing was done.", style="red", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+@app.command()
+def validate(path: RunbookPath = Path("runbooks")) -> None:
+    """Check the runbooks: schema, residency, dependencies, approver groups, durations.
+
+    Every problem is printed as FILE:LINE:COL: message; exit code 2 when any is found.
+
+    Example: wavectl validate runbooks/
+    """
+    runbook = load_or_exit(path)
+    out.print(f"{runbook.program.program}: {len(runbook.waves)} wave(s) valid", highlight=False)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
+) -> None:
+    """Print the JSON Schema of program.yaml and waves/*.yaml (for editors).
+
+    Example: wavectl schema --out runbooks/schema.json
+    """
+    text = json_schema_text()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        out.print(f"wrote {output}")
+
+
+@app.command()
+def synth(
+    path: RunbookPath = Path("runbooks"),
+    outdir: Annotated[Path, typer.Option("--out", help="cloud assembly folder")] = Path("cdk.out"),
+    bundle: Annotated[
+        bool,
+        typer.Option(
+            "--bundle/--no-bundle",
+            help="bundle task dependencies for Lambda (arm64) with pip; --no-bundle for local rehearsal",
+        ),
+    ] = True,
+) -> None:
+    """Synthesise CloudFormation: the control plane plus one versioned workflow stack per wave.
+
+    Needs no AWS credentials, no Docker. Deploy the result with `npx aws-cdk deploy --app DIR --all`.
+
+    Example: wavectl synth --out cdk.out
+    """
+    from wavectl.synth import synthesize
+
+    runbook = load_or_exit(path)
+    with err.status("synthesising (CDK)…"):
+        templates = synthesize(runbook, outdir, bundle=bundle)
+    for template in templates:
+        out.print(f"  {template}", highlight=False)
+    out.print(f"{len(templates)} template(s) in {outdir}", highlight=False)
+
+
+@app.command()
+def plan(path: RunbookPath = Path("runbooks")) -> None:
+    """Show what each wave will do, in dependency order, with versions and approval policy.
+
+    Example: wavectl plan runbooks/
+    """
+    from wavectl.planning import describe_wave
+
+    runbook = load_or_exit(path)
+    table = Table(title=f"{runbook.program.program}: waves in dependency order", show_lines=True)
+    for column in ("#", "wave", "kind", "version", "after", "approval", "what it does"):
+        table.add_column(column, overflow="fold")
+    for index, wave in enumerate(runbook.ordered_waves(), start=1):
+        policy = wave.approval
+        approval = f"{policy.required} of {policy.group}, {format_duration(policy.timeout)}"
+        if policy.escalate_to:
+            approval += f", then {policy.escalate_to}"
+        table.add_row(
+            str(index),
+            wave.wave,
+            wave.kind,
+            f"v{wave.version}",
+            ", ".join(wave.depends_on) or "-",
+            approval,
+            describe_wave(wave),
+        )
+    out.print(table)
+
+
+def _register_optional_commands() -> None:
+    """Command groups living in their own modules (local rehearsal, approvals)."""
+    import importlib
+
+    for module in ("wavectl.cli_local", "wavectl.cli_approvals"):
+        try:
+            importlib.import_module(module).register(app)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def main() -> None:
+    _register_optional_commands()
+    try:
+        app(standalone_mode=True)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Synthesis of the CDK app from the CLI (in-process: no `cdk` CLI, no credentials, no Docker)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from wavectl.paths import PROJECT_ROOT, configure_jsii_node
+from wavectl.runbook import Runbook
+
+FINGERPRINT_FILE = "wavectl-fingerprint.json"
+_SOURCES = ("stacks", "tasks", "wavectl/runbook.py", "wavectl/yamlpos.py")
+
+
+def source_fingerprint(runbook: Runbook, bundle: bool) -> str:
+    """Digest of everything the cloud assembly is made from (runbooks + CDK code + task code)."""
+    digest = hashlib.sha256(f"bundle={bundle}".encode())
+    files = sorted(p for p in Path(runbook.root).rglob("*.y*ml"))
+    for source in _SOURCES:
+        path = PROJECT_ROOT / source
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    for path in files:
+        digest.update(str(path.name).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_current(outdir: Path, runbook: Runbook, bundle: bool) -> bool:
+    marker = outdir / FINGERPRINT_FILE
+    if not marker.is_file():
+        return False
+    return json.loads(marker.read_text()).get("fingerprint") == source_fingerprint(runbook, bundle)
+
+
+def synthesize(runbook: Runbook, outdir: Path, *, bundle: bool = True) -> list[Path]:
+    """Write the cloud assembly to `outdir`; return the template files (one per stack)."""
+    configure_jsii_node()
+    from aws_cdk import App
+
+    from stacks.app import build_app
+
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    app = App(outdir=str(outdir), context={"wavectl:bundle": "true" if bundle else "false"})
+    build_app(app, runbook)
+    app.synth()
+    (outdir / FINGERPRINT_FILE).write_text(
+        json.dumps({"fingerprint": source_fingerprint(runbook, bundle), "bundle": bundle}) + "\n"
+    )
+    return sorted(outdir.glob("*.template.json"))
