@@ -65,3 +65,8 @@ def guard_state(ctx: WaveContext) -> sfn.IChainable:
 def wrap_in_frame(ctx: WaveContext, body: sfn.IChainable) -> sfn.IChainable:
     done = sfn.Succeed(ctx.scope, "Wave complete")
     return sfn.Chain.start(guard_state(ctx)).next(body).next(done)
+
+
+def fail_with_caught_error(ctx: WaveContext, state_id: str) -> sfn.Fail:
+    """Terminal Fail that re-raises the error a Catch stored at `$.error` (after compensation)."""
+    return sfn.Fail(ctx.scope, state_id, error_path="$.error.Error", cause_path="$.error.Cause")
