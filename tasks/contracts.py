@@ -76,3 +76,34 @@ ENV_TARGET_ROLE_ARN = "WAVECTL_TARGET_ROLE_ARN"
 ENV_APPROVERS = "WAVECTL_APPROVERS"
 
 LIVE_ALIAS = "live"
+
+# ----------------------------------------------------------------------------- approvals table
+# Shared by tasks.approvals (writes) and wavectl.approvals / status (reads).
+APPROVALS_STATUS_INDEX = "by-status"  # GSI: status (S) + expires_at (S, ISO 8601)
+APPROVAL_PK_PREFIX = "approval#"  # pk of an approval record: approval#<approval id>
+APPROVAL_SK = "approval"
+EXECUTION_PK_PREFIX = "execution#"  # pk of a gate index record: execution#<execution arn>
+GATE_SK_PREFIX = "gate#"  # sk of a gate index record: gate#<gate>
+
+# Attributes of an approval record a reader may rely on (the task token is never read outside tasks/).
+APPROVAL_ID = "approval_id"
+APPROVAL_STATUS = "status"  # a Decision value
+APPROVAL_GATE = "gate"
+APPROVAL_WAVE = "wave"
+APPROVAL_EXECUTION = "execution"
+APPROVAL_APPROVERS = "approvers"  # Slack ids of the approving votes, in the order they came
+APPROVAL_REJECTED_BY = "rejected_by"
+APPROVAL_DECIDED_AT = "decided_at"
+APPROVAL_EXPIRES_AT = "expires_at"
+APPROVAL_REQUESTER = "requester"
+APPROVAL_REASON = "reason"
+APPROVAL_SUMMARY = "summary"
+APPROVAL_POLICY = "policy"
+APPROVAL_CREATED_AT = "created_at"
+APPROVAL_RUNBOOK_VERSION = "runbook_version"
+APPROVAL_EVIDENCE_KEY = "evidence_key"
+
+# The CLI fallback's route on the approvals API (IAM-authorised; the caller ARN is the identity).
+APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
+APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
+ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"

@@ -1,0 +1,194 @@
+"""Approvals as the tool sees them: what each execution's gates decided, what is pending, and the
+CLI fallback (`wavectl approve|reject`) when Slack is down.
+
+Only reads the approvals table (boto3 + `tasks.contracts`). Decisions are never taken here: the
+fallback sends an IAM-signed request to the approvals API, whose callback function applies the same
+rules as a Slack click (group, four eyes, one vote per person) and is the only one that may send the
+task result. The caller's identity is the one AWS verified, not one the CLI claims.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+from tasks import contracts as c
+from tasks.contracts import Decision
+
+_deserializer = TypeDeserializer()
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _number(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _number(value: Any) -> Any:
+    if type(value).__name__ == "Decimal":
+        return int(value) if value == int(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _number(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_number(v) for v in value]
+    return value
+
+
+def _query_all(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**kwargs)
+        items += [_plain(item) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def approval_record(session: boto3.Session, table_name: str, approval_id: str) -> dict[str, Any] | None:
+    """The approval record (without its task token), or None."""
+    response = session.client("dynamodb").get_item(
+        TableName=table_name,
+        Key={"pk": {"S": c.APPROVAL_PK_PREFIX + approval_id}, "sk": {"S": c.APPROVAL_SK}},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    if item is None:
+        return None
+    record = _plain(item)
+    record.pop("task_token", None)
+    return record
+
+
+def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
+    decision = record.get(c.APPROVAL_STATUS, Decision.PENDING)
+    approvers = list(record.get(c.APPROVAL_APPROVERS) or [])
+    entry = {
+        "gate": record.get(c.APPROVAL_GATE),
+        "decision": decision,
+        "approvers": approvers,
+        "decided_at": record.get(c.APPROVAL_DECIDED_AT),
+        "approval_id": record.get(c.APPROVAL_ID),
+        "requester": record.get(c.APPROVAL_REQUESTER),
+        "required": (record.get(c.APPROVAL_POLICY) or {}).get("required"),
+    }
+    if decision == Decision.REJECTED:
+        entry["rejected_by"] = record.get(c.APPROVAL_REJECTED_BY)
+        entry["reason"] = record.get(c.APPROVAL_REASON)
+    if record.get(c.APPROVAL_EVIDENCE_KEY):
+        entry["evidence"] = record[c.APPROVAL_EVIDENCE_KEY]
+    return entry
+
+
+def decisions_for_execution(session: boto3.Session, table_name: str, execution_arn: str) -> list[dict]:
+    """status.json entries of every gate of one execution, in the order the gates were reached.
+
+    Each: {"gate", "decision": approved|rejected|timed_out|pending, "approvers": [Slack ids],
+    "decided_at"} plus "approval_id", "requester", "required", and for a rejection "rejected_by"
+    and "reason".
+    """
+    index = _query_all(
+        session.client("dynamodb"),
+        TableName=table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": c.EXECUTION_PK_PREFIX + execution_arn}},
+        ConsistentRead=True,
+    )
+    entries = []
+    for gate in sorted(index, key=lambda item: item.get(c.APPROVAL_CREATED_AT, "")):
+        record = approval_record(session, table_name, gate[c.APPROVAL_ID])
+        if record is not None:
+            entries.append(_status_entry(record))
+    return entries
+
+
+def pending(session: boto3.Session, table_name: str) -> list[dict[str, Any]]:
+    """Open approvals across all waves, soonest deadline first (task tokens stripped)."""
+    items = _query_all(
+        session.client("dynamodb"),
+        TableName=table_name,
+        IndexName=c.APPROVALS_STATUS_INDEX,
+        KeyConditionExpression="#s = :pending",
+        ExpressionAttributeNames={"#s": c.APPROVAL_STATUS},
+        ExpressionAttributeValues={":pending": {"S": Decision.PENDING.value}},
+    )
+    for item in items:
+        item.pop("task_token", None)
+    return sorted(items, key=lambda item: item.get(c.APPROVAL_EXPIRES_AT, ""))
+
+
+# ----------------------------------------------------------------------------- CLI fallback
+
+
+@dataclass(frozen=True)
+class Approver:
+    slack: str
+    name: str | None
+
+
+def caller_arn(session: boto3.Session) -> str:
+    return session.client("sts").get_caller_identity()["Arn"]
+
+
+def approver_for_arn(arn: str, groups: dict[str, list[Any]]) -> Approver | None:
+    """The runbook approver whose `iam` ARNs include `arn` (runbook `Program.approvers`)."""
+    for members in groups.values():
+        for member in members:
+            if arn in member.iam:
+                return Approver(slack=member.slack, name=member.name)
+    return None
+
+
+def cli_event(approval_id: str, action: str, reason: str | None, caller: str) -> dict[str, Any]:
+    """The API Gateway proxy event the IAM-authorised CLI route delivers to the callback function."""
+    path = c.APPROVALS_CLI_PATH.format(approval_id=approval_id, action=action)
+    return {
+        "resource": c.APPROVALS_CLI_PATH.replace("{approval_id}", "{approval_id}"),
+        "path": path,
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json"},
+        "pathParameters": {"approval_id": approval_id, "action": action},
+        "requestContext": {"identity": {"userArn": caller}, "authorizer": None},
+        "body": json.dumps({"reason": reason or ""}),
+        "isBase64Encoded": False,
+    }
+
+
+def parse_response(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    body = response.get("body") or "{}"
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError:
+        payload = {"message": body}
+    return int(response.get("statusCode", 500)), payload
+
+
+def send_signed(
+    session: boto3.Session, api_url: str, approval_id: str, action: str, reason: str | None
+) -> tuple[int, dict[str, Any]]:
+    """POST the decision to the approvals API, signed with the caller's IAM credentials (SigV4)."""
+    url = api_url.rstrip("/") + c.APPROVALS_CLI_PATH.format(approval_id=approval_id, action=action)
+    body = json.dumps({"reason": reason or ""})
+    request = AWSRequest(method="POST", url=url, data=body, headers={"content-type": "application/json"})
+    credentials = session.get_credentials().get_frozen_credentials()
+    SigV4Auth(credentials, "execute-api", session.region_name or "eu-west-1").add_auth(request)
+    prepared = urllib.request.Request(url, data=body.encode(), headers=dict(request.headers), method="POST")
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def api_url_from_stack(session: boto3.Session, stack_name: str) -> str | None:
+    """The approvals API URL from the control-plane stack's outputs (after `cdk deploy`)."""
+    stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    for output in stacks[0].get("Outputs", []):
+        if output["OutputKey"].startswith(c.APPROVALS_API_OUTPUT):
+            return output["OutputValue"]
+    return None
