@@ -29,7 +29,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 RUNTIME_PYTHON_VERSION = "3.14"
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # The asset holds tasks/ only (plus its third-party dependencies when bundled).
-ASSET_EXCLUDES = ["*", "!tasks", "!tasks/**", "**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
+ASSET_EXCLUDES = ["*", ".*", "!tasks", "!tasks/**", "**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
 BUNDLE_CONTEXT_KEY = "wavectl:bundle"
 
 

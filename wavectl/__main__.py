@@ -1,0 +1,3 @@
+from wavectl.cli import main
+
+main()
