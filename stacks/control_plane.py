@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import json
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.constructs.approval_names import request_function_export
 from stacks.constructs.nag import acknowledge
+from stacks.constructs.task_function import BUNDLE_CONTEXT_KEY, TaskFunction, task_code
 from stacks.workflows.context import ControlPlaneRefs
+from tasks import contracts
 from wavectl.runbook import Runbook
 
 EVIDENCE_RETENTION_DAYS = 7 * 365  # financial-services record keeping (MiFID II / SEC 17a-4 order)
@@ -38,11 +48,36 @@ class ControlPlaneStack(Stack):
             "SlackSigningSecret", program.slack.signing_secret, "signing secret"
         )
         self.slack_bot_token = self._secret("SlackBotToken", program.slack.bot_token, "bot token")
+        self.runbook = runbook
+        self.code = task_code(self._bundling())
+        self.approval_request = self._approval_request()
+        self.approval_callback = self._approval_callback()
+        self.approval_reminders = self._approval_reminders()
+        self.approvals_api = self._approvals_api()
+        self._refs = self._make_refs()
 
     @property
     def refs(self) -> ControlPlaneRefs:
+        return self._refs
+
+    def _make_refs(self) -> ControlPlaneRefs:
+        """What wave stacks use. The request function is reached through a named export, so the
+        wave stacks' grants on it have a stable name (and cdk-nag acknowledgement id)."""
+        export = request_function_export(self.runbook.program.program)
+        CfnOutput(
+            self,
+            "ApprovalRequestFunctionArn",
+            value=self.approval_request.function.function_arn,
+            export_name=export,
+        )
+        request_function = lambda_.Function.from_function_attributes(
+            self, "ApprovalRequestForWaves", function_arn=Fn.import_value(export), same_environment=True
+        )
         return ControlPlaneRefs(
-            key=self.key, approvals_table=self.approvals_table, evidence_bucket=self.evidence_bucket
+            key=self.key,
+            approvals_table=self.approvals_table,
+            evidence_bucket=self.evidence_bucket,
+            approval_request_function=request_function,
         )
 
     def _key(self, program: str) -> kms.Key:
@@ -153,3 +188,262 @@ class ControlPlaneStack(Stack):
             "AWS cannot rotate it, the owner re-puts it after rotating in Slack.",
         )
         return secret
+
+    # ------------------------------------------------------------------------- approvals
+
+    def _bundling(self) -> bool:
+        value = self.node.try_get_context(BUNDLE_CONTEXT_KEY)
+        return str(value).lower() not in ("false", "0", "no")
+
+    def _function_name(self, task: str) -> str:
+        return f"{self.runbook.program.program}-{task}"[:64]
+
+    def _approvals_environment(self) -> dict[str, str]:
+        program = self.runbook.program
+        approvers = {
+            group: [m.model_dump(include={"slack", "name", "iam"}) for m in members]
+            for group, members in program.approvers.items()
+        }
+        return {
+            contracts.ENV_PROGRAM: program.program,
+            contracts.ENV_APPROVALS_TABLE: self.approvals_table.table_name,
+            contracts.ENV_EVIDENCE_BUCKET: self.evidence_bucket.bucket_name,
+            contracts.ENV_KMS_KEY: self.key.key_arn,
+            contracts.ENV_SLACK_CHANNEL: program.slack.channel,
+            contracts.ENV_SLACK_BOT_TOKEN_SECRET: program.slack.bot_token,
+            contracts.ENV_SLACK_SIGNING_SECRET: program.slack.signing_secret,
+            contracts.ENV_APPROVERS: json.dumps(approvers, separators=(",", ":")),
+        }
+
+    def _approvals_function(self, task: str, handler: str, description: str, timeout: int) -> TaskFunction:
+        function = TaskFunction(
+            self,
+            f"Task-{task}",
+            function_name=self._function_name(task),
+            handler=handler,
+            code=self.code,
+            description=description,
+            timeout=Duration.seconds(timeout),
+            memory_mb=512,
+            environment=self._approvals_environment(),
+            log_key=self.key,
+        )
+        self.approvals_table.grant_read_write_data(function.role)
+        self.slack_bot_token.grant_read(function.role)
+        self._acknowledge_data_grants(function)
+        return function
+
+    def _state_machines_arn(self, resource: str) -> str:
+        return self.format_arn(
+            service="states",
+            resource=resource,
+            resource_name=f"{self.runbook.program.program}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _approval_request(self) -> TaskFunction:
+        function = self._approvals_function(
+            "approval-request",
+            "tasks.approvals.request.handler",
+            "approval gates: store the task token, post the Slack request; record timeouts",
+            timeout=30,
+        )
+        self._grant_evidence_put(function)
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeWaveExecutionsForDefinitionDigest",
+                actions=["states:DescribeExecution", "states:DescribeStateMachineForExecution"],
+                resources=[self._state_machines_arn("execution") + ":*"],
+            )
+        )
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeWaveVersionsForDefinitionDigest",
+                actions=["states:DescribeStateMachine"],
+                resources=[
+                    self._state_machines_arn("stateMachine"),
+                    self._state_machines_arn("stateMachine") + ":*",
+                ],
+            )
+        )
+        reason = (
+            "Describe only: the program's wave state machines (named <program>-<wave>), their versions "
+            "and executions, created by the wave stacks after this one."
+        )
+        for resource in (
+            self._nag_arn("execution") + ":*",
+            self._nag_arn("stateMachine"),
+            self._nag_arn("stateMachine") + ":*",
+        ):
+            acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        return function
+
+    def _approval_callback(self) -> TaskFunction:
+        function = self._approvals_function(
+            "approval-callback",
+            "tasks.approvals.callback.handler",
+            "approval gates: Slack interactivity and the IAM-signed CLI fallback; sends task results",
+            timeout=10,
+        )
+        self.slack_signing_secret.grant_read(function.role)
+        self._grant_evidence_put(function)
+        # The only principal allowed to resume or fail a waiting gate.
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SendTaskResultsOfWaveGates",
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                resources=[self._state_machines_arn("stateMachine")],
+            )
+        )
+        acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::{self._nag_arn('stateMachine')}]",
+            "Task results only for the program's wave state machines (<program>-*), created by the wave "
+            "stacks after this one.",
+        )
+        return function
+
+    def _approval_reminders(self) -> TaskFunction:
+        function = self._approvals_function(
+            "approval-reminders",
+            "tasks.approvals.reminders.handler",
+            "approval gates: remind after remind_after, escalate after escalate_after",
+            timeout=60,
+        )
+        events.Rule(
+            self,
+            "ApprovalReminderSchedule",
+            description="wavectl approval reminders and escalations",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[targets.LambdaFunction(function.function, retry_attempts=0)],
+        )
+        return function
+
+    def _nag_arn(self, resource: str) -> str:
+        """The ARN pattern as cdk-nag prints it in a finding id."""
+        program = self.runbook.program
+        return (
+            f"arn:<AWS::Partition>:states:{program.home_region}:{program.accounts.tooling}:"
+            f"{resource}:{program.program}-*"
+        )
+
+    def _grant_evidence_put(self, function: TaskFunction) -> None:
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteApprovalEvidence",
+                actions=["s3:PutObject"],
+                resources=[self.evidence_bucket.arn_for_objects("approvals/*")],
+            )
+        )
+        self.key.grant_encrypt(function.role)
+        bucket_id = self.get_logical_id(self.evidence_bucket.node.default_child)
+        acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/approvals/*]",
+            "PutObject only, under approvals/ of the evidence bucket (one object per decision).",
+        )
+
+    def _acknowledge_data_grants(self, function: TaskFunction) -> None:
+        table_id = self.get_logical_id(self.approvals_table.node.default_child)
+        acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+            "CDK's table grant covers this table's own indexes (the by-status index of pending approvals).",
+        )
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "CDK's grant for the program key (SSE-KMS on the table, bucket and secrets): one key, named.",
+        )
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+            "CDK's grant for the program key (SSE-KMS on the table, bucket and secrets): one key, named.",
+        )
+
+    def _approvals_api(self) -> apigw.RestApi:
+        access_logs = logs.LogGroup(
+            self,
+            "ApprovalsApiAccessLogs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        api = apigw.RestApi(
+            self,
+            "ApprovalsApi",
+            rest_api_name=f"{self.runbook.program.program}-approvals",
+            description="wavectl approvals: Slack interactivity (signed by Slack) and the CLI fallback (IAM)",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),  # fmt: skip
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies carry Slack payloads: never logged
+                throttling_rate_limit=20,
+                throttling_burst_limit=40,
+            ),
+        )
+        integration = apigw.LambdaIntegration(self.approval_callback.function)
+        slack = api.root.add_resource("slack").add_resource("interactions")
+        slack.add_method("POST", integration, authorization_type=apigw.AuthorizationType.NONE)
+        cli = api.root.add_resource("cli").add_resource("approvals").add_resource("{approval_id}")
+        cli = cli.add_resource("{action}")
+        cli.add_method("POST", integration, authorization_type=apigw.AuthorizationType.IAM)
+        self._acknowledge_api(api, slack, cli)
+        CfnOutput(
+            self, contracts.APPROVALS_API_OUTPUT, value=api.url, description="base URL of the approvals API"
+        )
+        CfnOutput(
+            self,
+            "SlackInteractivityUrl",
+            value=api.url_for_path("/slack/interactions"),
+            description="paste into the Slack app: Interactivity & Shortcuts > Request URL",
+        )
+        return api
+
+    def _acknowledge_api(self, api: apigw.RestApi, slack: apigw.Resource, cli: apigw.Resource) -> None:
+        acknowledge(
+            cli,
+            "AwsSolutions-COG4",
+            "The CLI fallback is authorised by IAM (SigV4): the caller's verified ARN is the approver "
+            "identity.",
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                slack,
+                rule,
+                "Slack cannot sign with IAM or Cognito; the callback verifies Slack's HMAC signature "
+                "(signing secret, 5-minute window, replays refused) before reading the request.",
+            )
+        acknowledge(
+            api,
+            "AwsSolutions-APIG2",
+            "The only body parser is the callback, which verifies the signature first and validates the "
+            "payload itself; a request model cannot express Slack's form-encoded payload.",
+        )
+        acknowledge(
+            api,
+            "AwsSolutions-APIG3",
+            "Stage throttling (20 rps, burst 40) bounds abuse; every request without a valid Slack "
+            "signature or IAM identity is refused by the function without side effects.",
+        )
+        acknowledge(
+            api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level API Gateway logging role requires this AWS managed policy.",
+        )

@@ -1,17 +1,30 @@
-"""Body of a wave kind whose own workflow has not landed yet: one Pass state, clearly named."""
+"""Body of a wave kind whose own workflow has not landed yet: an approval gate, then one Pass state.
+
+Every wave has at least one gate ("go"), so rehearsals and the demo show an approval for every wave.
+"""
 
 from __future__ import annotations
 
 from aws_cdk import aws_stepfunctions as sfn
 
+from stacks.constructs.approval_step import approval_gate
 from stacks.workflows.context import WaveContext
+from stacks.workflows.frame import fail_with_caught_error
 
 
 def build(ctx: WaveContext) -> sfn.IChainable:
-    return sfn.Pass(
+    wave = ctx.wave
+    gate = approval_gate(
+        ctx,
+        "go",
+        summary=f"Start wave {wave.wave} ({wave.kind}) v{wave.version}: {wave.description}".strip(": "),
+        on_failure=fail_with_caught_error(ctx, "Not approved"),
+    )
+    body = sfn.Pass(
         ctx.scope,
-        f"{ctx.wave.kind} (not yet implemented)",
-        comment=f"placeholder body for wave kind {ctx.wave.kind}; its own workflow replaces it",
-        result=sfn.Result.from_object({"kind": ctx.wave.kind, "implemented": False}),
+        f"{wave.kind} (not yet implemented)",
+        comment=f"placeholder body for wave kind {wave.kind}; its own workflow replaces it",
+        result=sfn.Result.from_object({"kind": wave.kind, "implemented": False}),
         result_path="$.body",
     )
+    return gate.next(body)

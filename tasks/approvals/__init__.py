@@ -1,0 +1,1 @@
+"""Slack approval gates: request (waitForTaskToken), callback (Slack + CLI), reminders, evidence."""

@@ -1,0 +1,147 @@
+"""Deciding an approval: the same rules for a Slack click and for the IAM-authorised CLI fallback."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tasks.approvals import evidence, slack
+from tasks.approvals.config import Member
+from tasks.approvals.rules import REJECT, iso, refusal
+from tasks.approvals.store import ApprovalStore
+from tasks.common.logging import logger
+from tasks.contracts import Decision, ErrorName
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int  # 200 counted/decided, 403 refused, 409 nothing to do (already voted / closed)
+    message: str
+    record: dict[str, Any] | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.status_code == 200
+
+
+@dataclass(frozen=True)
+class Services:
+    store: ApprovalStore
+    sfn: Any  # stepfunctions client
+    s3: Any  # s3 client
+    groups: dict[str, list[Member]]
+
+
+def decide(
+    services: Services,
+    approval_id: str,
+    user: str,
+    action: str,
+    *,
+    via: str,
+    now: datetime,
+    reason: str | None = None,
+) -> Outcome:
+    record = services.store.get(approval_id)
+    refused = refusal(record, user, action, services.groups, now)
+    log = {"approval_id": approval_id, "user": user, "action": action, "via": via}
+    if refused is not None:
+        logger().info("decision refused", extra={**log, "why": refused})
+        return Outcome(403 if record and record.get("status") == Decision.PENDING else 409, refused, record)
+    if action == REJECT:
+        return _reject(services, approval_id, user, via=via, now=now, reason=reason)
+    return _approve(services, approval_id, user, via=via, now=now, reason=reason)
+
+
+def _vote(user: str, via: str, now: datetime, reason: str | None) -> dict[str, Any]:
+    return {"at": iso(now), "via": via, **({"reason": reason} if reason else {})}
+
+
+def _approve(
+    services: Services, approval_id: str, user: str, *, via: str, now: datetime, reason: str | None
+) -> Outcome:
+    record = services.store.add_vote(approval_id, user, _vote(user, via, now, reason))
+    if record is None:
+        return Outcome(409, "Your approval was already counted (or the gate just closed).")
+    logger().info("approval counted", extra={"approval_id": approval_id, "user": user, "via": via})
+    if len(record["approvers"]) < int(record["policy"]["required"]):
+        return Outcome(200, "Your approval is counted.", record)
+    closed = services.store.close(approval_id, Decision.APPROVED, now, {"decided_via": via})
+    if closed is None:  # a concurrent click closed it: that click sends the result
+        return Outcome(200, "Your approval is counted.", services.store.get(approval_id))
+    _send_success(services.sfn, closed)
+    _finish(services, closed)
+    return Outcome(200, "Approved: the wave continues.", closed)
+
+
+def _reject(
+    services: Services, approval_id: str, user: str, *, via: str, now: datetime, reason: str | None
+) -> Outcome:
+    extra = {"rejected_by": user, "decided_via": via, "reason": reason or ""}
+    closed = services.store.close(approval_id, Decision.REJECTED, now, extra)
+    if closed is None:
+        return Outcome(409, "This approval was already closed.")
+    cause = f"rejected by {user} via {via}" + (f": {reason}" if reason else "")
+    try:
+        services.sfn.send_task_failure(
+            taskToken=closed["task_token"], error=ErrorName.REJECTED.value, cause=cause
+        )
+    except ClientError as exc:
+        _log_result_error(closed, exc)
+    logger().info("approval rejected", extra={"approval_id": approval_id, "user": user, "via": via})
+    _finish(services, closed)
+    return Outcome(200, "Rejected: the wave stops and compensates.", closed)
+
+
+def task_result(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "decision": record["status"],
+        "approvers": list(record["approvers"]),
+        "decided_at": record["decided_at"],
+        "approval_id": record["approval_id"],
+    }
+
+
+def _send_success(sfn: Any, record: dict[str, Any]) -> None:
+    try:
+        sfn.send_task_success(taskToken=record["task_token"], output=json.dumps(task_result(record)))
+    except ClientError as exc:
+        _log_result_error(record, exc)
+
+
+def _log_result_error(record: dict[str, Any], exc: ClientError) -> None:
+    # the error message may quote the token: log its code only
+    logger().warning(
+        "task result not accepted by Step Functions",
+        extra={"approval_id": record["approval_id"], "code": exc.response["Error"]["Code"]},
+    )
+
+
+def _finish(services: Services, record: dict[str, Any]) -> None:
+    """Evidence first (it must exist), then the Slack message (best effort)."""
+    key = evidence.write_decision(services.s3, record)
+    services.store.set_evidence_key(record["approval_id"], key)
+    record["evidence_key"] = key
+    try:
+        slack.update_message(record, services.groups)
+    except Exception as exc:  # Slack down must not undo a decision
+        logger().warning(
+            "slack update failed", extra={"approval_id": record["approval_id"], "error": type(exc).__name__}
+        )
+
+
+def record_timeout(services: Services, execution: str, gate: str, now: datetime) -> dict[str, Any] | None:
+    """Close the gate's approval as timed_out (once), write evidence and say so in Slack."""
+    record = services.store.for_gate(execution, gate)
+    if record is None:
+        return None
+    closed = services.store.close(record["approval_id"], Decision.TIMED_OUT, now, {"decided_via": "timeout"})
+    if closed is None:
+        return services.store.get(record["approval_id"])
+    logger().info("approval timed out", extra={"approval_id": closed["approval_id"], "gate": gate})
+    _finish(services, closed)
+    return closed

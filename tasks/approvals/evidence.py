@@ -1,0 +1,64 @@
+"""Every decision as an immutable JSON record in the evidence bucket (Object Lock, SSE-KMS)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tasks.approvals import config
+
+# Fields of the approval record that are evidence; anything else (the task token first) is not.
+EVIDENCE_FIELDS = (
+    "approval_id", "status", "gate", "wave", "kind", "runbook_version", "execution", "state_machine",
+    "definition_digest", "definition_digest_source", "input_digest", "policy", "summary", "channel",
+    "message_ts", "requester", "requester_source", "requester_ids", "created_at", "expires_at",
+    "decided_at", "approvers", "votes", "rejected_by", "reason", "decided_via",
+)  # fmt: skip
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == int(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def evidence_record(record: dict[str, Any]) -> dict[str, Any]:
+    body = {name: _jsonable(record[name]) for name in EVIDENCE_FIELDS if name in record}
+    return {"type": "wavectl.approval-decision", "schema_version": 1, **body}
+
+
+def evidence_key(record: dict[str, Any]) -> str:
+    execution_name = str(record["execution"]).rsplit(":", 1)[-1]
+    return (
+        f"approvals/{record['wave']}/{execution_name}/{record['gate']}/"
+        f"{record['approval_id']}-{record['status']}.json"
+    )
+
+
+def write_decision(s3: Any, record: dict[str, Any]) -> str:
+    """Write the decision once (IfNoneMatch: an existing record is never overwritten); its key."""
+    key = evidence_key(record)
+    extra: dict[str, Any] = {}
+    if config.kms_key():
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key()}
+    try:
+        s3.put_object(
+            Bucket=config.evidence_bucket(),
+            Key=key,
+            Body=json.dumps(evidence_record(record), indent=2, sort_keys=True).encode(),
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+            IfNoneMatch="*",
+            **extra,
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise
+    return key

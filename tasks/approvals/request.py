@@ -1,0 +1,128 @@
+"""The gate's `lambda:invoke.waitForTaskToken` task: store the token, post the Slack message.
+
+Also handles the gate's timeout path (`action: timed_out`): close the approval as timed_out and hand
+the workflow `Wavectl.ApprovalTimedOut` to fail with after compensation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from tasks.approvals import config, slack
+from tasks.approvals.decisions import Services, record_timeout
+from tasks.approvals.rules import iso, requester_ids
+from tasks.approvals.store import ApprovalStore
+from tasks.common.aws import own_session
+from tasks.common.logging import logger
+from tasks.contracts import Decision, ErrorName
+
+_DIGEST_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})")
+
+
+def new_approval_id() -> str:
+    """Opaque and unguessable (128 random bits); says nothing about the wave or the token."""
+    return "apr_" + secrets.token_urlsafe(16)
+
+
+def services(session: boto3.Session | None = None) -> Services:
+    session = session or own_session()
+    table = session.resource("dynamodb").Table(config.table_name())
+    return Services(
+        store=ApprovalStore(table),
+        sfn=session.client("stepfunctions"),
+        s3=session.client("s3"),
+        groups=config.groups(),
+    )
+
+
+def input_digest(execution_input: Any) -> str:
+    canonical = json.dumps(execution_input, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def definition_digest(sfn: Any, execution: str) -> tuple[str | None, str]:
+    """The definition digest of the version this execution runs, and where it came from."""
+    try:
+        described = sfn.describe_execution(executionArn=execution)
+        version = described.get("stateMachineVersionArn")
+        if version:
+            description = sfn.describe_state_machine(stateMachineArn=version).get("description", "")
+            match = _DIGEST_IN_DESCRIPTION.search(description)
+            if match:
+                return "sha256:" + match.group(1), "version-description"
+        definition = sfn.describe_state_machine_for_execution(executionArn=execution)["definition"]
+        return "sha256:" + hashlib.sha256(definition.encode()).hexdigest(), "deployed-definition"
+    except Exception as exc:  # evidence still records that the digest was unavailable
+        logger().warning("definition digest unavailable", extra={"error": type(exc).__name__})
+        return None, "unavailable"
+
+
+def new_record(event: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
+    policy = event["policy"]
+    wave = event["wave"]
+    requested_by = event.get("requested_by")
+    digest, digest_source = definition_digest(services.sfn, event["execution"])
+    return {
+        "approval_id": new_approval_id(),
+        "task_token": event["task_token"],
+        "status": Decision.PENDING.value,
+        "execution": event["execution"],
+        "state_machine": event.get("state_machine"),
+        "gate": event["gate"],
+        "wave": wave["name"],
+        "kind": wave.get("kind"),
+        "runbook_version": int(wave["version"]),
+        "policy": {k: v for k, v in policy.items() if v is not None},
+        "summary": event.get("summary") or "",
+        "requester": requested_by,
+        "requester_source": event.get("requested_by_source") or ("input" if requested_by else "unknown"),
+        "requester_ids": requester_ids(requested_by, services.groups),
+        "input_digest": input_digest(event.get("execution_input")),
+        "definition_digest": digest,
+        "definition_digest_source": digest_source,
+        "created_at": iso(now),
+        "expires_at": iso(now + timedelta(seconds=int(policy["timeout"]))),
+        "votes": {},
+        "approvers": [],
+    }
+
+
+def open_gate(event: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
+    record, created = services.store.open(new_record(event, services, now))
+    log = {"approval_id": record["approval_id"], "gate": record["gate"], "wave": record["wave"]}
+    logger().info("approval opened" if created else "approval request retried", extra=log)
+    if record.get("message_ts") or not services.store.claim_post(record["approval_id"]):
+        return {"approval_id": record["approval_id"], "posted": False}
+    try:
+        channel, ts = slack.post_request(record, services.groups)
+    except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
+        services.store.release_post(record["approval_id"])
+        logger().warning("slack post failed", extra={**log, "error": type(exc).__name__})
+        return {"approval_id": record["approval_id"], "posted": False}
+    services.store.set_message(record["approval_id"], channel, ts)
+    return {"approval_id": record["approval_id"], "posted": True}
+
+
+def timed_out(event: dict[str, Any], services: Services, now: datetime) -> dict[str, str]:
+    record = record_timeout(services, event["execution"], event["gate"], now)
+    policy = (record or {}).get("policy", {})
+    after = f" after {int(policy['timeout'])}s" if policy.get("timeout") else ""
+    return {
+        "Error": ErrorName.APPROVAL_TIMED_OUT.value,
+        "Cause": f"approval gate {event['gate']} timed out{after} without {policy.get('required', 'the')} "
+        f"approvals (approval {(record or {}).get('approval_id', 'unknown')})",
+    }
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    if event.get("action") == "timed_out":
+        return timed_out(event, services(), now)
+    return open_gate(event, services(), now)

@@ -1,0 +1,223 @@
+"""The approvals table: one record per approval, one index record per (execution, gate).
+
+Every state change is a conditional write, so retries, double clicks and concurrent clicks have
+exactly one effect: the first writer wins, everyone else sees a ConditionalCheckFailed and backs off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from tasks import contracts as c
+from tasks.approvals.rules import iso
+from tasks.contracts import Decision
+
+CLOSED_RECORD_DAYS = 400  # closed records expire from the table (the evidence bucket keeps them 7 years)
+REPLAY_WINDOW_SECONDS = 600  # a signed Slack request is remembered longer than its 5-minute validity
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in (
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    )
+
+
+def approval_key(approval_id: str) -> dict[str, str]:
+    return {"pk": c.APPROVAL_PK_PREFIX + approval_id, "sk": c.APPROVAL_SK}
+
+
+def gate_key(execution: str, gate: str) -> dict[str, str]:
+    return {"pk": c.EXECUTION_PK_PREFIX + execution, "sk": c.GATE_SK_PREFIX + gate}
+
+
+def _ttl(now: datetime, days: int = CLOSED_RECORD_DAYS) -> int:
+    return int((now + timedelta(days=days)).timestamp())
+
+
+class ApprovalStore:
+    def __init__(self, table: Any):
+        self.table = table  # a boto3 DynamoDB Table resource
+
+    # --------------------------------------------------------------------- reads
+
+    def get(self, approval_id: str) -> dict[str, Any] | None:
+        return self.table.get_item(Key=approval_key(approval_id), ConsistentRead=True).get("Item")
+
+    def for_gate(self, execution: str, gate: str) -> dict[str, Any] | None:
+        index = self.table.get_item(Key=gate_key(execution, gate), ConsistentRead=True).get("Item")
+        return self.get(index[c.APPROVAL_ID]) if index else None
+
+    def pending(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": c.APPROVALS_STATUS_INDEX,
+            "KeyConditionExpression": Key(c.APPROVAL_STATUS).eq(Decision.PENDING.value),
+        }
+        while True:
+            page = self.table.query(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --------------------------------------------------------------------- request
+
+    def open(self, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Store a new approval, or find the one this (execution, gate) already has.
+
+        Returns (record, created). A retried request refreshes the stored task token (a Step Functions
+        retry of the state issues a new one) but keeps the approval id, votes and Slack message.
+        """
+        index = {
+            **gate_key(record["execution"], record["gate"]),
+            c.APPROVAL_ID: record[c.APPROVAL_ID],
+            c.APPROVAL_CREATED_AT: record[c.APPROVAL_CREATED_AT],
+        }
+        try:
+            self.table.put_item(Item=index, ConditionExpression=Attr("pk").not_exists())
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            return self._existing(record)
+        self._put_new(record)
+        return record, True
+
+    def _existing(self, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        index = self.table.get_item(Key=gate_key(record["execution"], record["gate"]), ConsistentRead=True)
+        approval_id = index["Item"][c.APPROVAL_ID]
+        existing = self.get(approval_id)
+        if existing is None:  # the first attempt stopped between the two writes
+            record = {**record, c.APPROVAL_ID: approval_id}
+            self._put_new(record)
+            return record, True
+        if existing["status"] == Decision.PENDING and existing.get("task_token") != record["task_token"]:
+            self.table.update_item(
+                Key=approval_key(approval_id),
+                UpdateExpression="SET task_token = :t",
+                ConditionExpression=Attr("status").eq(Decision.PENDING.value),
+                ExpressionAttributeValues={":t": record["task_token"]},
+            )
+            existing["task_token"] = record["task_token"]
+        return existing, False
+
+    def _put_new(self, record: dict[str, Any]) -> None:
+        key = approval_key(record[c.APPROVAL_ID])
+        try:
+            self.table.put_item(Item={**record, **key}, ConditionExpression=Attr("pk").not_exists())
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def claim_post(self, approval_id: str) -> bool:
+        """True for exactly one caller: the one that posts the Slack message."""
+        return self._conditional_set(approval_id, "post_claimed", True, Attr("post_claimed").not_exists())
+
+    def release_post(self, approval_id: str) -> None:
+        self.table.update_item(Key=approval_key(approval_id), UpdateExpression="REMOVE post_claimed")
+
+    def set_message(self, approval_id: str, channel: str, ts: str) -> None:
+        self.table.update_item(
+            Key=approval_key(approval_id),
+            UpdateExpression="SET channel = :c, message_ts = :ts",
+            ExpressionAttributeValues={":c": channel, ":ts": ts},
+        )
+
+    # --------------------------------------------------------------------- votes and decisions
+
+    def add_vote(self, approval_id: str, user: str, vote: dict[str, Any]) -> dict[str, Any] | None:
+        """Record `user`'s approval once; None when they already voted or the approval is closed."""
+        try:
+            return self.table.update_item(
+                Key=approval_key(approval_id),
+                UpdateExpression="SET votes.#u = :vote, approvers = list_append(approvers, :users)",
+                ConditionExpression="#s = :pending AND attribute_not_exists(votes.#u)",
+                ExpressionAttributeNames={"#u": user, "#s": "status"},
+                ExpressionAttributeValues={
+                    ":vote": vote,
+                    ":users": [user],
+                    ":pending": Decision.PENDING.value,
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+
+    def close(
+        self, approval_id: str, decision: Decision, now: datetime, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """pending -> `decision`, exactly once; the closed record, or None if someone closed it first."""
+        values = {"decided_at": iso(now), "expires_ttl": _ttl(now), **(extra or {})}
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
+        try:
+            return self.table.update_item(
+                Key=approval_key(approval_id),
+                UpdateExpression=f"SET #s = :decision, {sets}",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status", **names},
+                ExpressionAttributeValues={
+                    ":decision": decision.value,
+                    ":pending": Decision.PENDING.value,
+                    **{f":a{i}": value for i, value in enumerate(values.values())},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+
+    def set_evidence_key(self, approval_id: str, key: str) -> None:
+        self.table.update_item(
+            Key=approval_key(approval_id),
+            UpdateExpression="SET evidence_key = :k",
+            ExpressionAttributeValues={":k": key},
+        )
+
+    def mark_once(self, approval_id: str, attribute: str, now: datetime) -> bool:
+        """Set `attribute` (e.g. reminded_at) if not yet set; True for the one caller that set it."""
+        return self._conditional_set(approval_id, attribute, iso(now), Attr(attribute).not_exists())
+
+    def _conditional_set(self, approval_id: str, attribute: str, value: Any, condition: Any) -> bool:
+        try:
+            self.table.update_item(
+                Key=approval_key(approval_id),
+                UpdateExpression="SET #a = :v",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":v": value},
+            )
+            return True
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+
+    # --------------------------------------------------------------------- replay protection
+
+    def first_use_of_signature(self, signature: str, now: datetime) -> bool:
+        """True the first time a signed Slack request is seen; False for a replay of it."""
+        digest = hashlib.sha256(signature.encode()).hexdigest()
+        try:
+            self.table.put_item(
+                Item={
+                    "pk": f"slack-request#{digest}",
+                    "sk": "seen",
+                    "seen_at": iso(now),
+                    "expires_ttl": int(now.timestamp()) + REPLAY_WINDOW_SECONDS,
+                },
+                ConditionExpression=Attr("pk").not_exists(),
+            )
+            return True
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
