@@ -74,6 +74,10 @@ ENV_SLACK_API_URL = "WAVECTL_SLACK_API_URL"
 ENV_SOURCE_ROLE_ARN = "WAVECTL_SOURCE_ROLE_ARN"
 ENV_TARGET_ROLE_ARN = "WAVECTL_TARGET_ROLE_ARN"
 ENV_APPROVERS = "WAVECTL_APPROVERS"
+# db-snapshot-copy: the wave's databases and residency, zlib+base64 JSON (keeps the ASL size constant).
+ENV_DB_WAVE_SPEC = "WAVECTL_DB_WAVE_SPEC"
+# db-snapshot-copy: optional "module:function" running the runbook's verify queries.
+ENV_DB_VERIFY_HOOK = "WAVECTL_DB_VERIFY_HOOK"
 
 LIVE_ALIAS = "live"
 
