@@ -65,9 +65,14 @@ def approval_record(session: boto3.Session, table_name: str, approval_id: str) -
     return record
 
 
+def _voters(record: dict[str, Any]) -> list[str]:
+    votes = record.get("votes") or {}
+    return sorted(votes, key=lambda user: (str(votes[user].get("at", "")), user))
+
+
 def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
     decision = record.get(c.APPROVAL_STATUS, Decision.PENDING)
-    approvers = list(record.get(c.APPROVAL_APPROVERS) or [])
+    approvers = list(record.get(c.APPROVAL_APPROVERS) or _voters(record))
     entry = {
         "gate": record.get(c.APPROVAL_GATE),
         "decision": decision,

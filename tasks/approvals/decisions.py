@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from tasks.approvals import evidence, slack
 from tasks.approvals.config import Member
 from tasks.approvals.rules import REJECT, iso, refusal
-from tasks.approvals.store import ApprovalStore
+from tasks.approvals.store import ApprovalStore, approvers_of
 from tasks.common.logging import logger
 from tasks.contracts import Decision, ErrorName
 
@@ -70,7 +70,8 @@ def _approve(
     logger().info("approval counted", extra={"approval_id": approval_id, "user": user, "via": via})
     if len(record["approvers"]) < int(record["policy"]["required"]):
         return Outcome(200, "Your approval is counted.", record)
-    closed = services.store.close(approval_id, Decision.APPROVED, now, {"decided_via": via})
+    extra = {"decided_via": via, "approvers": record["approvers"]}
+    closed = services.store.close(approval_id, Decision.APPROVED, now, extra)
     if closed is None:  # a concurrent click closed it: that click sends the result
         return Outcome(200, "Your approval is counted.", services.store.get(approval_id))
     _send_success(services.sfn, closed)
@@ -82,6 +83,7 @@ def _reject(
     services: Services, approval_id: str, user: str, *, via: str, now: datetime, reason: str | None
 ) -> Outcome:
     extra = {"rejected_by": user, "decided_via": via, "reason": reason or ""}
+    extra["approvers"] = approvers_of(services.store.get(approval_id) or {})
     closed = services.store.close(approval_id, Decision.REJECTED, now, extra)
     if closed is None:
         return Outcome(409, "This approval was already closed.")
@@ -139,7 +141,8 @@ def record_timeout(services: Services, execution: str, gate: str, now: datetime)
     record = services.store.for_gate(execution, gate)
     if record is None:
         return None
-    closed = services.store.close(record["approval_id"], Decision.TIMED_OUT, now, {"decided_via": "timeout"})
+    extra = {"decided_via": "timeout", "approvers": approvers_of(record)}
+    closed = services.store.close(record["approval_id"], Decision.TIMED_OUT, now, extra)
     if closed is None:
         return services.store.get(record["approval_id"])
     logger().info("approval timed out", extra={"approval_id": closed["approval_id"], "gate": gate})

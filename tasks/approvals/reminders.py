@@ -14,6 +14,7 @@ from tasks.approvals import slack
 from tasks.approvals.decisions import Services
 from tasks.approvals.request import services as make_services
 from tasks.approvals.rules import parse_time
+from tasks.approvals.store import approvers_of
 from tasks.common.logging import logger
 
 
@@ -23,7 +24,7 @@ def _due(record: dict[str, Any], policy_key: str, now: datetime) -> bool:
 
 
 def _not_voted(record: dict[str, Any], services: Services, group: str) -> list[Any]:
-    voted = set(record.get("approvers") or [])
+    voted = set(approvers_of(record))
     requester = set(record.get("requester_ids") or [])
     return [m for m in services.groups.get(group, []) if m.slack not in voted | requester]
 

@@ -90,7 +90,6 @@ def new_record(event: dict[str, Any], services: Services, now: datetime) -> dict
         "created_at": iso(now),
         "expires_at": iso(now + timedelta(seconds=int(policy["timeout"]))),
         "votes": {},
-        "approvers": [],
     }
 
 

@@ -12,6 +12,7 @@ from slack_sdk.webhook import WebhookClient
 
 from tasks.approvals import config
 from tasks.approvals.config import Member
+from tasks.approvals.store import approvers_of
 from tasks.contracts import Decision
 
 APPROVE_ACTION = "wavectl_approve"
@@ -78,7 +79,8 @@ def _buttons(approval_id: str) -> dict[str, Any]:
 
 def progress_text(record: dict[str, Any]) -> str:
     status = record["status"]
-    approvers = ", ".join(f"<@{u}>" for u in record.get("approvers") or [])
+    voters = record.get("approvers") or approvers_of(record)
+    approvers = ", ".join(f"<@{u}>" for u in voters)
     when = record.get("decided_at", "")
     if status == Decision.APPROVED:
         return f":white_check_mark: Approved by {approvers} at {when}"
@@ -88,7 +90,7 @@ def progress_text(record: dict[str, Any]) -> str:
     if status == Decision.TIMED_OUT:
         return f":hourglass: Timed out at {when} with no decision; the wave did not proceed"
     required = int(record["policy"]["required"])
-    count = len(record.get("approvers") or [])
+    count = len(voters)
     return f"{count} of {required} approvals" + (f": {approvers}" if approvers else "")
 
 

@@ -36,6 +36,12 @@ def gate_key(execution: str, gate: str) -> dict[str, str]:
     return {"pk": c.EXECUTION_PK_PREFIX + execution, "sk": c.GATE_SK_PREFIX + gate}
 
 
+def approvers_of(record: dict[str, Any]) -> list[str]:
+    """Approving voters in the order they voted."""
+    votes = record.get("votes") or {}
+    return sorted(votes, key=lambda user: (str(votes[user].get("at", "")), user))
+
+
 def _ttl(now: datetime, days: int = CLOSED_RECORD_DAYS) -> int:
     return int((now + timedelta(days=days)).timestamp())
 
@@ -131,16 +137,19 @@ class ApprovalStore:
     # --------------------------------------------------------------------- votes and decisions
 
     def add_vote(self, approval_id: str, user: str, vote: dict[str, Any]) -> dict[str, Any] | None:
-        """Record `user`'s approval once; None when they already voted or the approval is closed."""
+        """Record `user`'s approval once; None when they already voted or the approval is closed.
+
+        Votes are a map keyed by approver, so even a store without atomic conditions (the embedded
+        AWS under concurrent clicks) cannot count one person twice.
+        """
         try:
-            return self.table.update_item(
+            record = self.table.update_item(
                 Key=approval_key(approval_id),
-                UpdateExpression="SET votes.#u = :vote, approvers = list_append(approvers, :users)",
+                UpdateExpression="SET votes.#u = :vote",
                 ConditionExpression="#s = :pending AND attribute_not_exists(votes.#u)",
                 ExpressionAttributeNames={"#u": user, "#s": "status"},
                 ExpressionAttributeValues={
                     ":vote": vote,
-                    ":users": [user],
                     ":pending": Decision.PENDING.value,
                 },
                 ReturnValues="ALL_NEW",
@@ -149,6 +158,7 @@ class ApprovalStore:
             if _conditional_failed(exc):
                 return None
             raise
+        return {**record, "approvers": approvers_of(record)}
 
     def close(
         self, approval_id: str, decision: Decision, now: datetime, extra: dict[str, Any] | None = None

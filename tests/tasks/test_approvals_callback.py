@@ -1,0 +1,166 @@
+"""The Slack callback: signatures, votes, four eyes, group membership, rejection."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from tasks.approvals.store import approvers_of
+from tests.tasks.approvals_support import TOKEN_MARK
+from tests.tasks.approvals_support import world as world_fixture  # noqa: F401 (pytest fixture "world")
+
+
+def test_callback_accepts_a_signature_computed_as_slack_documents_it(world):
+    # Given an open 2-of-3 gate requested by alice
+    approval = world.open_gate()
+    # When bob clicks Approve (signed with the signing secret)
+    response = world.click(approval, "U02BOB")
+    # Then the click is accepted and counted, and the execution is not resumed yet
+    assert response["statusCode"] == 200
+    assert approvers_of(world.record(approval)) == ["U02BOB"]
+    assert world.sfn.calls == []
+
+
+def test_callback_refuses_wrong_missing_and_stale_signatures_with_401(world):
+    # Given an open gate
+    approval = world.open_gate()
+    # When requests arrive with a wrong secret, without signature headers, or signed 6 minutes ago
+    wrong = world.click(approval, "U02BOB", secret="not-the-signing-secret")
+    missing = world.click(approval, "U02BOB", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    stale = world.click(approval, "U02BOB", age_seconds=6 * 60)
+    # Then each gets 401 and no vote is recorded
+    assert [wrong["statusCode"], missing["statusCode"], stale["statusCode"]] == [401, 401, 401]
+    assert approvers_of(world.record(approval)) == []
+
+
+def test_callback_replay_of_an_accepted_request_has_no_second_effect(world):
+    # Given bob's accepted approval request
+    approval = world.open_gate(required=1)
+    from tests.tasks.approvals_support import interaction_event
+
+    event = interaction_event(approval, "U02BOB", "approve", world.slack)
+    from tasks.approvals import callback
+
+    assert callback.handler(event, None)["statusCode"] == 200
+    # When the very same signed request is sent again
+    replay = callback.handler(event, None)
+    # Then it is refused and the task result was sent once
+    assert replay["statusCode"] == 401
+    assert [kind for kind, _ in world.sfn.calls] == ["success"]
+
+
+def test_two_of_three_gate_resumes_on_the_second_distinct_approver(world):
+    # Given a 2-of-3 gate requested by alice
+    approval = world.open_gate()
+    # When bob approves, bob approves again, then carol approves
+    world.click(approval, "U02BOB")
+    world.click(approval, "U02BOB")
+    assert world.sfn.calls == []
+    world.click(approval, "U03CAROL")
+    # Then exactly one SendTaskSuccess carries the decision and both distinct approvers
+    assert len(world.sfn.calls) == 1
+    kind, call = world.sfn.calls[0]
+    output = json.loads(call["output"])
+    assert kind == "success"
+    assert output["decision"] == "approved"
+    assert output["approvers"] == ["U02BOB", "U03CAROL"]
+    assert output["decided_at"]
+    # And the Slack message says who approved, without buttons
+    message = world.slack.messages("C0MIGRATION")[-1]
+    assert "Approved by <@U02BOB>, <@U03CAROL>" in message["text"]
+    assert not [b for b in message["blocks"] if b["type"] == "actions"]
+
+
+def test_twenty_concurrent_clicks_from_one_approver_count_once(world):
+    # Given a 2-of-3 gate
+    approval = world.open_gate()
+    # When bob's click arrives 20 times at once (each a freshly signed request)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(lambda _: world.click(approval, "U02BOB"), range(20)))
+    # Then exactly one vote is recorded and the gate is still waiting
+    assert all(r["statusCode"] == 200 for r in responses)
+    assert approvers_of(world.record(approval)) == ["U02BOB"]
+    assert world.sfn.calls == []
+
+
+def test_requester_cannot_approve_their_own_wave(world):
+    # Given a gate alice requested
+    approval = world.open_gate(requested_by="U01ALICE")
+    # When alice clicks Approve
+    world.click(approval, "U01ALICE")
+    # Then no vote is recorded and alice alone sees why
+    assert approvers_of(world.record(approval)) == []
+    ephemeral = [
+        e for e in world.slack.events() if e["kind"] == "response" and e.get("response_type") == "ephemeral"
+    ]
+    assert "four eyes" in ephemeral[-1]["text"]
+
+
+def test_requester_named_by_iam_identity_is_recognised(world):
+    # Given a gate requested by alice's IAM identity (e.g. `wavectl start` as alice)
+    approval = world.open_gate(requested_by="arn:aws:sts::123456789012:assumed-role/WavectlApprover/alice")
+    # When alice clicks Approve in Slack
+    world.click(approval, "U01ALICE")
+    # Then she is recognised as the requester and refused
+    assert approvers_of(world.record(approval)) == []
+
+
+def test_non_member_is_refused_with_an_ephemeral_message(world):
+    # Given a platform gate (no escalation yet)
+    approval = world.open_gate()
+    # When dave (payments) clicks Approve
+    world.click(approval, "U04DAVE")
+    # Then nothing is recorded and dave gets an ephemeral explanation
+    assert approvers_of(world.record(approval)) == []
+    last = world.slack.events()[-1]
+    assert last["kind"] == "response" and last["response_type"] == "ephemeral"
+    assert "platform" in last["text"]
+
+
+def test_escalation_group_may_approve_after_escalate_after(world):
+    # Given a gate whose escalation to payments is already due
+    approval = world.open_gate(escalate_after=1, timeout=3600)
+    import time
+
+    time.sleep(1.1)
+    # When dave (payments) approves
+    world.click(approval, "U04DAVE")
+    # Then his vote counts
+    assert approvers_of(world.record(approval)) == ["U04DAVE"]
+
+
+def test_reject_sends_task_failure_and_keeps_the_rejecter(world):
+    # Given a 2-of-3 gate with one approval
+    approval = world.open_gate()
+    world.click(approval, "U02BOB")
+    # When carol rejects
+    world.click(approval, "U03CAROL", action="reject")
+    # Then the execution is failed with Wavectl.Rejected and the rejecter is on record
+    kind, call = world.sfn.calls[-1]
+    assert kind == "failure" and call["error"] == "Wavectl.Rejected" and "U03CAROL" in call["cause"]
+    record = world.record(approval)
+    assert record["status"] == "rejected" and record["rejected_by"] == "U03CAROL"
+    # And later clicks change nothing
+    world.click(approval, "U01ALICE")
+    assert len(world.sfn.calls) == 1
+    assert "Rejected by <@U03CAROL>" in world.slack.messages("C0MIGRATION")[-1]["text"]
+
+
+def test_task_token_never_reaches_slack_logs_or_evidence(world, capsys):
+    # Given a gate decided through Slack (approve + approve), and one rejected
+    approval = world.open_gate()
+    world.click(approval, "U02BOB")
+    world.click(approval, "U01ALICE")  # refused: requester
+    world.click(approval, "U03CAROL")
+    other = world.open_gate(gate="second")
+    world.click(other, "U02BOB", action="reject")
+    # When we scan every Slack event, every log line and every evidence record
+    slack_text = json.dumps(world.slack.events())
+    logs = capsys.readouterr()
+    evidence = world.evidence()
+    # Then the task token appears in none of them, while the approval id does
+    assert len(evidence) == 2
+    for text in (slack_text, logs.out, logs.err, *evidence):
+        assert TOKEN_MARK not in text
+    assert approval in slack_text
+    assert all("task_token" not in json.loads(e) for e in evidence)
