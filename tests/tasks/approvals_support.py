@@ -161,8 +161,8 @@ def interaction_event(
     }
 
 
-@pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApprovalWorld]:
+@pytest.fixture(name="world")
+def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApprovalWorld]:
     slack = LocalSlack().start()
     with mock_aws():
         session = boto3.Session(region_name=REGION)

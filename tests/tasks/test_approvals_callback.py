@@ -6,8 +6,10 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 from tasks.approvals.store import approvers_of
-from tests.tasks.approvals_support import TOKEN_MARK
-from tests.tasks.approvals_support import world as world_fixture  # noqa: F401 (pytest fixture "world")
+from tests.tasks.approvals_support import (
+    TOKEN_MARK,
+    world_fixture,  # noqa: F401 (pytest fixture "world")
+)
 
 
 def test_callback_accepts_a_signature_computed_as_slack_documents_it(world):

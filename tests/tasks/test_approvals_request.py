@@ -6,8 +6,13 @@ import json
 from datetime import timedelta
 
 from tasks.approvals import callback, reminders, request
-from tests.tasks.approvals_support import CHANNEL, TABLE, gate_event, now
-from tests.tasks.approvals_support import world as world_fixture  # noqa: F401 (pytest fixture "world")
+from tests.tasks.approvals_support import (
+    CHANNEL,
+    TABLE,
+    gate_event,
+    now,
+    world_fixture,  # noqa: F401 (pytest fixture "world")
+)
 from wavectl import approvals as tool_approvals
 
 
