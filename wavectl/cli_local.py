@@ -1,0 +1,399 @@
+"""Local rehearsal commands: `run --local`, `demo`, `local up`, `start`, `status`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from wavectl.runbook import Runbook
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+out = Console()
+err = Console(stderr=True)
+
+Runbooks = Annotated[Path, typer.Option("--runbooks", help="runbooks folder (program.yaml + waves/)")]
+Assembly = Annotated[
+    Path,
+    typer.Option("--assembly", help="cloud assembly to deploy locally; synthesised (no bundling) if stale"),
+]
+SpeedOption = Annotated[
+    str,
+    typer.Option(
+        "--speed", help="time compression: 'fast' (default: 1h per second, waits capped) or a factor N"
+    ),
+]
+Port = Annotated[int | None, typer.Option("--port", help="port of `wavectl local up` (default 4599)")]
+local_app = typer.Typer(help="Keep an embedded AWS running for rehearsal by hand.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="run")(run)
+    app.command(name="demo")(demo)
+    app.command(name="start")(start)
+    app.command(name="status")(status)
+    app.add_typer(local_app, name="local")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _load(path: Path) -> Runbook:
+    from wavectl.cli import load_or_exit
+
+    return load_or_exit(path)
+
+
+def ensure_assembly(runbook: Runbook, assembly: Path) -> float:
+    """Synthesise `assembly` (no bundling) unless it is current; return the seconds it took."""
+    from wavectl.synth import is_current, synthesize
+
+    if is_current(assembly, runbook, False) or is_current(assembly, runbook, True):
+        return 0.0
+    started = time.monotonic()
+    with err.status(f"synthesising {assembly} (CDK, no bundling)…"):
+        synthesize(runbook, assembly, bundle=False)
+    return time.monotonic() - started
+
+
+def _speed(value: str):
+    from wavectl.local.clock import Speed
+
+    try:
+        return Speed.parse(value)
+    except ValueError as exc:
+        err.print(f"--speed: {exc}", style="red")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    return " ".join(p for p in parts if p) + (f" {secs}s" if secs and not days else "")
+
+
+class ProgressView:
+    """Live progress of the running wave: on a terminal one updating line, elsewhere one line per state."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live: Live | None = Live(console=console, transient=True) if console.is_terminal else None
+        self._seen: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+
+    def __enter__(self) -> ProgressView:
+        if self.live is not None:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def update(self, progress: Any) -> None:
+        line = Text.assemble(
+            (f"{progress.wave} ", "bold"),
+            (f"{progress.status} ", "cyan"),
+            f"state: {progress.current_state or '-'}  ",
+            f"elapsed {format_seconds(progress.real_seconds)}  ",
+            f"simulated {format_seconds(progress.simulated_seconds)}",
+            (
+                f"  pending approval: {', '.join(progress.pending_gates)}" if progress.pending_gates else "",
+                "yellow",
+            ),
+        )
+        if self.live is not None:
+            self.live.update(line)
+        key = (progress.current_state, progress.pending_gates)
+        if self._seen.get(progress.wave) != key and progress.status == "RUNNING":
+            self._seen[progress.wave] = key
+            if progress.current_state:
+                gate = (
+                    f"  (pending approval: {', '.join(progress.pending_gates)})"
+                    if progress.pending_gates
+                    else ""
+                )
+                self.console.print(
+                    f"  {progress.wave} → {progress.current_state}{gate}", highlight=False, markup=False
+                )
+
+    def done(self, run: Any) -> None:
+        style = "green" if run.status == "SUCCEEDED" else "red" if run.status != "NOT_STARTED" else "dim"
+        self.console.print(
+            Text.assemble(
+                (f"{run.wave}: {run.status}", style),
+                f"  (real {format_seconds(run.real_seconds)}, "
+                f"simulated {format_seconds(run.simulated_seconds)})"
+                if run.execution_arn
+                else "  (a wave it depends on did not succeed)",
+            )
+        )
+        if run.error is not None:
+            self.console.print(
+                f"  {run.error.name}: {run.error.message}",
+                style="red",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+
+
+def write_outputs(cloud: Any, document: dict[str, Any], outdir: Path) -> list[Path]:
+    from wavectl.status import status_html, status_json
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "status.json").write_text(status_json(document))
+    (outdir / "status.html").write_text(status_html(document))
+    cloud.slack.export_jsonl(outdir / "slack.jsonl")
+    return [outdir / "status.json", outdir / "status.html", outdir / "slack.jsonl"]
+
+
+def _summary(runs: list[Any], cloud: Any, wall: float) -> dict[str, Any]:
+    return {
+        "wall_seconds": round(wall, 2),
+        "simulated_seconds": round(cloud.clock.simulated_elapsed(), 1),
+        "speed": cloud.speed.describe(),
+        "waves": {run.wave: run.status for run in runs},
+    }
+
+
+def _run_locally(
+    runbook: Runbook, assembly: Path, speed: str, outdir: Path | None, runner: Any, title: str
+) -> int:
+    from wavectl.local.engine import LocalCloud
+    from wavectl.status import build_status, print_status
+
+    started = time.monotonic()
+    synth_seconds = ensure_assembly(runbook, assembly)
+    with LocalCloud(runbook, assembly, speed=_speed(speed)) as cloud:
+        out.print(
+            f"{title}: embedded AWS up ({len(cloud.resources.items)} resources from {assembly}, "
+            f"speed {cloud.speed.describe()}, Slack at {cloud.slack.url})",
+            highlight=False,
+        )
+        view = ProgressView(out)
+        with view:
+            runs = runner(cloud, on_progress=view.update, on_done=view.done)
+        summary = _summary(runs, cloud, time.monotonic() - started)
+        summary["synth_seconds"] = round(synth_seconds, 2)
+        document = build_status(cloud.session, runbook, extra={"local": summary})
+        print_status(document, out)
+        if outdir is not None:
+            for path in write_outputs(cloud, document, outdir):
+                out.print(f"  wrote {path}", highlight=False)
+    ok = all(run.succeeded for run in runs)
+    out.print(
+        f"{sum(r.succeeded for r in runs)}/{len(runs)} wave(s) SUCCEEDED"
+        f" · wall {format_seconds(summary['wall_seconds'])}"
+        f" · simulated {format_seconds(summary['simulated_seconds'])}",
+        style="green" if ok else "red",
+        highlight=False,
+    )
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def run(
+    wave: Annotated[str, typer.Argument(help="the wave to run")],
+    local: Annotated[
+        bool, typer.Option("--local", help="run on the embedded AWS (the only mode of `run`)")
+    ] = False,
+    runbooks: Runbooks = Path("runbooks"),
+    assembly: Assembly = Path("cdk.out"),
+    speed: SpeedOption = "fast",
+    outdir: Annotated[
+        Path | None, typer.Option("--out", help="also write status.json/html and slack.jsonl")
+    ] = None,
+    deps: Annotated[bool, typer.Option("--deps/--no-deps", help="run the waves it depends on first")] = True,
+) -> None:
+    """Run one wave end to end on the embedded AWS, with live progress; gates answered as approvers would.
+
+    Example: wavectl run --local orders-db
+    """
+    if not local:
+        err.print(
+            "`wavectl run` rehearses on the embedded AWS: add --local (on AWS use `wavectl start WAVE`)"
+        )
+        raise typer.Exit(EXIT_INVALID)
+    from wavectl.local.runner import run_wave, run_with_dependencies
+
+    runbook = _load(runbooks)
+    if wave not in {w.wave for w in runbook.waves}:
+        err.print(f"no wave named {wave!r} (waves: {', '.join(w.wave for w in runbook.ordered_waves())})")
+        raise typer.Exit(EXIT_INVALID)
+
+    def runner(cloud: Any, on_progress: Any, on_done: Any) -> list[Any]:
+        if deps:
+            return run_with_dependencies(cloud, wave, on_progress=on_progress, on_done=on_done)
+        result = run_wave(cloud, wave, on_progress=on_progress)
+        on_done(result)
+        return [result]
+
+    raise typer.Exit(_run_locally(runbook, assembly, speed, outdir, runner, f"run --local {wave}"))
+
+
+def demo(
+    outdir: Annotated[
+        Path, typer.Option("--out", help="where status.json, status.html, slack.jsonl go")
+    ] = Path("out/demo"),
+    speed: SpeedOption = "fast",
+    runbooks: Runbooks = Path("runbooks"),
+    assembly: Assembly = Path("cdk.out"),
+) -> None:
+    """Rehearse the whole program offline: synth if stale, seed, run every wave in dependency order.
+
+    Each approval gate is answered as its configured approvers would (signed Slack clicks). Prints the
+    status table and writes DIR/status.json, DIR/status.html and DIR/slack.jsonl.
+
+    Example: wavectl demo --out out/demo
+    """
+    from wavectl.local.runner import run_program
+
+    runbook = _load(runbooks)
+    raise typer.Exit(_run_locally(runbook, assembly, speed, outdir, run_program, "demo"))
+
+
+@local_app.command("up")
+def local_up(
+    port: Port = None,
+    speed: SpeedOption = "fast",
+    runbooks: Runbooks = Path("runbooks"),
+    assembly: Assembly = Path("cdk.out"),
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="answer gates as the configured approvers would")
+    ] = False,
+) -> None:
+    """Keep the embedded AWS running on 127.0.0.1 with the program deployed, until Ctrl-C.
+
+    Then, in another shell: `wavectl start WAVE --local`, `wavectl status --local`, and the approval
+    commands; or any AWS CLI/SDK with AWS_ENDPOINT_URL=http://127.0.0.1:PORT and fake credentials.
+    """
+    from wavectl.local.client import local_port
+    from wavectl.local.engine import LocalCloud
+
+    runbook = _load(runbooks)
+    ensure_assembly(runbook, assembly)
+    with LocalCloud(runbook, assembly, speed=_speed(speed)) as cloud:
+        url = cloud.serve(local_port(port))
+        _print_endpoints(cloud, url)
+        stop = threading.Event()
+        if auto_approve:
+            threading.Thread(target=_approve_forever, args=(cloud, stop), daemon=True).start()
+        try:
+            while True:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            out.print("stopping the embedded AWS")
+        finally:
+            stop.set()
+
+
+def _print_endpoints(cloud: Any, url: str) -> None:
+    out.print(f"embedded AWS for {cloud.runbook.program.program} on {url} (Ctrl-C stops it)", highlight=False)
+    out.print(f"  local Slack:      {cloud.slack.url}", highlight=False)
+    out.print(f"  tooling account:  {cloud.accounts.tooling} ({cloud.region})", highlight=False)
+    out.print(f"  state machines:   {', '.join(sorted(cloud.resources.state_machines))}", highlight=False)
+    out.print(
+        f"  AWS CLI:          AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"aws stepfunctions list-state-machines --region {cloud.region}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print("  next:             wavectl start WAVE --local ; wavectl status --local", highlight=False)
+
+
+def _approve_forever(cloud: Any, stop: threading.Event) -> None:
+    from wavectl.local.runner import gate_answerer
+
+    answer = gate_answerer(cloud)
+    sfn = cloud.session.client("stepfunctions")
+    while not stop.wait(0.2):
+        for arn in cloud.resources.state_machines.values():
+            for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+                answer(execution["executionArn"])
+
+
+def _session(runbook: Runbook, local: bool, port: int | None):
+    import boto3
+
+    if not local:
+        return boto3.Session(region_name=runbook.program.home_region)
+    from wavectl.local.client import LocalNotRunning, connect
+
+    try:
+        return connect(runbook.program.home_region, port)
+    except LocalNotRunning as exc:
+        err.print(str(exc), style="red")
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def start(
+    wave: Annotated[str, typer.Argument(help="the wave to start")],
+    local: Annotated[
+        bool, typer.Option("--local", help="start it on `wavectl local up` (127.0.0.1)")
+    ] = False,
+    port: Port = None,
+    runbooks: Runbooks = Path("runbooks"),
+    requested_by: Annotated[
+        str | None, typer.Option("--requested-by", help="who asks (default: $USER)")
+    ] = None,
+) -> None:
+    """Start a wave on its `live` alias (input: {"requested_by": ...}); print the execution ARN.
+
+    Example: wavectl start orders-db --local
+    """
+    import getpass
+
+    from wavectl.local.runner import start_wave
+
+    runbook = _load(runbooks)
+    if wave not in {w.wave for w in runbook.waves}:
+        err.print(f"no wave named {wave!r} (waves: {', '.join(w.wave for w in runbook.ordered_waves())})")
+        raise typer.Exit(EXIT_INVALID)
+    session = _session(runbook, local, port)
+    execution_arn = start_wave(session, runbook, wave, requested_by or getpass.getuser())
+    out.print(f"started {wave}: {execution_arn}", highlight=False, soft_wrap=True)
+
+
+def status(
+    local: Annotated[
+        bool, typer.Option("--local", help="read it from `wavectl local up` (127.0.0.1)")
+    ] = False,
+    port: Port = None,
+    output_format: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
+    output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
+    runbooks: Runbooks = Path("runbooks"),
+) -> None:
+    """Per-wave status: latest execution, the version it ran, approvals, current state or error.
+
+    Example: wavectl status --local --format json
+    """
+    import sys
+
+    from wavectl.status import build_status, print_status, status_html, status_json
+
+    if output_format not in ("table", "json", "html"):
+        err.print(f"--format must be table, json or html (got {output_format!r})")
+        raise typer.Exit(EXIT_INVALID)
+    runbook = _load(runbooks)
+    document = build_status(_session(runbook, local, port), runbook)
+    if output_format == "table":
+        print_status(document, Console(file=output.open("w")) if output else out)
+        return
+    text = status_json(document) if output_format == "json" else status_html(document)
+    if output is not None:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,125 @@
+"""The program's three accounts in the embedded AWS: tooling, source and target.
+
+Workflows and task functions live in the tooling account (moto's default account while the engine
+runs). The runbook's source and target roles are created in their accounts, trusting the tooling
+account, so tasks reach them with `sts:AssumeRole` exactly as on AWS: moto serves each call in the
+account of the assumed-role credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+import boto3
+import botocore.loaders
+import botocore.session
+
+from wavectl.runbook import Runbook
+
+FAKE_ACCESS_KEY = "testing"
+FAKE_SECRET_KEY = "testing"
+ACCOUNT_HEADER = "x-moto-account-id"
+
+
+@dataclass(frozen=True)
+class ProgramAccounts:
+    tooling: str
+    source: str
+    target: str
+    source_role_arn: str
+    target_role_arn: str
+
+
+def program_accounts(runbook: Runbook) -> ProgramAccounts:
+    accounts = runbook.program.accounts
+    return ProgramAccounts(
+        tooling=accounts.tooling,
+        source=accounts.source.id,
+        target=accounts.target.id,
+        source_role_arn=accounts.source.role_arn(),
+        target_role_arn=accounts.target.role_arn(),
+    )
+
+
+@cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def new_session(region: str, **credentials: str) -> boto3.Session:
+    """A boto3 session sharing one model loader (building a client is then ~10x faster)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    credentials = credentials or {
+        "aws_access_key_id": FAKE_ACCESS_KEY,
+        "aws_secret_access_key": FAKE_SECRET_KEY,
+    }
+    return boto3.Session(botocore_session=core, region_name=region, **credentials)
+
+
+def account_session(account: str, region: str) -> boto3.Session:
+    """An administrator's session in `account` of the embedded AWS (for seeding and tests only)."""
+    session = new_session(region)
+
+    def add_account_header(request, **_kwargs) -> None:
+        request.headers[ACCOUNT_HEADER] = account
+
+    session.events.register("request-created", add_account_header)
+    return session
+
+
+def tooling_session(region: str) -> boto3.Session:
+    """A session in the tooling account (moto's default account while the engine runs)."""
+    return new_session(region)
+
+
+def _trust_policy(tooling: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{tooling}:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+_WORKLOAD_POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+
+
+def create_workload_roles(runbook: Runbook, region: str) -> None:
+    """The runbook's source and target roles in their accounts, assumable from the tooling account."""
+    accounts = runbook.program.accounts
+    for account in (accounts.source, accounts.target):
+        iam = account_session(account.id, region).client("iam")
+        iam.create_role(
+            RoleName=account.role,
+            AssumeRolePolicyDocument=_trust_policy(accounts.tooling),
+            Description="wavectl tasks assume this role from the tooling account (local rehearsal)",
+        )
+        iam.put_role_policy(
+            RoleName=account.role, PolicyName="wavectl-local", PolicyDocument=_WORKLOAD_POLICY
+        )
+
+
+def assumed_session(role_arn: str, region: str, session_name: str = "wavectl-local") -> boto3.Session:
+    """A session in another account through sts:AssumeRole from the tooling account (as tasks do)."""
+    credentials = (
+        tooling_session(region)
+        .client("sts")
+        .assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    )
+    return new_session(
+        region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )

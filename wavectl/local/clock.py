@@ -1,0 +1,73 @@
+"""Compressed time: how long a simulated wait really lasts, and how much simulated time has passed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+FAST = "fast"
+FAST_FACTOR = 3600.0  # one simulated hour per real second
+FAST_MAX_WAIT = 0.2  # in fast mode no single Wait state or back-off lasts longer than this (real seconds)
+MIN_CALLBACK_TIMEOUT = 2.0  # real seconds a callback (approval) stays open at least, whatever the speed
+
+
+@dataclass(frozen=True)
+class Speed:
+    """`factor` simulated seconds pass per real second; `max_wait` caps one wait in fast mode."""
+
+    factor: float = FAST_FACTOR
+    max_wait: float | None = FAST_MAX_WAIT
+
+    @classmethod
+    def parse(cls, value: str | float | int | None) -> Speed:
+        """`fast` (the default) or a number N: every wait lasts exactly 1/N of its simulated length."""
+        if value is None or str(value).strip().lower() == FAST:
+            return cls()
+        factor = float(value)
+        if factor <= 0:
+            raise ValueError(f"speed must be positive, got {value!r}")
+        return cls(factor=factor, max_wait=None)
+
+    def wait_seconds(self, simulated: float) -> float:
+        real = max(float(simulated), 0.0) / self.factor
+        return min(real, self.max_wait) if self.max_wait is not None else real
+
+    def callback_timeout(self, simulated: float) -> float:
+        return max(float(simulated) / self.factor, MIN_CALLBACK_TIMEOUT)
+
+    def describe(self) -> str:
+        if self.max_wait is not None:
+            return f"fast (x{self.factor:g}, waits capped at {self.max_wait:g}s)"
+        return f"x{self.factor:g}"
+
+
+class SimClock:
+    """Simulated elapsed time: real elapsed time plus what compressed waits skipped.
+
+    Concurrent waits (Map iterations, Parallel branches) overlap in simulated time as they would
+    on AWS, so the clock jumps to the latest simulated end of any wait, never to their sum.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._offset = 0.0
+
+    def real_elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def simulated_elapsed(self) -> float:
+        with self._lock:
+            return self.real_elapsed() + self._offset
+
+    def waited(self, simulated_start: float, simulated_seconds: float) -> None:
+        """A wait that began at `simulated_start` and lasted `simulated_seconds` (simulated) ended now."""
+        with self._lock:
+            needed = simulated_start + simulated_seconds - self.real_elapsed()
+            self._offset = max(self._offset, needed)
+
+    def sleep(self, speed: Speed, simulated_seconds: float, sleeper=time.sleep) -> None:
+        start = self.simulated_elapsed()
+        sleeper(speed.wait_seconds(simulated_seconds))
+        self.waited(start, simulated_seconds)

@@ -1,0 +1,248 @@
+"""`LocalCloud`: the embedded AWS (moto, in-process) with the program deployed from `cdk.out`.
+
+    with LocalCloud(runbook, Path("cdk.out"), speed="fast") as cloud:
+        run = run_wave(cloud, "orders-db")          # wavectl.local.runner
+
+What other code may rely on (the public interface):
+
+- `cloud.runbook`     the loaded `Runbook`.
+- `cloud.session`     boto3 session in the tooling account (fake credentials, served by moto).
+- `cloud.region`      the program's home region.
+- `cloud.accounts`    `ProgramAccounts` (tooling / source / target ids and role ARNs).
+- `cloud.slack`       the `LocalSlack` (`.base_url` for `WebClient`, `.messages()`, `.events()`,
+                      `.response_url(channel, ts)`, `.add_route(method, path, handler)`).
+- `cloud.resources`   `Resources`: what was deployed, by stack + logical id (`get`), by type
+                      (`of_type`, `names`, `find`), and `tables`, `buckets`, `functions`, `state_machines`.
+- `cloud.invoke_function(name, event)`  call a deployed function in-process (raises `FunctionFailed`).
+- `cloud.speed` / `cloud.clock`  the time compression (`Speed`) and simulated/real elapsed time (`SimClock`).
+- `cloud.lambdas.invocations`    every task invocation (function, account, event, error).
+- `cloud.account_session(account_id)`  an administrator's session in any account (seeding, tests).
+- `cloud.source_session()` / `cloud.target_session()`  sessions through the runbook's roles.
+- `cloud.serve(port)` expose the same embedded AWS on http://127.0.0.1:PORT (`wavectl local up`).
+
+Only one LocalCloud runs per process at a time (moto's backends and the patches are global).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from wavectl.local import patches
+from wavectl.local.accounts import (
+    ProgramAccounts,
+    account_session,
+    assumed_session,
+    create_workload_roles,
+    program_accounts,
+    tooling_session,
+)
+from wavectl.local.assembly import read_assembly
+from wavectl.local.clock import SimClock, Speed
+from wavectl.local.deploy import SLACK_API_URL_VARIABLE, DeployTarget, deploy_assembly
+from wavectl.local.functions import InProcessLambda
+from wavectl.local.resources import Resources
+from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
+from wavectl.runbook import Runbook
+
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+_FAKE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "TZ": "UTC",
+}
+_REMOVED_ENVIRONMENT = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "MOTO_ACCOUNT_ID",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+_running: LocalCloud | None = None
+_running_lock = threading.Lock()
+
+
+class FunctionFailed(Exception):
+    """A function invoked with `LocalCloud.invoke_function` raised; `error_type` is its error name."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+
+
+class LocalCloud:
+    """The embedded AWS with the program deployed (see the module docstring for the interface)."""
+
+    def __init__(
+        self,
+        runbook: Runbook,
+        assembly: Path,
+        *,
+        speed: Speed | str | float | None = None,
+        seed_estate: bool = True,
+    ) -> None:
+        self.runbook = runbook
+        self.assembly = Path(assembly)
+        self.speed = speed if isinstance(speed, Speed) else Speed.parse(speed)
+        self.region = runbook.program.home_region
+        self.accounts: ProgramAccounts = program_accounts(runbook)
+        self.clock = SimClock()
+        self.lambdas = InProcessLambda()
+        self.slack = LocalSlack()
+        self.resources = Resources()
+        self.estate: dict[str, Any] = {}
+        self._seed_estate = seed_estate
+        self._stack = ExitStack()
+        self._server: Any = None
+        self.session: boto3.Session = tooling_session(self.region)
+
+    # -------------------------------------------------------------------- lifecycle
+
+    def start(self) -> LocalCloud:
+        global _running
+        with _running_lock:
+            if _running is not None:
+                raise RuntimeError("a LocalCloud is already running in this process; stop it first")
+            _running = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from moto import mock_aws
+
+        self._stack.callback(_restore_environment, _fake_environment(self.region))
+        mock = mock_aws(config=MOTO_CONFIG)
+        mock.start()
+        self._stack.callback(mock.stop)
+        self._stack.enter_context(patches.install(self))
+        self.slack.start()
+        self._stack.callback(self.slack.stop)
+        self._stack.callback(self._stop_executions)
+        self.session = tooling_session(self.region)
+        create_workload_roles(self.runbook, self.region)
+        self.resources = deploy_assembly(read_assembly(self.assembly), self._deploy_target())
+        if self._seed_estate:
+            from wavectl.local.estate import seed_estate
+
+            self.estate = seed_estate(self)
+
+    def _deploy_target(self) -> DeployTarget:
+        slack = self.runbook.program.slack
+        return DeployTarget(
+            session=self.session,
+            secret_values={slack.signing_secret: LOCAL_SIGNING_SECRET, slack.bot_token: LOCAL_BOT_TOKEN},
+            function_environment={SLACK_API_URL_VARIABLE: self.slack.base_url},
+        )
+
+    def stop(self) -> None:
+        global _running
+        try:
+            self._stack.close()
+        finally:
+            with _running_lock:
+                if _running is self:
+                    _running = None
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _stop_executions(self) -> None:
+        """Abort what still runs, so no interpreter thread outlives the mock (and reaches for real AWS)."""
+        sfn = self.session.client("stepfunctions")
+        running = []
+        for arn in self.resources.state_machines.values():
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=arn, statusFilter="RUNNING"
+            ):
+                running += [e["executionArn"] for e in page["executions"]]
+        for execution_arn in running:
+            sfn.stop_execution(
+                executionArn=execution_arn, error="Wavectl.LocalStopped", cause="local cloud stopped"
+            )
+        deadline = time.monotonic() + 2.0
+        while running and time.monotonic() < deadline:
+            statuses = [sfn.describe_execution(executionArn=a)["status"] for a in running]
+            if "RUNNING" not in statuses:
+                break
+            time.sleep(0.05)
+
+    # -------------------------------------------------------------------- server mode
+
+    def serve(self, port: int) -> str:
+        """Expose this embedded AWS on http://127.0.0.1:PORT (same backends, same in-process tasks)."""
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        self._stack.callback(self._server.stop)
+        return f"http://127.0.0.1:{port}"
+
+    # -------------------------------------------------------------------- helpers for callers
+
+    def invoke_function(self, name: str, event: Any) -> Any:
+        """Invoke a deployed function in-process; its result, or `FunctionFailed` if it raised."""
+        response = self.session.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        payload = response["Payload"].read()
+        result = json.loads(payload) if payload else None
+        if response.get("FunctionError"):
+            raise FunctionFailed(result.get("errorType", "Unknown"), result.get("errorMessage", ""))
+        return result
+
+    def account_session(self, account: str) -> boto3.Session:
+        return account_session(account, self.region)
+
+    def source_session(self, region: str | None = None) -> boto3.Session:
+        return assumed_session(self.accounts.source_role_arn, region or self.region)
+
+    def target_session(self, region: str | None = None) -> boto3.Session:
+        return assumed_session(self.accounts.target_role_arn, region or self.region)
+
+    def state_machine_arn(self, wave: str) -> str:
+        name = self.runbook.state_machine_name(wave)
+        return f"arn:aws:states:{self.region}:{self.accounts.tooling}:stateMachine:{name}"
+
+
+def running_cloud() -> LocalCloud | None:
+    """The LocalCloud running in this process, if any."""
+    return _running
+
+
+def _fake_environment(region: str) -> dict[str, str | None]:
+    """Install fake credentials and UTC; return what to restore."""
+    saved: dict[str, str | None] = {}
+    for name in (*_FAKE_ENVIRONMENT, *_REMOVED_ENVIRONMENT, "AWS_DEFAULT_REGION"):
+        saved[name] = os.environ.get(name)
+    for name in _REMOVED_ENVIRONMENT:
+        os.environ.pop(name, None)
+    os.environ.update(_FAKE_ENVIRONMENT)
+    os.environ["AWS_DEFAULT_REGION"] = region
+    time.tzset()
+    return saved
+
+
+def _restore_environment(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    time.tzset()

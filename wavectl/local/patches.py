@@ -1,0 +1,173 @@
+"""The few places the embedded AWS is patched, and why.
+
+- Lambda invokes run the task handlers in-process (`functions.InProcessLambda`).
+- Wait states and retry back-offs are compressed by the engine's speed (and counted as simulated time).
+- Callback (waitForTaskToken) timeouts and heartbeats are compressed too; a state's default
+  timeout is left alone, or an in-process call could time out.
+- `StartExecution` accepts a state machine alias or version ARN (moto only knows the unqualified
+  ARN): the alias is resolved to its version, the execution runs that version's definition, and
+  `DescribeExecution` reports `stateMachineVersionArn` / `stateMachineAliasArn` as AWS does.
+- moto's default account becomes the runbook's tooling account: the Step Functions interpreter
+  calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
+  is not used because it would override the accounts of assumed-role credentials too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+from contextlib import ExitStack
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+if TYPE_CHECKING:
+    from wavectl.local.engine import LocalCloud
+
+_definition_lock = threading.Lock()
+
+
+def install(cloud: LocalCloud) -> ExitStack:
+    """Apply every patch for `cloud`; closing the returned stack undoes them."""
+    stack = ExitStack()
+    for target, attribute, replacement in _patches(cloud):
+        stack.enter_context(mock.patch.object(target, attribute, replacement))
+    return stack
+
+
+def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
+    import moto.iam.models as iam_models
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    callback_cls = callback_module.StateTaskServiceCallback
+    wait_for_token = callback_cls._eval_wait_for_task_token
+    heartbeat = CallbackEndpoint.setup_heartbeat_endpoint
+    start = StepFunctionsParserBackend.start_execution
+    describe = StepFunctionResponse.describe_execution
+    return [
+        (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
+        (LambdaSimpleBackend, "invoke", _lambda_invoke(cloud)),
+        (WaitFunction, "_wait_interval", _wait_interval(cloud, WaitFunction._wait_interval)),
+        (retrier_decl, "time", _compressed_time_module(cloud)),
+        (callback_cls, "_eval_wait_for_task_token", _callback_wait(cloud, wait_for_token)),
+        (CallbackEndpoint, "setup_heartbeat_endpoint", _heartbeat(cloud, heartbeat)),
+        (StepFunctionsParserBackend, "start_execution", _start_qualified(start)),
+        (StepFunctionResponse, "describe_execution", _describe_qualified(describe)),
+    ]
+
+
+def _lambda_invoke(cloud: LocalCloud):
+    def invoke(backend, function_name, qualifier, body, headers, response_headers):
+        return cloud.lambdas.invoke(backend, function_name, qualifier, body, headers, response_headers)
+
+    return invoke
+
+
+def _wait_interval(cloud: LocalCloud, original):
+    def wait_interval(self, env, wait_seconds):
+        start = cloud.clock.simulated_elapsed()
+        real = cloud.speed.wait_seconds(wait_seconds)
+        if real > 0:
+            env.program_state_event.wait(real)
+        if env.is_running():
+            cloud.clock.waited(start, wait_seconds)
+
+    return wait_interval
+
+
+def _compressed_time_module(cloud: LocalCloud) -> SimpleNamespace:
+    """Stands in for the `time` module inside moto's retrier: its sleep is compressed."""
+
+    def sleep(seconds: float) -> None:
+        cloud.clock.sleep(cloud.speed, seconds, _time.sleep)
+
+    return SimpleNamespace(sleep=sleep, time=_time.time, monotonic=_time.monotonic)
+
+
+def _is_default_timeout(seconds: Any) -> bool:
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    return seconds in (None, TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS)
+
+
+def _callback_wait(cloud: LocalCloud, original):
+    def eval_wait_for_task_token(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint):
+        if not _is_default_timeout(timeout_seconds):
+            timeout_seconds = cloud.speed.callback_timeout(timeout_seconds)
+        return original(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+
+    return eval_wait_for_task_token
+
+
+def _heartbeat(cloud: LocalCloud, original):
+    def setup_heartbeat_endpoint(self, heartbeat_seconds):
+        return original(self, cloud.speed.callback_timeout(heartbeat_seconds))
+
+    return setup_heartbeat_endpoint
+
+
+# ----------------------------------------------------------------------------- alias / version ARNs
+
+
+def _qualified_target(backend: Any, arn: str) -> tuple[Any, Any, str | None] | None:
+    """(state machine, version, alias ARN) for an alias or version ARN; None for a plain ARN."""
+    parts = arn.split(":")
+    if len(parts) != 8:
+        return None
+    base_arn, qualifier = ":".join(parts[:7]), parts[7]
+    machine = next((sm for sm in backend.state_machines if sm.arn == base_arn), None)
+    if machine is None:
+        return None
+    if qualifier.isdigit():
+        return machine, machine.versions.get(int(qualifier)), None
+    alias = machine.aliases.get(qualifier)
+    if alias is None:
+        return None
+    version_arn = alias.routing_configuration[0]["stateMachineVersionArn"]
+    version = next((v for v in machine.versions.values() if v.arn == version_arn), None)
+    return machine, version, arn
+
+
+def _start_qualified(original):
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        target = _qualified_target(self, state_machine_arn)
+        if target is None or target[1] is None:
+            return original(self, state_machine_arn, name, execution_input, trace_header)
+        machine, version, alias_arn = target
+        with _definition_lock:  # run the version's definition, even if the machine changed since
+            current = machine.definition
+            machine.definition = version.definition
+            try:
+                execution = original(self, machine.arn, name, execution_input, trace_header)
+            finally:
+                machine.definition = current
+        execution.wavectl_version_arn = version.arn
+        execution.wavectl_alias_arn = alias_arn
+        return execution
+
+    return start_execution
+
+
+def _describe_qualified(original):
+    def describe_execution(self):
+        result = original(self)
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        response = result.result
+        if isinstance(response, dict):
+            for key, attribute in (
+                ("stateMachineVersionArn", "wavectl_version_arn"),
+                ("stateMachineAliasArn", "wavectl_alias_arn"),
+            ):
+                if getattr(execution, attribute, None):
+                    response[key] = getattr(execution, attribute)
+        return result
+
+    return describe_execution

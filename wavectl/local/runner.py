@@ -1,0 +1,282 @@
+"""Start a wave on its `live` alias, watch it, answer its approval gates, collect the result.
+
+`start_wave` needs only a boto3 session (it works against `wavectl local up` from another process
+too); `run_wave` / `run_program` drive a `LocalCloud` in this process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from tasks.contracts import LIVE_ALIAS
+from wavectl.local.history import ExecutionError, execution_error, history_events, position
+from wavectl.runbook import Runbook
+
+if TYPE_CHECKING:
+    from wavectl.local.engine import LocalCloud
+
+POLL_SECONDS = 0.05
+DEFAULT_TIMEOUT_SECONDS = 300.0
+DEFAULT_REQUESTER = "wavectl-local"
+
+
+@dataclass(frozen=True)
+class Progress:
+    wave: str
+    execution_arn: str
+    status: str
+    current_state: str | None
+    pending_gates: tuple[str, ...]
+    real_seconds: float
+    simulated_seconds: float
+
+
+@dataclass
+class WaveRun:
+    """The outcome of one wave execution."""
+
+    wave: str
+    status: str  # SUCCEEDED | FAILED | ABORTED | TIMED_OUT | RUNNING | NOT_STARTED
+    execution_arn: str | None = None
+    version_arn: str | None = None
+    error: ExecutionError | None = None
+    output: Any = None
+    real_seconds: float = 0.0
+    simulated_seconds: float = 0.0
+    states: list[str] = field(default_factory=list)  # states entered, in order
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def state_machine_arn(runbook: Runbook, wave: str, region: str | None = None) -> str:
+    program = runbook.program
+    name = runbook.state_machine_name(wave)
+    return f"arn:aws:states:{region or program.home_region}:{program.accounts.tooling}:stateMachine:{name}"
+
+
+def execution_name(wave: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{wave}-{stamp}-{uuid.uuid4().hex[:6]}"[:80]
+
+
+def start_wave(
+    session: boto3.Session,
+    runbook: Runbook,
+    wave: str,
+    requested_by: str = DEFAULT_REQUESTER,
+    client: Any = None,
+) -> str:
+    """Start `wave` on its `live` alias with input `{"requested_by": ...}`; return the execution ARN."""
+    runbook.wave(wave)  # unknown wave: KeyError naming the known ones
+    sfn = client or session.client("stepfunctions")
+    response = sfn.start_execution(
+        stateMachineArn=f"{state_machine_arn(runbook, wave, session.region_name)}:{LIVE_ALIAS}",
+        name=execution_name(wave),
+        input=json.dumps({"requested_by": requested_by}),
+    )
+    return response["executionArn"]
+
+
+def run_wave(
+    cloud: LocalCloud,
+    wave: str,
+    *,
+    requested_by: str = DEFAULT_REQUESTER,
+    answer_gates: bool = True,
+    on_progress: ProgressCallback | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> WaveRun:
+    """Run one wave to its end in `cloud`, answering its gates as the configured approvers would."""
+    sfn = cloud.session.client("stepfunctions")
+    real_start, simulated_start = cloud.clock.real_elapsed(), cloud.clock.simulated_elapsed()
+    execution_arn = start_wave(cloud.session, cloud.runbook, wave, requested_by, client=sfn)
+    answer = gate_answerer(cloud) if answer_gates else None
+    description = _wait(cloud, sfn, wave, execution_arn, answer, on_progress, timeout)
+    events = history_events(sfn, execution_arn)
+    return WaveRun(
+        wave=wave,
+        status=description["status"],
+        execution_arn=execution_arn,
+        version_arn=description.get("stateMachineVersionArn"),
+        error=execution_error(description, events),
+        output=json.loads(description["output"]) if description.get("output") else None,
+        real_seconds=cloud.clock.real_elapsed() - real_start,
+        simulated_seconds=cloud.clock.simulated_elapsed() - simulated_start,
+        states=[e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e],
+    )
+
+
+def _wait(
+    cloud: LocalCloud,
+    sfn: Any,
+    wave: str,
+    execution_arn: str,
+    answer: Callable[[str], None] | None,
+    on_progress: ProgressCallback | None,
+    timeout: float,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    real_start, simulated_start = cloud.clock.real_elapsed(), cloud.clock.simulated_elapsed()
+    while True:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        running = description["status"] == "RUNNING"
+        if on_progress is not None:
+            where = position(history_events(sfn, execution_arn))
+            on_progress(
+                Progress(
+                    wave,
+                    execution_arn,
+                    description["status"],
+                    where.current_state,
+                    where.pending_gates,
+                    cloud.clock.real_elapsed() - real_start,
+                    cloud.clock.simulated_elapsed() - simulated_start,
+                )
+            )
+        if not running:
+            return description
+        if time.monotonic() > deadline:
+            sfn.stop_execution(
+                executionArn=execution_arn,
+                error="Wavectl.LocalTimeout",
+                cause=f"still running after {timeout:.0f}s of real time",
+            )
+            return sfn.describe_execution(executionArn=execution_arn)
+        if answer is not None:
+            answer(execution_arn)
+        time.sleep(POLL_SECONDS)
+
+
+# ----------------------------------------------------------------------------- approval gates
+
+
+def gate_answerer(cloud: LocalCloud) -> Callable[[str], None]:
+    """How the demo answers gates: `wavectl.local.gates.answer_pending_gates` (signed Slack clicks to
+    the real callback handler) when it exists; otherwise it sends the task tokens the gate functions
+    received straight back with `SendTaskSuccess` (no Slack involved)."""
+    try:
+        gates = importlib.import_module("wavectl.local.gates")
+    except ModuleNotFoundError as exc:
+        if exc.name != "wavectl.local.gates":
+            raise
+        return TokenAnswerer(cloud).answer
+    return lambda execution_arn: gates.answer_pending_gates(cloud, cloud.runbook, execution_arn)
+
+
+class TokenAnswerer:
+    """Fallback gate answerer: approves every task token a function of this execution received."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        self.answered: set[str] = set()
+
+    def answer(self, execution_arn: str) -> None:
+        sfn = self.cloud.session.client("stepfunctions")
+        for invocation in list(self.cloud.lambdas.invocations):
+            text = json.dumps(invocation.event, default=str)
+            if execution_arn not in text:
+                continue
+            for token in _task_tokens(invocation.event):
+                if token not in self.answered:
+                    self.answered.add(token)
+                    sfn.send_task_success(taskToken=token, output=json.dumps(self._approval(execution_arn)))
+
+    def _approval(self, execution_arn: str) -> dict[str, Any]:
+        wave = self.cloud.runbook.wave(_wave_of(self.cloud.runbook, execution_arn))
+        group = self.cloud.runbook.program.group(wave.approval.group)
+        approvers = [a.slack for a in group[: wave.approval.required]]
+        return {"decision": "approved", "approvers": approvers, "via": "wavectl local harness"}
+
+
+def _task_tokens(event: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(event, dict):
+        for key, value in event.items():
+            if "token" in key.lower() and isinstance(value, str) and len(value) > 16:
+                found.append(value)
+            else:
+                found += _task_tokens(value)
+    elif isinstance(event, list):
+        for item in event:
+            found += _task_tokens(item)
+    return found
+
+
+def _wave_of(runbook: Runbook, execution_arn: str) -> str:
+    machine = execution_arn.split(":")[6]
+    for wave in runbook.waves:
+        if runbook.state_machine_name(wave.wave) == machine:
+            return wave.wave
+    raise KeyError(f"{execution_arn} is not an execution of a wave of {runbook.program.program}")
+
+
+# ----------------------------------------------------------------------------- the whole program
+
+
+def run_program(
+    cloud: LocalCloud,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_done: Callable[[WaveRun], None] | None = None,
+) -> list[WaveRun]:
+    """Every wave in dependency order; a wave whose dependency did not succeed is NOT_STARTED."""
+    runs: list[WaveRun] = []
+    succeeded: set[str] = set()
+    for wave in cloud.runbook.ordered_waves():
+        if not set(wave.depends_on) <= succeeded:
+            run = WaveRun(wave=wave.wave, status="NOT_STARTED")
+        else:
+            run = run_wave(cloud, wave.wave, requested_by="wavectl-demo", on_progress=on_progress)
+        if run.succeeded:
+            succeeded.add(wave.wave)
+        runs.append(run)
+        if on_done is not None:
+            on_done(run)
+    return runs
+
+
+def run_with_dependencies(
+    cloud: LocalCloud,
+    wave: str,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_done: Callable[[WaveRun], None] | None = None,
+) -> list[WaveRun]:
+    """`wave` after the waves it (transitively) depends on, each in dependency order."""
+    needed = _closure(cloud.runbook, wave)
+    runs: list[WaveRun] = []
+    for item in cloud.runbook.ordered_waves():
+        if item.wave not in needed:
+            continue
+        if any(r.wave in item.depends_on and not r.succeeded for r in runs):
+            run = WaveRun(wave=item.wave, status="NOT_STARTED")
+        else:
+            run = run_wave(cloud, item.wave, on_progress=on_progress)
+        runs.append(run)
+        if on_done is not None:
+            on_done(run)
+    return runs
+
+
+def _closure(runbook: Runbook, wave: str) -> set[str]:
+    needed, todo = set(), [wave]
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo += runbook.wave(name).depends_on
+    return needed
