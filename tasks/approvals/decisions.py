@@ -124,10 +124,17 @@ def _log_result_error(record: dict[str, Any], exc: ClientError) -> None:
 
 
 def _finish(services: Services, record: dict[str, Any]) -> None:
-    """Evidence first (it must exist), then the Slack message (best effort)."""
-    key = evidence.write_decision(services.s3, record)
-    services.store.set_evidence_key(record["approval_id"], key)
-    record["evidence_key"] = key
+    """Evidence, then the Slack message. Neither may undo a decision already sent to Step Functions:
+    a failed evidence write is logged and flagged on the record (`evidence_error`) for follow-up."""
+    try:
+        key = evidence.write_decision(services.s3, record)
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        logger().error("evidence write failed", extra={"approval_id": record["approval_id"], "code": code})
+        services.store.flag_evidence_error(record["approval_id"], str(code))
+    else:
+        services.store.set_evidence_key(record["approval_id"], key)
+        record["evidence_key"] = key
     try:
         slack.update_message(record, services.groups)
     except Exception as exc:  # Slack down must not undo a decision

@@ -192,6 +192,13 @@ class ApprovalStore:
             ExpressionAttributeValues={":k": key},
         )
 
+    def flag_evidence_error(self, approval_id: str, code: str) -> None:
+        self.table.update_item(
+            Key=approval_key(approval_id),
+            UpdateExpression="SET evidence_error = :e",
+            ExpressionAttributeValues={":e": code},
+        )
+
     def mark_once(self, approval_id: str, attribute: str, now: datetime) -> bool:
         """Set `attribute` (e.g. reminded_at) if not yet set; True for the one caller that set it."""
         return self._conditional_set(approval_id, attribute, iso(now), Attr(attribute).not_exists())

@@ -1,0 +1,142 @@
+"""Approval gates in the embedded engine: the real ASL, request and callback functions, local Slack."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from wavectl import approvals
+from wavectl.local.gates import click, table_name
+
+WAVE = "api-dns"  # placeholder body: gate "go" (2 of platform), then a Pass
+GATE_WAIT_SECONDS = 30.0
+
+
+@pytest.fixture(scope="module")
+def gate_runbook(tmp_path_factory):
+    """The example program with only the api-dns wave, made independent (so it starts at once)."""
+    from tests.conftest import RUNBOOKS
+    from wavectl.runbook import load_runbook
+
+    root = tmp_path_factory.mktemp("gate-runbook")
+    (root / "waves").mkdir()
+    shutil.copy(RUNBOOKS / "program.yaml", root / "program.yaml")
+    wave = (
+        (RUNBOOKS / "waves" / "02-api-dns.yaml")
+        .read_text()
+        .replace("depends_on: [orders-db]", "depends_on: []")
+    )
+    (root / "waves" / "02-api-dns.yaml").write_text(wave)
+    return load_runbook(root)
+
+
+@pytest.fixture(scope="module")
+def cloud(gate_runbook, tmp_path_factory) -> Iterator[object]:
+    from wavectl.local.engine import LocalCloud
+    from wavectl.synth import synthesize
+
+    assembly = tmp_path_factory.mktemp("gate-assembly") / "cdk.out"
+    synthesize(gate_runbook, assembly, bundle=False)
+    with LocalCloud(gate_runbook, assembly, speed="fast", seed_estate=False) as local:
+        yield local
+
+
+def _start(cloud, requested_by: str = "U01ALICE") -> str:
+    from wavectl.local.runner import start_wave
+
+    return start_wave(cloud.session, cloud.runbook, WAVE, requested_by=requested_by)
+
+
+def _pending_gate(cloud, execution_arn: str) -> dict:
+    deadline = time.monotonic() + GATE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        entries = approvals.decisions_for_execution(cloud.session, table_name(cloud.runbook), execution_arn)
+        if entries and entries[0]["decision"] == "pending":
+            return entries[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no pending gate for {execution_arn}")
+
+
+def _finished(cloud, execution_arn: str) -> dict:
+    sfn = cloud.session.client("stepfunctions")
+    deadline = time.monotonic() + GATE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.05)
+    raise AssertionError(f"{execution_arn} still running")
+
+
+def _status(cloud, execution_arn: str) -> dict:
+    (entry,) = approvals.decisions_for_execution(cloud.session, table_name(cloud.runbook), execution_arn)
+    return entry
+
+
+def test_two_of_three_gate_waits_for_the_second_distinct_approver(cloud):
+    # Given alice started the wave and its gate is waiting in Slack
+    execution = _start(cloud)
+    gate = _pending_gate(cloud, execution)
+    # When bob approves (twice) the execution still waits
+    click(cloud, gate["approval_id"], "U02BOB", "approve")
+    click(cloud, gate["approval_id"], "U02BOB", "approve")
+    time.sleep(0.3)
+    assert (
+        cloud.session.client("stepfunctions").describe_execution(executionArn=execution)["status"]
+        == "RUNNING"
+    )
+    # And alice, the requester, cannot be the second approver
+    click(cloud, gate["approval_id"], "U01ALICE", "approve")
+    assert _status(cloud, execution)["approvers"] == ["U02BOB"]
+    # When carol approves
+    click(cloud, gate["approval_id"], "U03CAROL", "approve")
+    # Then the wave resumes and succeeds, and status lists both approvers
+    assert _finished(cloud, execution)["status"] == "SUCCEEDED"
+    entry = _status(cloud, execution)
+    assert (entry["decision"], entry["approvers"]) == ("approved", ["U02BOB", "U03CAROL"])
+
+
+def test_reject_fails_the_execution_with_wavectl_rejected_and_names_the_rejecter(cloud):
+    # Given a waiting gate
+    execution = _start(cloud)
+    gate = _pending_gate(cloud, execution)
+    # When carol rejects
+    click(cloud, gate["approval_id"], "U03CAROL", "reject")
+    # Then the execution fails through the gate's Catch with Wavectl.Rejected
+    described = _finished(cloud, execution)
+    assert described["status"] == "FAILED"
+    assert described.get("error") == "Wavectl.Rejected"
+    # And status names the rejecter
+    entry = _status(cloud, execution)
+    assert (entry["decision"], entry["rejected_by"]) == ("rejected", "U03CAROL")
+
+
+def test_unanswered_gate_times_out_as_a_distinct_outcome(cloud):
+    # Given a gate nobody answers (2h timeout, compressed to seconds)
+    execution = _start(cloud)
+    _pending_gate(cloud, execution)
+    # When its TimeoutSeconds pass
+    described = _finished(cloud, execution)
+    # Then the execution fails with Wavectl.ApprovalTimedOut and status says timed_out
+    assert described["status"] == "FAILED"
+    assert described.get("error") == "Wavectl.ApprovalTimedOut"
+    assert _status(cloud, execution)["decision"] == "timed_out"
+    timed_out = [m for m in cloud.slack.messages() if "Timed out" in m.get("text", "")]
+    assert timed_out
+
+
+def test_demo_answerer_approves_through_signed_clicks(cloud):
+    # Given a waiting gate
+    from wavectl.local.gates import answer_pending_gates
+
+    execution = _start(cloud, requested_by="wavectl-local")
+    _pending_gate(cloud, execution)
+    # When the demo answers pending gates (called repeatedly, as the runner does)
+    answer_pending_gates(cloud, cloud.runbook, execution)
+    answer_pending_gates(cloud, cloud.runbook, execution)
+    # Then the wave succeeds with the first two platform approvers on record
+    assert _finished(cloud, execution)["status"] == "SUCCEEDED"
+    assert _status(cloud, execution)["approvers"] == ["U01ALICE", "U02BOB"]

@@ -1,0 +1,126 @@
+"""Answering approval gates offline exactly as Slack would: signed `block_actions` interaction payloads
+delivered to the real callback function (API Gateway proxy event shape), so a rehearsal exercises
+signature verification, group and four-eyes checks, vote counting and SendTaskSuccess.
+
+`answer_pending_gates` is what the demo runs while a wave waits; `click` is what the local Slack page
+sends when a person presses a button.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from tasks.contracts import Decision
+from wavectl import approvals
+from wavectl.runbook import Runbook
+
+if TYPE_CHECKING:
+    from wavectl.local.engine import LocalCloud
+
+APPROVE_ACTION, REJECT_ACTION = "wavectl_approve", "wavectl_reject"  # tasks.approvals.slack action ids
+INTERACTIONS_PATH = "/slack/interactions"
+
+
+def table_name(runbook: Runbook) -> str:
+    return f"{runbook.program.program}-approvals"
+
+
+def callback_function(runbook: Runbook) -> str:
+    return f"{runbook.program.program}-approval-callback"
+
+
+def slack_signature(secret: str, timestamp: int, body: str) -> str:
+    """`v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}`, as Slack signs its requests."""
+    return "v0=" + hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def interaction_payload(
+    record: dict[str, Any], user: str, action: str, response_url: str | None
+) -> dict[str, Any]:
+    """A Slack `block_actions` payload for a click on the approval message of `record`."""
+    action_id = APPROVE_ACTION if action == "approve" else REJECT_ACTION
+    channel, ts = record.get("channel"), record.get("message_ts")
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "TWAVECTL"},
+        "team": {"id": "TWAVECTL", "domain": "wavectl-local"},
+        "api_app_id": "AWAVECTL",
+        "channel": {"id": channel},
+        "container": {"type": "message", "channel_id": channel, "message_ts": ts},
+        "response_url": response_url,
+        "trigger_id": f"local.{time.time_ns()}",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": f"wavectl:{record['approval_id']}",
+                "value": record["approval_id"],
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def signed_event(payload: dict[str, Any], secret: str, timestamp: int | None = None) -> dict[str, Any]:
+    """The API Gateway (REST, proxy) event Slack's POST to the interactivity URL becomes."""
+    body = urlencode({"payload": json.dumps(payload)})
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "resource": INTERACTIONS_PATH,
+        "path": INTERACTIONS_PATH,
+        "httpMethod": "POST",
+        "headers": {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "X-Slack-Request-Timestamp": str(stamp),
+            "X-Slack-Signature": slack_signature(secret, stamp, body),
+        },
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {"identity": {"sourceIp": "127.0.0.1"}, "resourcePath": INTERACTIONS_PATH},
+    }
+
+
+def signing_secret(cloud: LocalCloud) -> str:
+    name = cloud.runbook.program.slack.signing_secret
+    return cloud.session.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+
+
+def click(cloud: LocalCloud, approval_id: str, user: str, action: str) -> dict[str, Any]:
+    """Press Approve/Reject on an approval message as `user`; the callback's HTTP response."""
+    record = approvals.approval_record(cloud.session, table_name(cloud.runbook), approval_id)
+    if record is None:
+        return {"statusCode": 404, "body": json.dumps({"message": f"no approval {approval_id}"})}
+    response_url = None
+    if record.get("channel") and record.get("message_ts"):
+        response_url = cloud.slack.response_url(record["channel"], record["message_ts"])
+    event = signed_event(interaction_payload(record, user, action, response_url), signing_secret(cloud))
+    return cloud.invoke_function(callback_function(cloud.runbook), event)
+
+
+def approvers_to_click(runbook: Runbook, record: dict[str, Any]) -> list[str]:
+    """The first `required` members of the gate's group who are not the requester."""
+    policy = record.get("policy") or {}
+    requester = set(record.get("requester_ids") or []) | {record.get("requester")}
+    members = [m.slack for m in runbook.program.group(policy.get("group", "")) if m.slack not in requester]
+    return members[: int(policy.get("required", 1))]
+
+
+def answer_pending_gates(cloud: LocalCloud, runbook: Runbook, execution_arn: str) -> None:
+    """Approve every pending gate of the execution through signed Slack clicks (idempotent; the demo
+    calls it while the wave runs)."""
+    for entry in approvals.decisions_for_execution(cloud.session, table_name(runbook), execution_arn):
+        if entry["decision"] != Decision.PENDING:
+            continue
+        record = approvals.approval_record(cloud.session, table_name(runbook), entry["approval_id"])
+        if record is None:
+            continue
+        voted = set(entry.get("approvers") or [])
+        for user in approvers_to_click(runbook, record):
+            if user not in voted:
+                click(cloud, record["approval_id"], user, "approve")
