@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Protocol
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 from wavectl.runbook import Database, DbSnapshotCopyWave, Runbook
 
@@ -34,12 +37,25 @@ class _HasSession(Protocol):
     def session(self, *args: Any, **kwargs: Any) -> boto3.Session: ...
 
 
+@cache
+def _loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()  # parse each service model once per process
+
+
+def _botocore() -> botocore.session.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader())
+    return core
+
+
 def moto_session(account_id: str, region: str) -> boto3.Session:
     """A session acting in `account_id` inside moto (moto maps assumed-role credentials to accounts)."""
-    credentials = boto3.client("sts", region_name=region).assume_role(
+    sts = boto3.Session(botocore_session=_botocore(), region_name=region).client("sts")
+    credentials = sts.assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/wavectl-seed", RoleSessionName="wavectl-seed"
     )["Credentials"]
     return boto3.Session(
+        botocore_session=_botocore(),
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],

@@ -1,0 +1,179 @@
+"""The per-database steps of the db-snapshot-copy wave, run in order against moto (three accounts)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from tasks.common.errors import TaskFailed
+from tasks.db_snapshot_copy import handler
+from tasks.db_snapshot_copy.backoff import LATENCY_FRACTION, POLL_BUDGET
+from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET
+from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+    BUCKET,
+    EXECUTION,
+    SOURCE,
+    TARGET,
+    Driver,
+    cloud_fixture,
+    rds,
+    rds_backend,
+    run,
+    snapshots,
+)
+
+
+def kms_arn(account: str, region: str, alias: str) -> str:
+    from wavectl.local.estate_rds import moto_session
+
+    return moto_session(account, region).client("kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+
+
+def test_instance_is_copied_through_every_step_into_the_target_under_the_target_key(cloud, example_runbook):
+    # Given the orders instance (eu-west-1 -> eu-west-1)
+    driver = Driver(example_runbook)
+    db = driver.item("orders")
+    # When every step runs in order
+    source_job = driver.wait(driver.call("create_snapshot", db))
+    shared_job = driver.wait(driver.call("copy_snapshot", db))
+    shared = driver.call("share", db)
+    target_job = driver.wait(driver.call("copy_to_target", db, share=shared))
+    restored_job = driver.wait(driver.call("restore", db))
+    verification = driver.call("verify", db)
+    # Then each intermediate snapshot is where it should be, under the right key
+    names = {
+        stage: run().snapshot_name("orders", stage) for stage in (STAGE_SOURCE, STAGE_SHARED, STAGE_TARGET)
+    }
+    assert [source_job["id"], shared_job["id"], target_job["id"]] == list(names.values())
+    shared_snapshot = rds(SOURCE, "eu-west-1").describe_db_snapshots(DBSnapshotIdentifier=names[STAGE_SHARED])
+    assert shared_snapshot["DBSnapshots"][0]["KmsKeyId"] == kms_arn(
+        SOURCE, "eu-west-1", "alias/wavectl-share"
+    )
+    assert shared["shared_with"] == TARGET
+    # And the restored instance in the target is encrypted with the target key, protected, tagged
+    restored = rds(TARGET, "eu-west-1").describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]
+    assert restored_job["ready"] and restored["KmsKeyId"] == kms_arn(TARGET, "eu-west-1", "alias/globex-rds")
+    assert restored["DeletionProtection"] is True and restored["DBInstanceClass"] == "db.r6g.large"
+    assert {"Key": "app", "Value": "acme-core"} in restored["TagList"]
+    assert verification["ok"] and all(check["ok"] for check in verification["checks"])
+    assert verification["queries"][0]["actual"] == "not run: no verify hook"
+
+
+def test_aurora_cluster_is_copied_cross_region_and_restored_with_its_instances(cloud, example_runbook):
+    # Given the ledger cluster (eu-west-1 -> eu-central-1)
+    driver = Driver(example_runbook)
+    db = driver.item("ledger")
+    # When it goes through every step
+    record = driver.copy(db)
+    # Then the cross-region leg happened in the source account, under the shared key of eu-central-1
+    shared_name = run().snapshot_name("ledger", STAGE_SHARED)
+    shared = rds(SOURCE, "eu-central-1").describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier=shared_name
+    )
+    assert shared["DBClusterSnapshots"][0]["KmsKeyId"] == kms_arn(
+        SOURCE, "eu-central-1", "alias/wavectl-share"
+    )
+    # And the target cluster and both members exist in eu-central-1, under the target key
+    target = rds(TARGET, "eu-central-1")
+    cluster = target.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"][0]
+    assert cluster["KmsKeyId"] == kms_arn(TARGET, "eu-central-1", "alias/globex-rds")
+    assert cluster["DeletionProtection"] is True and cluster["Engine"] == "aurora-postgresql"
+    assert {m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]} == {"ledger-1", "ledger-2"}
+    assert record["verification"]["ok"]
+
+
+def test_a_step_re_invoked_after_success_makes_nothing_twice(cloud, example_runbook):
+    # Given the orders instance copied all the way to the target
+    driver = Driver(example_runbook)
+    db = driver.item("orders")
+    driver.through_restore(db)
+    before = {
+        side: snapshots(account, "eu-west-1", "instance") for side, account in (("s", SOURCE), ("t", TARGET))
+    }
+    # When every step is invoked again (a Lambda retry after a lost response)
+    again = driver.through_restore(db)
+    # Then the same resources are found, and none is made twice
+    after = {
+        side: snapshots(account, "eu-west-1", "instance") for side, account in (("s", SOURCE), ("t", TARGET))
+    }
+    ids = {side: sorted(s["DBSnapshotIdentifier"] for s in found) for side, found in after.items()}
+    assert ids == {side: sorted(s["DBSnapshotIdentifier"] for s in found) for side, found in before.items()}
+    assert len(rds(TARGET, "eu-west-1").describe_db_instances()["DBInstances"]) == 1
+    assert again["ready"] and again["id"] == "orders"
+
+
+def test_a_snapshot_name_taken_by_someone_else_is_not_adopted(cloud, example_runbook):
+    # Given another execution's wave... no: a person made a snapshot with this execution's name
+    name = run().snapshot_name("orders", STAGE_SOURCE)
+    rds(SOURCE, "eu-west-1").create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier=name)
+    driver = Driver(example_runbook)
+    # When the snapshot step runs
+    with pytest.raises(TaskFailed) as error:
+        driver.call("create_snapshot", driver.item("orders"))
+    # Then it refuses rather than copying someone else's snapshot
+    assert "was not made by execution" in str(error.value)
+
+
+def test_snapshot_held_in_creating_is_polled_with_backoff_within_the_budget(cloud, example_runbook):
+    # Given a source snapshot that moto keeps in `creating` until its expected duration has passed
+    driver = Driver(example_runbook)
+    db = driver.item("orders")
+    job = driver.call("create_snapshot", db)
+    snapshot = rds_backend(SOURCE, "eu-west-1").database_snapshots[job["id"]]
+    snapshot.status = "creating"
+    job = {**job, "ready": False}
+    # When the wait loop polls (the Wait state's seconds are added up instead of slept)
+    waits = []
+    while not job["ready"]:
+        waits.append(job["wait_seconds"])
+        if sum(waits) >= job["expected_seconds"]:
+            snapshot.status = "available"
+        job = handler.poll({"execution": EXECUTION, "job": job}, None)
+    # Then it was seen within 5% of the expected duration, in no more polls than the budget
+    assert job["polls"] == len(waits) <= POLL_BUDGET
+    assert max(waits) <= LATENCY_FRACTION * job["expected_seconds"]
+    assert waits[0] < waits[1], "the first wait is the short one, then it backs off"
+    assert job["waited_seconds"] - job["expected_seconds"] <= LATENCY_FRACTION * job["expected_seconds"]
+
+
+def test_a_failed_snapshot_fails_the_step_with_a_named_error(cloud, example_runbook):
+    # Given a source snapshot that RDS marks failed
+    driver = Driver(example_runbook)
+    job = driver.call("create_snapshot", driver.item("orders"))
+    rds_backend(SOURCE, "eu-west-1").database_snapshots[job["id"]].status = "failed"
+    # When it is polled
+    with pytest.raises(TaskFailed) as error:
+        handler.poll({"execution": EXECUTION, "job": {**job, "ready": False}}, None)
+    # Then the wave gets Wavectl.TaskFailed saying which step and snapshot
+    assert type(error.value).__name__ == "Wavectl.TaskFailed"
+    assert "source-snapshot of orders" in str(error.value) and "'failed'" in str(error.value)
+
+
+def test_cleanup_removes_intermediate_snapshots_and_the_share_and_evidence_is_written(cloud, example_runbook):
+    # Given both databases copied and verified
+    driver = Driver(example_runbook)
+    items = driver.preflight()
+    copies = [driver.copy(db) for db in items]
+    # When cleanup and evidence run
+    report = handler.cleanup({"execution": EXECUTION, "databases": items}, None)
+    evidence = handler.record_evidence(
+        {"execution": EXECUTION, "databases": items, "copies": copies, "cleanup": report,
+         "request": {"requested_by": "U01ALICE"}}, None,
+    )  # fmt: skip
+    # Then no snapshot of this execution is left anywhere, and the share went first
+    for account, region, db_type in [(SOURCE, "eu-west-1", "instance"), (SOURCE, "eu-west-1", "cluster"),
+                                     (SOURCE, "eu-central-1", "cluster"), (TARGET, "eu-west-1", "instance"),
+                                     (TARGET, "eu-central-1", "cluster")]:  # fmt: skip
+        assert snapshots(account, region, db_type) == []
+    assert len(report["unshared"]) == 2 and report["left"] == []
+    # And the restored databases stay
+    assert rds(TARGET, "eu-central-1").describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+    # And the evidence names snapshots, keys and the verification of each database
+    body = boto3.client("s3", region_name="eu-west-1").get_object(Bucket=BUCKET, Key=evidence["key"])["Body"]
+    record = json.loads(body.read())
+    assert record["outcome"] == "succeeded" and record["execution"] == EXECUTION
+    orders = next(d for d in record["databases"] if d["database"] == "orders")
+    assert orders["target"]["kms_key"] == kms_arn(TARGET, "eu-west-1", "alias/globex-rds")
+    assert orders["verification"]["ok"] and orders["snapshots"]["target"].endswith(run().digest)
