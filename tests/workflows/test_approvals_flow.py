@@ -140,3 +140,20 @@ def test_demo_answerer_approves_through_signed_clicks(cloud):
     # Then the wave succeeds with the first two platform approvers on record
     assert _finished(cloud, execution)["status"] == "SUCCEEDED"
     assert _status(cloud, execution)["approvers"] == ["U01ALICE", "U02BOB"]
+
+
+def test_cli_fallback_decides_as_the_callers_iam_identity(cloud):
+    # Given a waiting gate alice requested
+    from wavectl.cli_approvals import _decide_locally
+
+    execution = _start(cloud)
+    gate = _pending_gate(cloud, execution)
+    # When alice (the requester) tries to approve from the CLI, then bob and carol approve
+    own = _decide_locally(cloud.session, cloud.runbook, gate["approval_id"], "approve", None, "alice")
+    bob = _decide_locally(cloud.session, cloud.runbook, gate["approval_id"], "approve", "Slack down", "bob")
+    carol = _decide_locally(cloud.session, cloud.runbook, gate["approval_id"], "approve", None, "carol")
+    # Then alice is refused (four eyes), and the wave resumes on bob's and carol's IAM-identified votes
+    assert own[0] == 403 and "four eyes" in own[1]["message"]
+    assert (bob[0], carol[0]) == (200, 200)
+    assert _finished(cloud, execution)["status"] == "SUCCEEDED"
+    assert _status(cloud, execution)["approvers"] == ["U02BOB", "U03CAROL"]
