@@ -57,8 +57,12 @@ def ensure_assembly(runbook: Runbook, assembly: Path) -> float:
     if is_current(assembly, runbook, False) or is_current(assembly, runbook, True):
         return 0.0
     started = time.monotonic()
-    with err.status(f"synthesising {assembly} (CDK, no bundling)…"):
-        synthesize(runbook, assembly, bundle=False)
+    try:
+        with err.status(f"synthesising {assembly} (CDK, no bundling)…"):
+            synthesize(runbook, assembly, bundle=False)
+    except Exception as exc:  # jsii reports synth and cdk-nag failures as RuntimeError
+        err.print(f"synth failed, nothing was run: {exc}", style="red", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILURE) from None
     return time.monotonic() - started
 
 

@@ -7,6 +7,9 @@
 - `StartExecution` accepts a state machine alias or version ARN (moto only knows the unqualified
   ARN): the alias is resolved to its version, the execution runs that version's definition, and
   `DescribeExecution` reports `stateMachineVersionArn` / `stateMachineAliasArn` as AWS does.
+- S3 bucket policies: moto evaluates them without request context, so a statement with a
+  Condition (CDK's `enforce_ssl` Deny on `aws:SecureTransport=false`) would deny every call.
+  Statements with conditions are skipped: every SDK call is TLS on AWS, which is what they guard.
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time as _time
 from contextlib import ExitStack
@@ -38,6 +42,7 @@ def install(cloud: LocalCloud) -> ExitStack:
 def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     import moto.iam.models as iam_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.s3.models import FakeBucket
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback as callback_module,
@@ -54,6 +59,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     describe = StepFunctionResponse.describe_execution
     return [
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
+        (FakeBucket, "get_permission", _bucket_permission),
         (LambdaSimpleBackend, "invoke", _lambda_invoke(cloud)),
         (WaitFunction, "_wait_interval", _wait_interval(cloud, WaitFunction._wait_interval)),
         (retrier_decl, "time", _compressed_time_module(cloud)),
@@ -112,6 +118,22 @@ def _heartbeat(cloud: LocalCloud, original):
         return original(self, cloud.speed.callback_timeout(heartbeat_seconds))
 
     return setup_heartbeat_endpoint
+
+
+def _bucket_permission(bucket: Any, action: str, resource: str) -> Any:
+    """moto's bucket policy check, over the statements it can judge (those without a Condition)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    if bucket.policy is None:
+        return PermissionResult.NEUTRAL
+    policy = json.loads(bucket.policy)
+    statements = policy.get("Statement", [])
+    statements = [
+        s for s in ([statements] if isinstance(statements, dict) else statements) if "Condition" not in s
+    ]
+    if not statements:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps({**policy, "Statement": statements})).is_action_permitted(action, resource)
 
 
 # ----------------------------------------------------------------------------- alias / version ARNs
