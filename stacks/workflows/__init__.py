@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.workflows import placeholder
+from stacks.workflows import db_snapshot_copy, placeholder
 from stacks.workflows.context import WaveContext
 from tasks.contracts import WaveKind
 
 Builder = Callable[[WaveContext], sfn.IChainable]
 
 BUILDERS: dict[str, Builder] = {
-    WaveKind.DB_SNAPSHOT_COPY: placeholder.build,
+    WaveKind.DB_SNAPSHOT_COPY: db_snapshot_copy.build,
     WaveKind.DNS_CUTOVER: placeholder.build,
     WaveKind.PAYMENT_DUAL_RUN: placeholder.build,
     WaveKind.DECOMMISSION: placeholder.build,

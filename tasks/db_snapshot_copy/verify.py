@@ -47,10 +47,22 @@ def verify_database(estate: Estate, db: dict[str, Any], hook: QueryHook | None) 
     }
     failed = [c for c in checks + queries if c["ok"] is False]
     record["ok"] = not failed
+    record["summary"] = _summary(db, record, checks, queries)
     if failed:
         lines = "; ".join(f"{c['check']}: expected {c['expected']!r}, got {c['actual']!r}" for c in failed)
         raise VerificationFailed(f"{db['id']}: {len(failed)} verification check(s) failed: {lines}")
     return record
+
+
+def _summary(db: dict[str, Any], record: dict[str, Any], checks: list[dict], queries: list[dict]) -> str:
+    passed = sum(1 for c in checks if c["ok"])
+    ran = [q for q in queries if q["ok"] is not None]
+    text = f"{db['id']} ({db['type']}, {db['target_region']}): {passed}/{len(checks)} checks passed"
+    if queries:
+        text += f", {sum(1 for q in ran if q['ok'])}/{len(queries)} queries matched"
+        if len(ran) < len(queries):
+            text += f" ({len(queries) - len(ran)} not run: no verify hook)"
+    return f"{text}, key {record['kms_key']}"
 
 
 def _configuration_checks(db: dict[str, Any], restored: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,288 @@
+"""Workflow body of the `db-snapshot-copy` wave kind.
+
+    Preflight ──► Approval: start-copy ──► Map over the databases (MaxConcurrency from the runbook)
+        │            per database: snapshot ─► copy under the shared key ─► share ─► copy into the
+        │            target ─► restore ─► verify, each long step a Wait/Poll/Choice loop whose
+        │            wait the poll computes ($.job.wait_seconds)
+        ▼
+    Approval: accept-restored-databases (verification summary) ──► Clean up ──► Record evidence
+
+Preflight touches nothing, so its failure fails the wave at once. Any later failure, rejection or
+approval timeout is caught into `$.error`, compensated (what this execution made is deleted, the
+share removed), and re-raised by the final Fail. The databases are Map items produced by
+preflight from the function's environment, so the definition does not grow with the wave.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
+
+from stacks.constructs.approval_step import approval_gate
+from stacks.constructs.nag import acknowledge
+from stacks.constructs.task_function import TaskFunction
+from stacks.workflows.context import WaveContext
+from stacks.workflows.frame import fail_with_caught_error
+from tasks import contracts
+from wavectl.runbook import DbSnapshotCopyWave
+
+HANDLERS = "tasks.db_snapshot_copy.handler"
+MAX_SPEC_CHARS = 3000  # Lambda allows 4 KB of environment per function; the rest is wavectl's own
+ERROR_PATH = "$.error"
+EXECUTION = "$$.Execution.Name"
+# task -> (description, timeout seconds, reaches source/target accounts)
+TASKS: dict[str, tuple[str, int, bool]] = {
+    "preflight": ("read-only checks of every database, key, landing zone and residency rule", 300, True),
+    "create_snapshot": ("snapshot the source database", 60, True),
+    "copy_snapshot": ("copy the source snapshot under the shared key (cross-region here)", 60, True),
+    "share": ("share the shared-key snapshot with the target account", 60, True),
+    "copy_to_target": ("copy the shared snapshot under the target-owned key", 60, True),
+    "restore": ("restore the target snapshot (Aurora: cluster and instances)", 120, True),
+    "poll": ("describe one long operation and compute the next wait", 30, True),
+    "verify": ("verify a restored database against its source and the runbook", 300, True),
+    "cleanup": ("delete this execution's intermediate snapshots and the share", 300, True),
+    "compensate": ("delete what this execution made, remove the share, record evidence", 600, True),
+    "record_evidence": ("write the wave's evidence record", 60, False),
+}
+
+
+def spec_environment(wave: DbSnapshotCopyWave) -> dict[str, str]:
+    """The wave's databases for preflight and compensation (compressed; not in the definition)."""
+    # the format `tasks.db_snapshot_copy.spec.decode_spec` reads (stacks may not import tasks code)
+    databases = [db.model_dump(mode="json") for db in wave.databases]
+    raw = json.dumps({"databases": databases}, separators=(",", ":"), sort_keys=True).encode()
+    encoded = base64.b64encode(zlib.compress(raw, 9)).decode()
+    if len(encoded) > MAX_SPEC_CHARS:
+        raise ValueError(
+            f"wave {wave.wave}: {len(wave.databases)} databases need {len(encoded)} characters of Lambda "
+            f"environment (at most {MAX_SPEC_CHARS}); split the wave into smaller waves"
+        )
+    return {contracts.ENV_DB_WAVE_SPEC: encoded}
+
+
+def build(ctx: WaveContext) -> sfn.IChainable:
+    wave = ctx.wave
+    assert isinstance(wave, DbSnapshotCopyWave)
+    functions = _functions(ctx, wave)
+    compensate = _compensation(ctx, functions)
+    preflight = _preflight(ctx, wave, functions["preflight"])
+    start = approval_gate(
+        ctx,
+        "start-copy",
+        summary=_start_summary(ctx, wave),
+        on_failure=compensate,
+    )
+    copies = _copy_each_database(ctx, wave, functions)
+    copies.add_catch(compensate, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+    accept = approval_gate(
+        ctx, "accept-restored-databases", summary_path="$.acceptance.text", on_failure=compensate
+    )
+    return (
+        sfn.Chain.start(preflight)
+        .next(start)
+        .next(copies)
+        .next(_acceptance_summary(ctx))
+        .next(accept)
+        .next(_cleanup(ctx, functions["cleanup"]))
+        .next(_record_evidence(ctx, functions["record_evidence"]))
+    )
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+def _functions(ctx: WaveContext, wave: DbSnapshotCopyWave) -> dict[str, TaskFunction]:
+    spec = spec_environment(wave)
+    functions = {}
+    for task, (description, timeout, reaches_accounts) in TASKS.items():
+        function = ctx.task_function(
+            f"db-{task.replace('_', '-')}",
+            f"{HANDLERS}.{task}",
+            description=f"{wave.wave}: {description}",
+            timeout=Duration.seconds(timeout),
+            environment=spec if task in ("preflight", "compensate") else None,
+        )
+        if reaches_accounts:
+            ctx.assume_workload_roles(function)
+        functions[task] = function
+    for task in ("compensate", "record_evidence"):
+        _grant_evidence(ctx, functions[task])
+    return functions
+
+
+def _grant_evidence(ctx: WaveContext, function: TaskFunction) -> None:
+    """PutObject under this wave's prefix of the evidence bucket, SSE-KMS with the program key."""
+    from stacks.control_plane import evidence_bucket_name  # control_plane imports the workflows
+
+    objects = f"{evidence_bucket_name(ctx.runbook)}/waves/{ctx.wave.wave}/*"
+    function.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="WriteWaveEvidence",
+            actions=["s3:PutObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::{objects}"],
+        )
+    )
+    function.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="EncryptWaveEvidence", actions=["kms:GenerateDataKey"], resources=[ctx.control.key.key_arn]
+        )
+    )
+    acknowledge(
+        function.role,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{objects}]",
+        "PutObject only, under this wave's prefix of the evidence bucket (one record per execution).",
+    )
+
+
+# ----------------------------------------------------------------------------- states
+
+
+def _preflight(ctx: WaveContext, wave: DbSnapshotCopyWave, function: TaskFunction) -> sfn.IChainable:
+    classes = sorted({db.data_class for db in wave.databases})
+    residency = {name: ctx.program.residency.get(name, []) for name in classes}
+    step = ctx.invoke(
+        "Preflight",
+        function,
+        {"execution.$": EXECUTION, "residency": residency},
+        result_path="$.preflight",
+        comment="every problem listed at once (Wavectl.PreflightFailed); nothing is touched",
+    )
+    step.add_catch(
+        fail_with_caught_error(ctx, "Preflight failed"), errors=[sfn.Errors.ALL], result_path=ERROR_PATH
+    )
+    return step
+
+
+def _start_summary(ctx: WaveContext, wave: DbSnapshotCopyWave) -> str:
+    accounts = ctx.program.accounts
+    return (
+        f"Copy {len(wave.databases)} database(s) of wave {wave.wave} v{wave.version} from account "
+        f"{accounts.source.id} into {accounts.target.id}, re-encrypted under target-owned keys; "
+        "preflight passed."
+    )
+
+
+def _copy_each_database(
+    ctx: WaveContext, wave: DbSnapshotCopyWave, functions: dict[str, TaskFunction]
+) -> sfn.Map:
+    copies = sfn.Map(
+        ctx.scope,
+        "Copy each database",
+        items_path="$.preflight.databases",
+        max_concurrency=wave.max_concurrency,
+        item_selector={"db.$": "$$.Map.Item.Value", "execution.$": EXECUTION},
+        result_path="$.copies",
+        comment="one iteration per database; the list comes from preflight, not the definition",
+    )
+    copies.item_processor(_per_database(ctx, functions))
+    return copies
+
+
+def _per_database(ctx: WaveContext, functions: dict[str, TaskFunction]) -> sfn.IChainable:
+    item = {"execution.$": "$.execution", "db.$": "$.db"}
+
+    def act(state_id: str, task: str, result_path: str = "$.job", **extra: str) -> sfn.TaskStateBase:
+        return ctx.invoke(state_id, functions[task], {**item, **extra}, result_path=result_path)
+
+    def until_ready(label: str) -> sfn.Choice:
+        return _wait_loop(ctx, label, functions["poll"])
+
+    snapshot = act("Snapshot source", "create_snapshot")
+    copy = act("Copy under shared key", "copy_snapshot")
+    share = act("Share with target account", "share", result_path="$.share")
+    to_target = act("Copy into target account", "copy_to_target", **{"share.$": "$.share"})
+    restore = act("Restore in target", "restore")
+    verify = act("Verify restored database", "verify", result_path="$.verification")
+    snapshot_done, copy_done = until_ready("source snapshot"), until_ready("shared copy")
+    target_done, restore_done = until_ready("target copy"), until_ready("restore")
+    snapshot.next(snapshot_done)
+    snapshot_done.when(_ready(), copy)
+    copy.next(copy_done)
+    copy_done.when(_ready(), share)
+    share.next(to_target).next(target_done)
+    target_done.when(_ready(), restore)
+    restore.next(restore_done)
+    restore_done.when(_ready(), verify)
+    return snapshot
+
+
+def _ready() -> sfn.Condition:
+    return sfn.Condition.boolean_equals("$.job.ready", True)
+
+
+def _wait_loop(ctx: WaveContext, label: str, poll: TaskFunction) -> sfn.Choice:
+    """`<label> ready?` -> (no) Wait $.job.wait_seconds -> Poll -> back to the Choice."""
+    choice = sfn.Choice(ctx.scope, f"{label.capitalize()} ready?")
+    wait = sfn.Wait(
+        ctx.scope,
+        f"Wait for {label}",
+        time=sfn.WaitTime.seconds_path("$.job.wait_seconds"),
+        comment="capped backoff computed by the poll from the database size",
+    )
+    check = ctx.invoke(
+        f"Poll {label}", poll, {"execution.$": "$.execution", "job.$": "$.job"}, result_path="$.job"
+    )
+    choice.otherwise(wait)
+    wait.next(check).next(choice)
+    return choice
+
+
+def _acceptance_summary(ctx: WaveContext) -> sfn.Pass:
+    return sfn.Pass(
+        ctx.scope,
+        "Summarise verification",
+        parameters={
+            "text.$": "States.Format('{} database(s) restored into the target and verified: {}. Approve to "
+            "delete the intermediate snapshots and the share; reject to delete the restored databases.', "
+            "States.ArrayLength($.copies), States.JsonToString($.copies[*].verification.summary))"
+        },
+        result_path="$.acceptance",
+    )
+
+
+def _cleanup(ctx: WaveContext, function: TaskFunction) -> sfn.TaskStateBase:
+    step = ctx.invoke(
+        "Clean up",
+        function,
+        {"execution.$": EXECUTION, "databases.$": "$.preflight.databases"},
+        result_path="$.cleanup",
+        comment="after acceptance: intermediate snapshots and the share go; restored databases stay",
+    )
+    step.add_retry(errors=[sfn.Errors.ALL], interval=Duration.seconds(30), max_attempts=3, backoff_rate=2)
+    step.add_catch(
+        fail_with_caught_error(ctx, "Cleanup failed"), errors=[sfn.Errors.ALL], result_path=ERROR_PATH
+    )
+    return step
+
+
+def _record_evidence(ctx: WaveContext, function: TaskFunction) -> sfn.TaskStateBase:
+    return ctx.invoke(
+        "Record evidence",
+        function,
+        {
+            "execution.$": EXECUTION,
+            "request.$": "$.request",
+            "databases.$": "$.preflight.databases",
+            "copies.$": "$.copies",
+            "cleanup.$": "$.cleanup",
+        },
+        result_path="$.evidence",
+    )
+
+
+def _compensation(ctx: WaveContext, functions: dict[str, TaskFunction]) -> sfn.IChainable:
+    fail = fail_with_caught_error(ctx, "Wave failed")
+    step = ctx.invoke(
+        "Compensate",
+        functions["compensate"],
+        {"execution.$": EXECUTION, "error.$": ERROR_PATH, "request.$": "$.request"},
+        result_path="$.compensation",
+        comment="delete only what this execution made (name + tag), unshare, record evidence",
+    )
+    step.add_catch(fail, errors=[sfn.Errors.ALL], result_path="$.compensation_error")
+    return step.next(fail)
