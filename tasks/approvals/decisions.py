@@ -74,7 +74,10 @@ def _approve(
     closed = services.store.close(approval_id, Decision.APPROVED, now, extra)
     if closed is None:  # a concurrent click closed it: that click sends the result
         return Outcome(200, "Your approval is counted.", services.store.get(approval_id))
-    _send_success(services.sfn, closed)
+    if not _send_success(services.sfn, closed):  # the gate's TimeoutSeconds won the race
+        late = services.store.overrule(approval_id, Decision.TIMED_OUT, "timeout")
+        _finish(services, late)
+        return Outcome(409, "Too late: this gate had already timed out.", late)
     _finish(services, closed)
     return Outcome(200, "Approved: the wave continues.", closed)
 
@@ -108,11 +111,14 @@ def task_result(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _send_success(sfn: Any, record: dict[str, Any]) -> None:
+def _send_success(sfn: Any, record: dict[str, Any]) -> bool:
+    """False when Step Functions no longer waits for this token (timed out / execution ended)."""
     try:
         sfn.send_task_success(taskToken=record["task_token"], output=json.dumps(task_result(record)))
     except ClientError as exc:
         _log_result_error(record, exc)
+        return exc.response["Error"]["Code"] not in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
+    return True
 
 
 def _log_result_error(record: dict[str, Any], exc: ClientError) -> None:

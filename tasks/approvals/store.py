@@ -185,6 +185,16 @@ class ApprovalStore:
                 return None
             raise
 
+    def overrule(self, approval_id: str, decision: Decision, via: str) -> dict[str, Any]:
+        """Correct a closed record to what Step Functions actually did (e.g. it had timed out)."""
+        return self.table.update_item(
+            Key=approval_key(approval_id),
+            UpdateExpression="SET #s = :d, decided_via = :v",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":d": decision.value, ":v": via},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+
     def set_evidence_key(self, approval_id: str, key: str) -> None:
         self.table.update_item(
             Key=approval_key(approval_id),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.workflows.approvals_support import gate_cloud
 from wavectl import approvals
 from wavectl.local.gates import click, table_name
 
@@ -16,31 +16,8 @@ GATE_WAIT_SECONDS = 30.0
 
 
 @pytest.fixture(scope="module")
-def gate_runbook(tmp_path_factory):
-    """The example program with only the api-dns wave, made independent (so it starts at once)."""
-    from tests.conftest import RUNBOOKS
-    from wavectl.runbook import load_runbook
-
-    root = tmp_path_factory.mktemp("gate-runbook")
-    (root / "waves").mkdir()
-    shutil.copy(RUNBOOKS / "program.yaml", root / "program.yaml")
-    wave = (
-        (RUNBOOKS / "waves" / "02-api-dns.yaml")
-        .read_text()
-        .replace("depends_on: [orders-db]", "depends_on: []")
-    )
-    (root / "waves" / "02-api-dns.yaml").write_text(wave)
-    return load_runbook(root)
-
-
-@pytest.fixture(scope="module")
-def cloud(gate_runbook, tmp_path_factory) -> Iterator[object]:
-    from wavectl.local.engine import LocalCloud
-    from wavectl.synth import synthesize
-
-    assembly = tmp_path_factory.mktemp("gate-assembly") / "cdk.out"
-    synthesize(gate_runbook, assembly, bundle=False)
-    with LocalCloud(gate_runbook, assembly, speed="fast", seed_estate=False) as local:
+def cloud(tmp_path_factory) -> Iterator[object]:
+    with gate_cloud(tmp_path_factory) as local:
         yield local
 
 
