@@ -1,0 +1,128 @@
+"""The approval gate in the synthesised ASL, and the approvals infrastructure of the control plane."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def _template(assembly: Path, stack: str) -> dict:
+    return json.loads((assembly / f"{stack}.template.json").read_text())
+
+
+def _of_type(template: dict, kind: str) -> list[dict]:
+    return [r for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def _flatten(value: object) -> str:
+    """A DefinitionString Fn::Join with every intrinsic replaced by a placeholder string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_flatten(p) for p in parts)
+    if isinstance(value, dict) and "Fn::ImportValue" in value:
+        return f"import:{value['Fn::ImportValue']}"
+    return "INTRINSIC"
+
+
+def states(assembly: Path, wave: str) -> dict[str, dict]:
+    (machine,) = _of_type(_template(assembly, f"Wave-{wave}"), "AWS::StepFunctions::StateMachine")
+    return json.loads(_flatten(machine["Properties"]["DefinitionString"]))["States"]
+
+
+@pytest.fixture(scope="module")
+def gate(cloud_assembly) -> dict:
+    return states(cloud_assembly, "api-dns")["Approval: go"]
+
+
+def test_gate_is_a_wait_for_task_token_invoke_of_the_request_function(gate):
+    # Given the api-dns wave (placeholder body: gate "go")
+    # Then its gate waits for a task token from the control plane's request function
+    assert gate["Type"] == "Task"
+    assert gate["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert gate["Parameters"]["FunctionName"] == "import:acme-to-globex-approval-request-function-arn"
+    payload = gate["Parameters"]["Payload"]
+    assert payload["task_token.$"] == "$$.Task.Token"
+    assert payload["gate"] == "go" and payload["action"] == "request"
+    assert payload["execution.$"] == "$$.Execution.Id"
+    assert payload["requested_by.$"] == "$.request.requested_by"
+    assert payload["policy"] == {"group": "platform", "required": 2, "timeout": 7200, "remind_after": 1800}
+    assert payload["wave"] == {"name": "api-dns", "kind": "dns-cutover", "version": 1}
+
+
+def test_gate_times_out_with_the_policy_timeout(gate):
+    # Then TimeoutSeconds is the runbook's approval timeout (2h for api-dns)
+    assert gate["TimeoutSeconds"] == 7200
+    assert gate["ResultPath"] == "$.approval"
+
+
+def test_gate_catches_rejection_timeout_and_other_errors_in_that_order(cloud_assembly, gate):
+    # Then rejection goes to the failure path, timeout first records itself, anything else fails too
+    catches = [(c["ErrorEquals"], c["Next"], c["ResultPath"]) for c in gate["Catch"]]
+    assert catches == [
+        (["Wavectl.Rejected"], "Not approved", "$.error"),
+        (["States.Timeout"], "Record timeout: go", "$.error"),
+        (["States.ALL"], "Not approved", "$.error"),
+    ]
+    flow = states(cloud_assembly, "api-dns")
+    record = flow["Record timeout: go"]
+    assert record["Parameters"]["action"] == "timed_out"
+    assert (record["ResultPath"], record["Next"]) == ("$.error", "Not approved")
+    assert record["Catch"][0]["Next"] == "Timed out: go"
+    assert flow["Timed out: go"]["Parameters"]["Error"] == "Wavectl.ApprovalTimedOut"
+    assert flow["Not approved"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+
+
+def test_every_wave_has_an_approval_gate(cloud_assembly, example_runbook):
+    # Then every wave's workflow waits for at least one approval
+    for wave in example_runbook.waves:
+        gates = [
+            s
+            for s in states(cloud_assembly, wave.wave).values()
+            if "waitForTaskToken" in s.get("Resource", "")
+        ]
+        assert gates, f"{wave.wave} has no approval gate"
+
+
+def test_only_the_callback_function_may_send_task_results(cloud_assembly):
+    # Given every IAM policy of the program
+    senders = []
+    for path in cloud_assembly.glob("*.template.json"):
+        for name, resource in json.loads(path.read_text())["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Policy":
+                continue
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                if any(a.startswith("states:SendTask") or a in ("states:*", "*") for a in actions):
+                    senders.append((name, statement["Resource"]))
+    # Then exactly one policy grants it: the callback's, on the program's state machines only
+    (only,) = senders
+    assert "approvalcallback" in only[0]
+    assert "stateMachine:acme-to-globex-*" in json.dumps(only[1])
+
+
+def test_approvals_api_signs_slack_route_by_hmac_and_cli_route_by_iam(cloud_assembly):
+    # Given the control plane
+    template = _template(cloud_assembly, "ControlPlane")
+    methods = {
+        json.dumps(m["Properties"]["ResourceId"]): m["Properties"]["AuthorizationType"]
+        for m in _of_type(template, "AWS::ApiGateway::Method")
+    }
+    # Then one route is open to Slack (signature checked in code) and one requires IAM
+    assert sorted(methods.values()) == ["AWS_IAM", "NONE"]
+    (stage,) = _of_type(template, "AWS::ApiGateway::Stage")
+    assert stage["Properties"]["AccessLogSetting"]["DestinationArn"]
+    settings = stage["Properties"]["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] == 20 and settings["DataTraceEnabled"] is False
+    (rule,) = _of_type(template, "AWS::Events::Rule")
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert "SlackInteractivityUrl" in template["Outputs"]
