@@ -1,0 +1,146 @@
+"""`wavectl demo | run --local | local up | start --local | status --local` as a user types them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def wavectl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", "TZ": "UTC"}
+    return subprocess.run(
+        [sys.executable, "-m", "wavectl", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_runs_every_wave_and_writes_status_html_and_slack(cloud_assembly, tmp_path: Path):
+    # Given a current cloud assembly of the example program
+    out = tmp_path / "demo"
+
+    # When the demo runs
+    result = wavectl("demo", "--out", str(out), "--assembly", str(cloud_assembly))
+
+    # Then it exits 0 with a per-wave table, and every wave SUCCEEDED with its approvers in status.json
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4/4 wave(s) SUCCEEDED" in result.stdout
+    for wave in ("orders-db", "api-dns", "payments-dual-run", "decommission-acme"):
+        assert wave in result.stdout
+    status = json.loads((out / "status.json").read_text())
+    assert status["program"] == "acme-to-globex"
+    assert [w["status"] for w in status["waves"]] == ["SUCCEEDED"] * 4
+    for wave in status["waves"]:
+        assert wave["approvals"], f"{wave['wave']} has no approvals"
+        assert all(a["approvers"] and a["decision"] == "approved" for a in wave["approvals"]), wave[
+            "approvals"
+        ]
+    assert status["local"]["wall_seconds"] < 60
+    events = [json.loads(line) for line in (out / "slack.jsonl").read_text().splitlines()]
+    assert {"message", "response"} <= {e["kind"] for e in events}
+    assert "<!doctype html>" in (out / "status.html").read_text()
+
+
+def test_run_local_wave_whose_task_raises_exits_1_naming_the_error(cloud_assembly):
+    # Given api-dns depends on orders-db, and its dependencies are not run first
+
+    # When it is run on its own
+    result = wavectl("run", "--local", "api-dns", "--no-deps", "--assembly", str(cloud_assembly))
+
+    # Then it is reported FAILED with the guard's error name and message, and the exit code is 1
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "api-dns: FAILED" in result.stdout
+    assert "Wavectl.DependencyNotMet: wave 'orders-db' has never run; run it first" in result.stdout
+
+
+def test_run_without_local_is_refused_with_exit_2():
+    # When run is asked for without --local
+    result = wavectl("run", "orders-db")
+
+    # Then it explains that run rehearses locally, and exits 2
+    assert result.returncode == 2
+    assert "--local" in result.stderr
+
+
+def test_start_and_status_local_without_a_running_embedded_aws_exit_1():
+    # Given nothing listens on the port
+    port = str(_free_port())
+
+    # When a wave is started there
+    result = wavectl("start", "orders-db", "--local", "--port", port)
+
+    # Then the user is told to start `wavectl local up`
+    assert result.returncode == 1
+    assert "wavectl local up" in result.stderr
+
+
+@pytest.fixture
+def local_up(cloud_assembly):
+    """`wavectl local up --auto-approve` in the background on a free port; stopped after the test."""
+    port = _free_port()
+    env = {**os.environ, "TZ": "UTC", "PYTHONUNBUFFERED": "1"}
+    args = ["local", "up", "--port", str(port), "--assembly", str(cloud_assembly), "--auto-approve"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "wavectl", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            assert server.poll() is None, server.stdout.read().decode()
+            time.sleep(0.2)
+    yield port
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def test_rehearsal_by_hand_start_then_status_on_local_up(local_up):
+    # Given the embedded AWS kept running by `wavectl local up`
+    port = str(local_up)
+
+    # When a wave is started on it and its status is read until it ends
+    started = wavectl("start", "orders-db", "--local", "--port", port, "--requested-by", "U09OPS")
+    deadline, wave = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        status = wavectl("status", "--local", "--port", port, "--format", "json")
+        wave = next(w for w in json.loads(status.stdout)["waves"] if w["wave"] == "orders-db")
+        if wave["status"] != "RUNNING":
+            break
+        time.sleep(0.5)
+    table = wavectl("status", "--local", "--port", port)
+
+    # Then the execution ran on the live alias's version and succeeded; the table shows it
+    assert started.returncode == 0, started.stderr
+    assert "started orders-db: arn:aws:states:eu-west-1:111111111111:execution:" in started.stdout
+    assert wave["status"] == "SUCCEEDED", wave
+    assert wave["state_machine_version_arn"].endswith(":acme-to-globex-orders-db:1")
+    assert table.returncode == 0
+    assert "SUCCEEDED" in table.stdout and "NOT_STARTED" in table.stdout
