@@ -1,0 +1,141 @@
+"""The orders-db wave (db-snapshot-copy) executed end to end in the embedded AWS."""
+
+from __future__ import annotations
+
+import json
+
+from tasks.db_snapshot_copy.naming import TAG_EXECUTION
+from wavectl.local.runner import run_wave
+
+
+def rds(cloud, side: str, region: str):
+    session = cloud.source_session(region) if side == "source" else cloud.target_session(region)
+    return session.client("rds")
+
+
+def key_arn(cloud, region: str, alias: str) -> str:
+    return cloud.target_session(region).client("kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+
+
+def manual_snapshots(cloud, side: str, region: str) -> list[str]:
+    client = rds(cloud, side, region)
+    instances = client.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    clusters = client.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return [s["DBSnapshotIdentifier"] for s in instances] + [
+        s["DBClusterSnapshotIdentifier"] for s in clusters
+    ]
+
+
+def evidence(cloud, run) -> list[dict]:
+    s3 = cloud.session.client("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "evidence" in b["Name"])
+    name = run.execution_arn.rsplit(":", 1)[-1]
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"waves/orders-db/{name}/").get("Contents", [])
+    ]
+    return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
+
+
+def reject_gate(cloud, monkeypatch, gate: str) -> None:
+    """Answer gates as the demo does, except that the first approver rejects `gate`."""
+    from wavectl import approvals
+    from wavectl.local import gates
+
+    approve_others = gates.answer_pending_gates
+
+    def answer(cloud_, runbook, execution_arn):
+        table = gates.table_name(runbook)
+        for entry in approvals.decisions_for_execution(cloud_.session, table, execution_arn):
+            if entry.get("gate") == gate and entry["decision"] == "pending":
+                record = approvals.approval_record(cloud_.session, table, entry["approval_id"])
+                gates.click(
+                    cloud_, record["approval_id"], gates.approvers_to_click(runbook, record)[0], "reject"
+                )
+                return
+        approve_others(cloud_, runbook, execution_arn)
+
+    monkeypatch.setattr(gates, "answer_pending_gates", answer)
+
+
+def test_orders_db_wave_copies_both_databases_under_the_target_key_and_cleans_up(local_cloud):
+    # Given the seeded estate: orders (instance, eu-west-1) and ledger (Aurora, eu-west-1 -> eu-central-1)
+
+    # When the wave runs with its gates approved
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it succeeded and the target holds both databases, under the target key, deletion-protected
+    assert run.status == "SUCCEEDED", run.error
+    orders = rds(local_cloud, "target", "eu-west-1").describe_db_instances(DBInstanceIdentifier="orders")
+    ledger = rds(local_cloud, "target", "eu-central-1").describe_db_clusters(DBClusterIdentifier="ledger")
+    assert orders["DBInstances"][0]["KmsKeyId"] == key_arn(local_cloud, "eu-west-1", "alias/globex-rds")
+    assert ledger["DBClusters"][0]["KmsKeyId"] == key_arn(local_cloud, "eu-central-1", "alias/globex-rds")
+    assert (
+        ledger["DBClusters"][0]["DeletionProtection"]
+        and len(ledger["DBClusters"][0]["DBClusterMembers"]) == 2
+    )
+    # And no intermediate snapshot is left in either account, so nothing is shared any more
+    for side, region in [("source", "eu-west-1"), ("source", "eu-central-1"), ("target", "eu-west-1"),
+                         ("target", "eu-central-1")]:  # fmt: skip
+        assert manual_snapshots(local_cloud, side, region) == []
+    # And the evidence record names both databases, their keys and their verification
+    (record,) = evidence(local_cloud, run)
+    assert record["outcome"] == "succeeded"
+    assert {d["database"]: d["verification"]["ok"] for d in record["databases"]} == {
+        "orders": True,
+        "ledger": True,
+    }
+    assert "Approval: accept-restored-databases" in run.states
+
+
+def test_failure_at_restore_compensates_and_fails_with_the_named_error(local_cloud, monkeypatch):
+    # Given the restore step fails for the Aurora cluster (the instance may already be restored)
+    from tasks.common.errors import TaskFailed
+    from tasks.db_snapshot_copy import handler, steps
+
+    real_restore = steps.start_restore
+
+    def failing_restore(estate, run, db):
+        if db["type"] == "cluster":
+            raise TaskFailed("restore of ledger refused: insufficient capacity for db.r6g.large")
+        return real_restore(estate, run, db)
+
+    monkeypatch.setattr(handler.steps, "start_restore", failing_restore)
+
+    # When the wave runs
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it failed with the restore's named error, after compensating
+    assert run.status == "FAILED"
+    assert run.error.name == "Wavectl.TaskFailed" and "insufficient capacity" in run.error.message
+    assert "Compensate" in run.states
+    # And the target has no stray database or snapshot, the source keeps its databases and no snapshot
+    for region in ("eu-west-1", "eu-central-1"):
+        target = rds(local_cloud, "target", region)
+        assert target.describe_db_instances()["DBInstances"] == []
+        assert target.describe_db_clusters()["DBClusters"] == []
+        assert manual_snapshots(local_cloud, "target", region) == []
+        assert manual_snapshots(local_cloud, "source", region) == []
+    source = rds(local_cloud, "source", "eu-west-1")
+    assert source.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"]
+    assert source.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+    (record,) = evidence(local_cloud, run)
+    assert record["outcome"] == "compensated" and record["error"]["Error"] == "Wavectl.TaskFailed"
+
+
+def test_rejection_at_the_acceptance_gate_removes_the_restored_databases(local_cloud, monkeypatch):
+    # Given approvers who approve the start but reject the restored databases
+    reject_gate(local_cloud, monkeypatch, "accept-restored-databases")
+
+    # When the wave runs
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it failed as rejected, and compensation removed everything this execution made
+    assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
+    assert "Verify restored database" in run.states and "Compensate" in run.states
+    for region in ("eu-west-1", "eu-central-1"):
+        target = rds(local_cloud, "target", region)
+        restored = target.describe_db_instances()["DBInstances"] + target.describe_db_clusters()["DBClusters"]
+        assert [r for r in restored if any(t["Key"] == TAG_EXECUTION for t in r.get("TagList", []))] == []
+        assert manual_snapshots(local_cloud, "target", region) == []
+        assert manual_snapshots(local_cloud, "source", region) == []
