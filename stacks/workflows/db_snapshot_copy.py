@@ -71,12 +71,7 @@ def build(ctx: WaveContext) -> sfn.IChainable:
     functions = _functions(ctx, wave)
     compensate = _compensation(ctx, functions)
     preflight = _preflight(ctx, wave, functions["preflight"])
-    start = approval_gate(
-        ctx,
-        "start-copy",
-        summary=_start_summary(ctx, wave),
-        on_failure=compensate,
-    )
+    start = approval_gate(ctx, "start-copy", summary_path="$.start.text", on_failure=compensate)
     copies = _copy_each_database(ctx, wave, functions)
     copies.add_catch(compensate, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
     accept = approval_gate(
@@ -84,6 +79,7 @@ def build(ctx: WaveContext) -> sfn.IChainable:
     )
     return (
         sfn.Chain.start(preflight)
+        .next(_start_summary(ctx, wave))
         .next(start)
         .next(copies)
         .next(_acceptance_summary(ctx))
@@ -158,12 +154,18 @@ def _preflight(ctx: WaveContext, wave: DbSnapshotCopyWave, function: TaskFunctio
     return step
 
 
-def _start_summary(ctx: WaveContext, wave: DbSnapshotCopyWave) -> str:
+def _start_summary(ctx: WaveContext, wave: DbSnapshotCopyWave) -> sfn.Pass:
+    """What the start gate asks; the count comes from preflight so the definition stays constant."""
     accounts = ctx.program.accounts
-    return (
-        f"Copy {len(wave.databases)} database(s) of wave {wave.wave} v{wave.version} from account "
-        f"{accounts.source.id} into {accounts.target.id}, re-encrypted under target-owned keys; "
-        "preflight passed."
+    text = (
+        f"Copy {{}} database(s) of wave {wave.wave} v{wave.version} from account {accounts.source.id} "
+        f"into {accounts.target.id}, re-encrypted under target-owned keys. Preflight passed."
+    )
+    return sfn.Pass(
+        ctx.scope,
+        "Summarise start",
+        parameters={"text.$": f"States.Format('{text}', $.preflight.count)"},
+        result_path="$.start",
     )
 
 
