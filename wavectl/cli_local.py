@@ -33,6 +33,15 @@ Port = Annotated[int | None, typer.Option("--port", help="port of `wavectl local
 local_app = typer.Typer(help="Keep an embedded AWS running for rehearsal by hand.", no_args_is_help=True)
 
 
+def _quiet_task_logs() -> None:
+    """Task functions log JSON at INFO (to CloudWatch on AWS); locally that would bury the progress.
+
+    `POWERTOOLS_LOG_LEVEL=INFO wavectl demo` shows them again."""
+    import os
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
 def register(app: typer.Typer) -> None:
     app.command(name="run")(run)
     app.command(name="demo")(demo)
@@ -178,6 +187,7 @@ def _run_locally(
     from wavectl.status import build_status, print_status
 
     started = time.monotonic()
+    _quiet_task_logs()
     synth_seconds = ensure_assembly(runbook, assembly)
     with LocalCloud(runbook, assembly, speed=_speed(speed)) as cloud:
         out.print(
@@ -288,6 +298,7 @@ def local_up(
     from wavectl.local.engine import LocalCloud
 
     runbook = _load(runbooks)
+    _quiet_task_logs()
     ensure_assembly(runbook, assembly)
     with LocalCloud(runbook, assembly, speed=_speed(speed)) as cloud:
         url = cloud.serve(local_port(port))

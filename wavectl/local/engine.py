@@ -57,6 +57,7 @@ _FAKE_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # 1.6 s per region and nothing here launches instances
     "TZ": "UTC",
 }
 _REMOVED_ENVIRONMENT = (
@@ -169,15 +170,14 @@ class LocalCloud:
         """Abort what still runs, so no interpreter thread outlives the mock (and reaches for real AWS)."""
         sfn = self.session.client("stepfunctions")
         running = []
-        for arn in self.resources.state_machines.values():
+        machines = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+        for arn in machines:
             for page in sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=arn, statusFilter="RUNNING"
             ):
                 running += [e["executionArn"] for e in page["executions"]]
         for execution_arn in running:
-            sfn.stop_execution(
-                executionArn=execution_arn, error="Wavectl.LocalStopped", cause="local cloud stopped"
-            )
+            _stop_execution(sfn, execution_arn)
         deadline = time.monotonic() + 2.0
         while running and time.monotonic() < deadline:
             statuses = [sfn.describe_execution(executionArn=a)["status"] for a in running]
@@ -219,6 +219,18 @@ class LocalCloud:
     def state_machine_arn(self, wave: str) -> str:
         name = self.runbook.state_machine_name(wave)
         return f"arn:aws:states:{self.region}:{self.accounts.tooling}:stateMachine:{name}"
+
+
+def _stop_execution(sfn: Any, execution_arn: str, attempts: int = 20) -> None:
+    """Stop one execution; moto fails to stop one whose worker has not set up yet, so try again."""
+    for _ in range(attempts):
+        try:
+            sfn.stop_execution(
+                executionArn=execution_arn, error="Wavectl.LocalStopped", cause="local cloud stopped"
+            )
+            return
+        except AttributeError:
+            time.sleep(0.05)
 
 
 def running_cloud() -> LocalCloud | None:

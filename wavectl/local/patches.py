@@ -10,6 +10,8 @@
 - S3 bucket policies: moto evaluates them without request context, so a statement with a
   Condition (CDK's `enforce_ssl` Deny on `aws:SecureTransport=false`) would deny every call.
   Statements with conditions are skipped: every SDK call is TLS on AWS, which is what they guard.
+- ASL validation is memoised per definition text: moto parses a definition on create and again on
+  publish, and tests deploy the same definitions over and over (it is the slowest part of a deploy).
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -57,6 +59,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     heartbeat = CallbackEndpoint.setup_heartbeat_endpoint
     start = StepFunctionsParserBackend.start_execution
     describe = StepFunctionResponse.describe_execution
+    validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
         (FakeBucket, "get_permission", _bucket_permission),
@@ -67,6 +70,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         (CallbackEndpoint, "setup_heartbeat_endpoint", _heartbeat(cloud, heartbeat)),
         (StepFunctionsParserBackend, "start_execution", _start_qualified(start)),
         (StepFunctionResponse, "describe_execution", _describe_qualified(describe)),
+        (StepFunctionsParserBackend, "_validate_definition", staticmethod(_memoised_validation(validate))),
     ]
 
 
@@ -118,6 +122,18 @@ def _heartbeat(cloud: LocalCloud, original):
         return original(self, cloud.speed.callback_timeout(heartbeat_seconds))
 
     return setup_heartbeat_endpoint
+
+
+_valid_definitions: set[str] = set()
+
+
+def _memoised_validation(original):
+    def validate_definition(definition: str) -> None:
+        if definition not in _valid_definitions:
+            original(definition=definition)
+            _valid_definitions.add(definition)
+
+    return validate_definition
 
 
 def _bucket_permission(bucket: Any, action: str, resource: str) -> Any:

@@ -90,7 +90,9 @@ class LocalSlack:
     def start(self) -> LocalSlack:
         self._server = ThreadingHTTPServer(self._address, _handler_class(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-slack", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-slack", daemon=True
+        )
         self._thread.start()
         return self
 
