@@ -17,7 +17,8 @@ GATE_WAIT_SECONDS = 30.0
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory) -> Iterator[object]:
-    with gate_cloud(tmp_path_factory) as local:
+    # x600: the 2 h gate stays open 12 real seconds: time for the clicks even on a loaded CI machine
+    with gate_cloud(tmp_path_factory, speed="600") as local:
         yield local
 
 
