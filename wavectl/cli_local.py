@@ -15,7 +15,7 @@ from rich.text import Text
 from wavectl.runbook import Runbook
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
-out = Console()
+out = Console() if Console().is_terminal else Console(width=160)  # logs and CI: wide, unwrapped table
 err = Console(stderr=True)
 
 Runbooks = Annotated[Path, typer.Option("--runbooks", help="runbooks folder (program.yaml + waves/)")]

@@ -9,15 +9,21 @@ from dataclasses import dataclass
 FAST = "fast"
 FAST_FACTOR = 3600.0  # one simulated hour per real second
 FAST_MAX_WAIT = 0.2  # in fast mode no single Wait state or back-off lasts longer than this (real seconds)
-MIN_CALLBACK_TIMEOUT = 2.0  # real seconds a callback (approval) stays open at least, whatever the speed
+# Real seconds a callback (approval gate, heartbeat) stays open at least. In fast mode that leaves
+# the demo's approvers time to click on a loaded 2-core machine; with an explicit speed, timeouts
+# are exact down to one second (tests of the timeout path use that).
+FAST_MIN_CALLBACK_TIMEOUT = 15.0
+MIN_CALLBACK_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
 class Speed:
-    """`factor` simulated seconds pass per real second; `max_wait` caps one wait in fast mode."""
+    """`factor` simulated seconds pass per real second; `max_wait` caps one wait in fast mode;
+    callbacks (approval gates, heartbeats) stay open at least `min_callback_timeout` real seconds."""
 
     factor: float = FAST_FACTOR
     max_wait: float | None = FAST_MAX_WAIT
+    min_callback_timeout: float = FAST_MIN_CALLBACK_TIMEOUT
 
     @classmethod
     def parse(cls, value: str | float | int | None) -> Speed:
@@ -27,14 +33,14 @@ class Speed:
         factor = float(value)
         if factor <= 0:
             raise ValueError(f"speed must be positive, got {value!r}")
-        return cls(factor=factor, max_wait=None)
+        return cls(factor=factor, max_wait=None, min_callback_timeout=MIN_CALLBACK_TIMEOUT)
 
     def wait_seconds(self, simulated: float) -> float:
         real = max(float(simulated), 0.0) / self.factor
         return min(real, self.max_wait) if self.max_wait is not None else real
 
     def callback_timeout(self, simulated: float) -> float:
-        return max(float(simulated) / self.factor, MIN_CALLBACK_TIMEOUT)
+        return max(float(simulated) / self.factor, self.min_callback_timeout)
 
     def describe(self) -> str:
         if self.max_wait is not None:

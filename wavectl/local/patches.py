@@ -12,6 +12,9 @@
   Statements with conditions are skipped: every SDK call is TLS on AWS, which is what they guard.
 - ASL validation is memoised per definition text: moto parses a definition on create and again on
   publish, and tests deploy the same definitions over and over (it is the slowest part of a deploy).
+- Every botocore session shares one model loader: task code makes a new boto3 session per call
+  (right on Lambda, where a warm container keeps its own), and reloading the service models
+  each time made a wave several times slower locally.
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -42,6 +45,7 @@ def install(cloud: LocalCloud) -> ExitStack:
 
 
 def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
+    import botocore.session
     import moto.iam.models as iam_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3.models import FakeBucket
@@ -62,6 +66,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
+        (botocore.session, "create_loader", _shared_loader),
         (FakeBucket, "get_permission", _bucket_permission),
         (LambdaSimpleBackend, "invoke", _lambda_invoke(cloud)),
         (WaitFunction, "_wait_interval", _wait_interval(cloud, WaitFunction._wait_interval)),
@@ -122,6 +127,19 @@ def _heartbeat(cloud: LocalCloud, original):
         return original(self, cloud.speed.callback_timeout(heartbeat_seconds))
 
     return setup_heartbeat_endpoint
+
+
+_loaders: dict[Any, Any] = {}
+_loaders_lock = threading.Lock()
+
+
+def _shared_loader(search_paths_string: Any = None) -> Any:
+    from botocore.loaders import create_loader
+
+    with _loaders_lock:
+        if search_paths_string not in _loaders:
+            _loaders[search_paths_string] = create_loader(search_paths_string)
+        return _loaders[search_paths_string]
 
 
 _valid_definitions: set[str] = set()

@@ -24,7 +24,8 @@ from wavectl.runbook import Runbook
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05  # how often the execution status is read
+LOOK_SECONDS = 0.25  # how often its history is read for progress, and its gates answered
 DEFAULT_TIMEOUT_SECONDS = 300.0
 DEFAULT_REQUESTER = "wavectl-local"
 
@@ -129,22 +130,23 @@ def _wait(
     on_progress: ProgressCallback | None,
     timeout: float,
 ) -> dict[str, Any]:
+    """Poll until the execution ends; report progress and answer gates a few times a second only
+    (reading the history and the approvals table competes with the execution for the CPU)."""
     deadline = time.monotonic() + timeout
     real_start, simulated_start = cloud.clock.real_elapsed(), cloud.clock.simulated_elapsed()
+    next_look = 0.0
     while True:
         description = sfn.describe_execution(executionArn=execution_arn)
         running = description["status"] == "RUNNING"
-        if on_progress is not None:
+        look = not running or time.monotonic() >= next_look
+        if on_progress is not None and look:
             where = position(history_events(sfn, execution_arn))
+            real = cloud.clock.real_elapsed() - real_start
+            simulated = cloud.clock.simulated_elapsed() - simulated_start
+            status = description["status"]
             on_progress(
                 Progress(
-                    wave,
-                    execution_arn,
-                    description["status"],
-                    where.current_state,
-                    where.pending_gates,
-                    cloud.clock.real_elapsed() - real_start,
-                    cloud.clock.simulated_elapsed() - simulated_start,
+                    wave, execution_arn, status, where.current_state, where.pending_gates, real, simulated
                 )
             )
         if not running:
@@ -156,8 +158,10 @@ def _wait(
                 cause=f"still running after {timeout:.0f}s of real time",
             )
             return sfn.describe_execution(executionArn=execution_arn)
-        if answer is not None:
+        if answer is not None and look:
             answer(execution_arn)
+        if look:
+            next_look = time.monotonic() + LOOK_SECONDS
         time.sleep(POLL_SECONDS)
 
 
