@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -111,16 +112,23 @@ def approvers_to_click(runbook: Runbook, record: dict[str, Any]) -> list[str]:
     return members[: int(policy.get("required", 1))]
 
 
-def answer_pending_gates(cloud: LocalCloud, runbook: Runbook, execution_arn: str) -> None:
+def answer_pending_gates(
+    cloud: LocalCloud, runbook: Runbook, execution_arn: str, *, reject_gates: Collection[str] = ()
+) -> None:
     """Approve every pending gate of the execution through signed Slack clicks (idempotent; the demo
-    calls it while the wave runs)."""
+    calls it while the wave runs). Gates named in `reject_gates` are rejected by their first approver
+    instead (rehearsing a rejection without racing the approvals)."""
     for entry in approvals.decisions_for_execution(cloud.session, table_name(runbook), execution_arn):
         if entry["decision"] != Decision.PENDING:
             continue
         record = approvals.approval_record(cloud.session, table_name(runbook), entry["approval_id"])
         if record is None:
             continue
+        clickers = approvers_to_click(runbook, record)
+        if entry["gate"] in reject_gates:
+            click(cloud, record["approval_id"], clickers[0], "reject")
+            continue
         voted = set(entry.get("approvers") or [])
-        for user in approvers_to_click(runbook, record):
+        for user in clickers:
             if user not in voted:
                 click(cloud, record["approval_id"], user, "approve")
