@@ -318,6 +318,10 @@ def local_up(
 def _print_endpoints(cloud: Any, url: str) -> None:
     out.print(f"embedded AWS for {cloud.runbook.program.program} on {url} (Ctrl-C stops it)", highlight=False)
     out.print(f"  local Slack:      {cloud.slack.url}", highlight=False)
+    out.print(
+        f"  Slack channel:    {cloud.slack_page_url} (open it to approve or reject as any approver)",
+        highlight=False,
+    )
     out.print(f"  tooling account:  {cloud.accounts.tooling} ({cloud.region})", highlight=False)
     out.print(f"  state machines:   {', '.join(sorted(cloud.resources.state_machines))}", highlight=False)
     out.print(

@@ -154,11 +154,17 @@ def approvals_for(session: boto3.Session, table: str, execution_arn: str) -> lis
 # ----------------------------------------------------------------------------- rendering
 
 
+def _deciders(item: dict[str, Any]) -> str:
+    """Who decided: the approvers, or for a rejection the person who rejected."""
+    if item.get("decision") == "rejected" and item.get("rejected_by"):
+        return str(item["rejected_by"])
+    return ", ".join(item.get("approvers") or []) or "-"
+
+
 def _approvals_text(approvals: list[dict[str, Any]]) -> str:
-    parts = []
-    for item in approvals:
-        who = ", ".join(item.get("approvers") or []) or "-"
-        parts.append(f"{item.get('gate', '?')}: {item.get('decision', '?')} ({who})")
+    parts = [
+        f"{item.get('gate', '?')}: {item.get('decision', '?')} ({_deciders(item)})" for item in approvals
+    ]
     return "; ".join(parts) or "-"
 
 
@@ -224,10 +230,7 @@ def status_html(document: dict[str, Any]) -> str:
     for wave in document["waves"]:
         approvals = (
             "<br>".join(
-                esc(
-                    f"{a.get('gate')}: {a.get('decision')} by {', '.join(a.get('approvers') or []) or '-'}"
-                    f" at {a.get('decided_at') or '-'}"
-                )
+                esc(f"{a.get('gate')}: {a.get('decision')} by {_deciders(a)} at {a.get('decided_at') or '-'}")
                 for a in wave["approvals"]
             )
             or "-"

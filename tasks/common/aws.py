@@ -1,28 +1,46 @@
-"""boto3 sessions for task functions: the function's own, and assumed roles in other accounts."""
+"""boto3 sessions for task functions: the function's own, and assumed roles in other accounts.
+
+All sessions share one botocore model loader per process, so a warm Lambda (or the embedded
+runner, which runs every task in one process) parses each service model once instead of per session.
+"""
 
 from __future__ import annotations
 
+from functools import cache
+
 import boto3
+import botocore.loaders
+import botocore.session
 
 from tasks.common.settings import setting
 
 
-def own_session(region: str | None = None) -> boto3.Session:
-    return boto3.Session(
-        region_name=region or setting("AWS_REGION", setting("AWS_DEFAULT_REGION", "eu-west-1"))
-    )
+@cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
 
 
-def assumed_session(role_arn: str, region: str, session_name: str) -> boto3.Session:
-    """A session in another account through sts:AssumeRole (the runbook's source/target role)."""
-    credentials = (
-        own_session(region)
-        .client("sts")
-        .assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
-    )
+def _session(region: str, credentials: dict[str, str] | None = None) -> boto3.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    if credentials is None:
+        return boto3.Session(botocore_session=core, region_name=region)
     return boto3.Session(
+        botocore_session=core,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
         region_name=region,
     )
+
+
+def own_session(region: str | None = None) -> boto3.Session:
+    """The task function's own credentials (its execution role, in the tooling account)."""
+    return _session(region or setting("AWS_REGION", setting("AWS_DEFAULT_REGION", "eu-west-1")))
+
+
+def assumed_session(role_arn: str, region: str, session_name: str) -> boto3.Session:
+    """A session in another account through sts:AssumeRole (the runbook's source/target role)."""
+    sts = own_session(region).client("sts")
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    return _session(region, credentials)

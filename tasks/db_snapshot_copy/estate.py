@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 
+from tasks.common.aws import assumed_session
 from tasks.common.settings import setting
 from tasks.contracts import ENV_PROGRAM, ENV_SOURCE_ROLE_ARN, ENV_TARGET_ROLE_ARN, ENV_WAVE
 from tasks.db_snapshot_copy.naming import Run
@@ -46,33 +44,6 @@ class Estate:
             session_for = self.source_session if side == "source" else self.target_session
             self._sessions[(side, region)] = session_for(region)
         return self._sessions[(side, region)]
-
-
-@cache
-def _shared_loader() -> botocore.loaders.Loader:
-    """One model loader per process: a warm Lambda (or a test run) parses each service model once."""
-    return botocore.loaders.create_loader()
-
-
-def _session(region: str, credentials: dict[str, str] | None = None) -> boto3.Session:
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _shared_loader())
-    if credentials is None:
-        return boto3.Session(botocore_session=core, region_name=region)
-    return boto3.Session(
-        botocore_session=core,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
-
-
-def assumed_session(role_arn: str, region: str, session_name: str) -> boto3.Session:
-    """`tasks.common.aws.assumed_session`, sharing the process's botocore model loader."""
-    sts = _session(region).client("sts")
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
-    return _session(region, credentials)
 
 
 def account_of(role_arn: str) -> str:

@@ -39,21 +39,12 @@ def evidence(cloud, run) -> list[dict]:
 
 def reject_gate(cloud, monkeypatch, gate: str) -> None:
     """Answer gates as the demo does, except that the first approver rejects `gate`."""
-    from wavectl import approvals
     from wavectl.local import gates
 
-    approve_others = gates.answer_pending_gates
+    approve_or_reject = gates.answer_pending_gates
 
     def answer(cloud_, runbook, execution_arn):
-        table = gates.table_name(runbook)
-        for entry in approvals.decisions_for_execution(cloud_.session, table, execution_arn):
-            if entry.get("gate") == gate and entry["decision"] == "pending":
-                record = approvals.approval_record(cloud_.session, table, entry["approval_id"])
-                gates.click(
-                    cloud_, record["approval_id"], gates.approvers_to_click(runbook, record)[0], "reject"
-                )
-                return
-        approve_others(cloud_, runbook, execution_arn)
+        approve_or_reject(cloud_, runbook, execution_arn, reject_gates={gate})
 
     monkeypatch.setattr(gates, "answer_pending_gates", answer)
 

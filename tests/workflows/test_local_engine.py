@@ -164,3 +164,18 @@ def test_invoke_function_runs_the_handler_in_process_with_its_environment(local_
     # Then its exceptions surfaced as named function errors, then its result came back
     assert errors == ["Wavectl.NotReady", "Wavectl.NotReady"]
     assert result == {"attempts": 3, "function": "helper"}
+
+
+def test_loopback_guard_refuses_real_endpoints(loopback_only):
+    # Given the guard every workflow test runs under
+    import socket
+
+    import pytest
+
+    from tests.workflows.conftest import NonLocalConnection
+
+    # When something tries to reach a real AWS endpoint address
+    with pytest.raises(NonLocalConnection), socket.socket() as sock:
+        sock.connect(("52.94.236.248", 443))
+    # Then it is refused before any packet leaves, and recorded
+    assert loopback_only == ["52.94.236.248"]

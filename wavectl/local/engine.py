@@ -104,6 +104,7 @@ class LocalCloud:
         self.slack = LocalSlack()
         self.resources = Resources()
         self.estate: dict[str, Any] = {}
+        self.slack_page_url = ""  # the local Slack channel page, once started
         self._seed_estate = seed_estate
         self._stack = ExitStack()
         self._server: Any = None
@@ -138,6 +139,9 @@ class LocalCloud:
         self.session = tooling_session(self.region)
         create_workload_roles(self.runbook, self.region)
         self.resources = deploy_assembly(read_assembly(self.assembly), self._deploy_target())
+        from wavectl.local import slack_page  # the page clicks through gates, which need the deployed cloud
+
+        self.slack_page_url = slack_page.register(self)
         if self._seed_estate:
             from wavectl.local.estate import seed_estate
 
