@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from tasks.approvals import config
+from tasks.common.evidence import put_once
 
 # Fields of the approval record that are evidence; anything else (the task token first) is not.
 EVIDENCE_FIELDS = (
@@ -43,22 +41,11 @@ def evidence_key(record: dict[str, Any]) -> str:
 
 
 def write_decision(s3: Any, record: dict[str, Any]) -> str:
-    """Write the decision once (IfNoneMatch: an existing record is never overwritten); its key."""
-    key = evidence_key(record)
-    extra: dict[str, Any] = {}
-    if config.kms_key():
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key()}
-    try:
-        s3.put_object(
-            Bucket=config.evidence_bucket(),
-            Key=key,
-            Body=json.dumps(evidence_record(record), indent=2, sort_keys=True).encode(),
-            ContentType="application/json",
-            ChecksumAlgorithm="SHA256",
-            IfNoneMatch="*",
-            **extra,
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
-            raise
-    return key
+    """Write the decision once (an existing record is never overwritten); its key."""
+    return put_once(
+        s3,
+        bucket=config.evidence_bucket(),
+        key=evidence_key(record),
+        document=evidence_record(record),
+        kms_key=config.kms_key() or None,
+    )

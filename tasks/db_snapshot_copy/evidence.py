@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from tasks.common.evidence import put_once
 from tasks.common.settings import setting
 from tasks.contracts import ENV_EVIDENCE_BUCKET, ENV_KMS_KEY
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET, Run
@@ -57,23 +55,11 @@ def build_record(run: Run, outcome: str, event: dict[str, Any]) -> dict[str, Any
 
 
 def write_record(s3: Any, run: Run, record: dict[str, Any]) -> str:
-    """Write once (IfNoneMatch): a record already there is never overwritten; returns its key."""
-    key = evidence_key(run, record["outcome"])
-    extra: dict[str, Any] = {}
-    kms_key = setting(ENV_KMS_KEY, "")
-    if kms_key:
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}
-    try:
-        s3.put_object(
-            Bucket=setting(ENV_EVIDENCE_BUCKET),
-            Key=key,
-            Body=json.dumps(record, indent=2, sort_keys=True, default=str).encode(),
-            ContentType="application/json",
-            ChecksumAlgorithm="SHA256",
-            IfNoneMatch="*",
-            **extra,
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
-            raise
-    return key
+    """Write once: a record already there is never overwritten; returns its key."""
+    return put_once(
+        s3,
+        bucket=setting(ENV_EVIDENCE_BUCKET),
+        key=evidence_key(run, record["outcome"]),
+        document=record,
+        kms_key=setting(ENV_KMS_KEY, "") or None,
+    )
