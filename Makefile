@@ -8,7 +8,9 @@ INSTALL_STAMP := $(VENV)/.stamp-install
 
 .PHONY: install demo test lint unit synth bench clean browser-deps
 
-install: $(INSTALL_STAMP) $(NODE)
+WHEELHOUSE_STAMP := .wheelhouse/.stamp
+
+install: $(INSTALL_STAMP) $(NODE) $(WHEELHOUSE_STAMP)
 
 $(INSTALL_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +24,13 @@ $(NODE):
 	mkdir -p .node
 	cd .node && npm install --no-audit --no-fund --loglevel=error node@22 >/dev/null
 	$(NODE) --version
+
+# The task functions' third-party packages, built for Lambda (arm64), fetched once here so that
+# `wavectl synth` (which bundles them into the asset) needs no network and no Docker.
+$(WHEELHOUSE_STAMP): tasks/requirements.txt $(INSTALL_STAMP)
+	rm -rf .wheelhouse && mkdir -p .wheelhouse
+	$(PY) -m wavectl.packaging
+	touch $@
 
 # Headless Chromium for the browser test of the local Slack page (Debian packages).
 browser-deps:

@@ -92,8 +92,12 @@ def synth(
     from wavectl.synth import synthesize
 
     runbook = load_or_exit(path)
-    with err.status("synthesising (CDK)…"):
-        templates = synthesize(runbook, outdir, bundle=bundle)
+    try:
+        with err.status("synthesising (CDK)…"):
+            templates = synthesize(runbook, outdir, bundle=bundle)
+    except Exception as exc:  # jsii wraps every CDK failure (bundling, cdk-nag findings) in RuntimeError
+        err.print(f"synth failed: {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(EXIT_FAILURE) from None
     for template in templates:
         out.print(f"  {template}", highlight=False)
     out.print(f"{len(templates)} template(s) in {outdir}", highlight=False)

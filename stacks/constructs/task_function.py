@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,30 +22,34 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from wavectl.paths import PROJECT_ROOT, TASKS_DIR
+from wavectl.packaging import has_wheels, install_command
+from wavectl.paths import PROJECT_ROOT, TASKS_DIR, WHEELHOUSE
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-RUNTIME_PYTHON_VERSION = "3.14"
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # The asset holds tasks/ only (plus its third-party dependencies when bundled).
 ASSET_EXCLUDES = ["*", ".*", "!tasks", "!tasks/**", "**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
 BUNDLE_CONTEXT_KEY = "wavectl:bundle"
 
 
+class WheelhouseMissing(RuntimeError):
+    """Bundling needs the Lambda wheels downloaded beforehand (`make install` does it)."""
+
+
 @jsii.implements(ILocalBundling)
 class PipLocalBundling:
-    """Builds the task asset without Docker: pip fetches wheels for the Lambda platform (arm64)."""
+    """Builds the task asset without Docker and without network: pip installs the arm64 wheels
+    that `make install` downloaded into the wheelhouse, so synth itself never reaches an index."""
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
+    def try_bundle(self, output_dir: str, _options: Any = None) -> bool:
+        if not has_wheels():
+            raise WheelhouseMissing(
+                f"no Lambda wheels in {WHEELHOUSE}: run `make install` (or `python -m wavectl.packaging`), "
+                "or synthesise with --no-bundle for a local rehearsal"
+            )
         out = Path(output_dir)
         shutil.copytree(TASKS_DIR, out / "tasks", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        command = [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-            "--platform", "manylinux2014_aarch64", "--implementation", "cp",
-            "--python-version", RUNTIME_PYTHON_VERSION, "--only-binary=:all:",
-            "--target", str(out), "-r", str(TASKS_DIR / "requirements.txt"),
-        ]  # fmt: skip
-        subprocess.run(command, check=True)
+        subprocess.run(install_command(out), check=True)
         return True
 
 

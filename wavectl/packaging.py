@@ -1,0 +1,44 @@
+"""How the task functions' third-party packages are built for Lambda (arm64), without Docker.
+
+`make install` runs `python -m wavectl.packaging` once to download the wheels into `.wheelhouse/`;
+bundling at synth then installs from there with `--no-index`, so synth needs no network.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from wavectl.paths import TASKS_DIR, WHEELHOUSE
+
+RUNTIME_PYTHON_VERSION = "3.14"
+LAMBDA_PLATFORM = [
+    "--platform", "manylinux2014_aarch64", "--implementation", "cp",
+    "--python-version", RUNTIME_PYTHON_VERSION, "--only-binary=:all:",
+]  # fmt: skip
+REQUIREMENTS = TASKS_DIR / "requirements.txt"
+
+
+def wheelhouse_command(wheelhouse: Path = WHEELHOUSE) -> list[str]:
+    return [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        *LAMBDA_PLATFORM, "--dest", str(wheelhouse), "-r", str(REQUIREMENTS),
+    ]  # fmt: skip
+
+
+def install_command(target: Path, wheelhouse: Path = WHEELHOUSE) -> list[str]:
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
+        "--no-index", "--find-links", str(wheelhouse), *LAMBDA_PLATFORM,
+        "--target", str(target), "-r", str(REQUIREMENTS),
+    ]  # fmt: skip
+
+
+def has_wheels(wheelhouse: Path = WHEELHOUSE) -> bool:
+    return any(wheelhouse.glob("*.whl"))
+
+
+if __name__ == "__main__":
+    WHEELHOUSE.mkdir(exist_ok=True)
+    subprocess.run(wheelhouse_command(), check=True)
