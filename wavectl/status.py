@@ -223,6 +223,17 @@ code{font-size:.8rem;word-break:break-all}.meta{color:#6b7280;font-size:.85rem}
 """
 
 
+def _meta_text(value: Any) -> str:
+    """`{"wall_seconds": 12.3, "speed": "fast"}` -> `wall seconds 12.3 · speed fast` (nested: JSON)."""
+    if not isinstance(value, dict):
+        return json.dumps(value) if not isinstance(value, str) else value
+    parts = []
+    for key, item in value.items():
+        shown = ", ".join(f"{k} {v}" for k, v in item.items()) if isinstance(item, dict) else item
+        parts.append(f"{str(key).replace('_', ' ')} {shown}")
+    return " · ".join(parts)
+
+
 def status_html(document: dict[str, Any]) -> str:
     """A self-contained page (no scripts, no external resources) for reviewers and evidence."""
     esc = html.escape
@@ -245,7 +256,7 @@ def status_html(document: dict[str, Any]) -> str:
             "</tr>"
         )
     extra = "".join(
-        f'<p class="meta">{esc(key)}: {esc(json.dumps(value))}</p>'
+        f'<p class="meta">{esc(key)}: {esc(_meta_text(value))}</p>'
         for key, value in document.items()
         if key not in ("program", "generated_at", "waves")
     )
