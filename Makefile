@@ -56,4 +56,4 @@ bench: install
 	TZ=UTC $(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf cdk.out out .pytest_cache .ruff_cache
+	rm -rf cdk.out cdk.local.out out .pytest_cache .ruff_cache

@@ -18,6 +18,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 out = Console() if Console().is_terminal else Console(width=160)  # logs and CI: wide, unwrapped table
 err = Console(stderr=True)
 
+# The rehearsal's own assembly (no bundling): kept apart from cdk.out, the bundled one that is deployed,
+# so a rehearsal never replaces the artefact a person is about to `cdk deploy`.
+LOCAL_ASSEMBLY = Path("cdk.local.out")
+
 Runbooks = Annotated[Path, typer.Option("--runbooks", help="runbooks folder (program.yaml + waves/)")]
 Assembly = Annotated[
     Path,
@@ -225,7 +229,7 @@ def run(
         bool, typer.Option("--local", help="run on the embedded AWS (the only mode of `run`)")
     ] = False,
     runbooks: Runbooks = Path("runbooks"),
-    assembly: Assembly = Path("cdk.out"),
+    assembly: Assembly = LOCAL_ASSEMBLY,
     speed: SpeedOption = "fast",
     outdir: Annotated[
         Path | None, typer.Option("--out", help="also write status.json/html and slack.jsonl")
@@ -264,7 +268,7 @@ def demo(
     ] = Path("out/demo"),
     speed: SpeedOption = "fast",
     runbooks: Runbooks = Path("runbooks"),
-    assembly: Assembly = Path("cdk.out"),
+    assembly: Assembly = LOCAL_ASSEMBLY,
 ) -> None:
     """Rehearse the whole program offline: synth if stale, seed, run every wave in dependency order.
 
@@ -284,7 +288,7 @@ def local_up(
     port: Port = None,
     speed: SpeedOption = "fast",
     runbooks: Runbooks = Path("runbooks"),
-    assembly: Assembly = Path("cdk.out"),
+    assembly: Assembly = LOCAL_ASSEMBLY,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="answer gates as the configured approvers would")
     ] = False,
