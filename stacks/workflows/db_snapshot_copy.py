@@ -278,13 +278,48 @@ def _record_evidence(ctx: WaveContext, function: TaskFunction) -> sfn.TaskStateB
 
 
 def _compensation(ctx: WaveContext, functions: dict[str, TaskFunction]) -> sfn.IChainable:
+    """Compensate until nothing this execution made is left (bounded rounds), then fail with the error.
+
+    Compensate ─► Compensation finished? ─(in-progress)─► Wait for deletions ─► Compensate again ─┐
+                        ▲ └─(incomplete)─► Say what is left ─► Wave failed                        │
+                        └──────────────────────────────────────────────────────────────────────────┘
+    """
     fail = fail_with_caught_error(ctx, "Wave failed")
-    step = ctx.invoke(
+    payload = {"execution.$": EXECUTION, "error.$": ERROR_PATH, "request.$": "$.request"}
+    first = ctx.invoke(
         "Compensate",
         functions["compensate"],
-        {"execution.$": EXECUTION, "error.$": ERROR_PATH, "request.$": "$.request"},
+        payload,
         result_path="$.compensation",
-        comment="delete only what this execution made (name + tag), unshare, record evidence",
+        comment="delete only what this execution made (name + tag), unshare; reports what is still pending",
     )
-    step.add_catch(fail, errors=[sfn.Errors.ALL], result_path="$.compensation_error")
-    return step.next(fail)
+    again = ctx.invoke(
+        "Compensate again",
+        functions["compensate"],
+        {**payload, "previous.$": "$.compensation"},
+        result_path="$.compensation",
+        comment="next round: delete what RDS would not let go yet (creating, members still deleting)",
+    )
+    for step in (first, again):
+        step.add_catch(fail, errors=[sfn.Errors.ALL], result_path="$.compensation_error")
+    wait = sfn.Wait(
+        ctx.scope,
+        "Wait for deletions",
+        time=sfn.WaitTime.seconds_path("$.compensation.wait_seconds"),
+        comment="capped backoff between compensation rounds, computed by the compensate task",
+    )
+    say_what_is_left = sfn.Pass(
+        ctx.scope,
+        "Say what is left",
+        parameters={"Error.$": "$.error.Error", "Cause.$": "$.compensation.cause"},
+        result_path=ERROR_PATH,
+        comment="the caught error, its cause extended with what compensation could not delete",
+    )
+    finished = sfn.Choice(ctx.scope, "Compensation finished?")
+    finished.when(sfn.Condition.string_equals("$.compensation.status", "in-progress"), wait)
+    finished.when(sfn.Condition.string_equals("$.compensation.status", "incomplete"), say_what_is_left)
+    finished.otherwise(fail)
+    wait.next(again).next(finished)
+    say_what_is_left.next(fail)
+    first.next(finished)
+    return first

@@ -3,6 +3,12 @@
 Both only ever delete what this execution made: a resource is deleted when it has this
 execution's deterministic name *and* its `wavectl:execution` tag. Each resource is handled on
 its own, so one that cannot be removed is reported and the rest still go.
+
+On AWS deletions take minutes and some resources cannot be deleted yet (an instance still
+`creating`, a cluster whose member instances are still `deleting`, a snapshot still being
+copied). Compensation therefore runs in rounds: each round deletes what it can, reports what is
+still in progress under `pending`, and the workflow waits (`wait_seconds`, capped backoff) and
+calls it again until nothing is pending or `MAX_COMPENSATION_ROUNDS` have run.
 """
 
 from __future__ import annotations
@@ -16,25 +22,56 @@ from tasks.db_snapshot_copy import rds
 from tasks.db_snapshot_copy.estate import Estate
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET, Run
 
+# Rounds and waits between them: 30 s doubling to a 10-minute cap, ~6 h in all (a restore of a
+# large instance must finish `creating` before RDS lets it be deleted).
+MAX_COMPENSATION_ROUNDS = 40
+FIRST_ROUND_WAIT_SECONDS = 30
+MAX_ROUND_WAIT_SECONDS = 600
+STATUS_DONE = "done"  # nothing pending, nothing left
+STATUS_IN_PROGRESS = "in-progress"  # deletions still running: wait and compensate again
+STATUS_INCOMPLETE = "incomplete"  # rounds exhausted with something pending, or a deletion refused
+# a resource in one of these states is being changed by RDS: deleting it now is refused
+_BUSY_CODES = {"InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault",
+               "InvalidDBSnapshotState", "InvalidDBSnapshotStateFault", "InvalidDBClusterSnapshotStateFault",
+               "DBClusterToBeDeletedHasActiveMembers"}  # fmt: skip
+_DELETABLE_INSTANCE = {"available", "failed", "stopped", "storage-full", "incompatible-parameters",
+                       "incompatible-restore", "incompatible-network", "inaccessible-encryption-credentials",
+                       "incompatible-option-group"}  # fmt: skip
+_DELETABLE_CLUSTER = {"available", "failed", "stopped", "inaccessible-encryption-credentials",
+                      "incompatible-parameters", "incompatible-restore"}  # fmt: skip
+_DELETABLE_SNAPSHOT = {"available", "failed"}
+
+
+class InProgress(Exception):
+    """A resource that cannot be deleted yet; the next round tries again."""
+
 
 class Report:
     def __init__(self) -> None:
         self.deleted: list[str] = []
         self.unshared: list[str] = []
         self.skipped: list[str] = []
+        self.pending: list[str] = []
         self.left: list[str] = []
 
     def attempt(self, what: str, action: Callable[[], None]) -> None:
         try:
             action()
+        except InProgress as busy:
+            self.pending.append(f"{what}: {busy}")
         except ClientError as error:
-            self.left.append(f"{what}: {error.response['Error'].get('Message', error)}")
+            message = error.response["Error"].get("Message", str(error))
+            if error.response["Error"].get("Code") in _BUSY_CODES:
+                self.pending.append(f"{what}: {message}")
+            else:
+                self.left.append(f"{what}: {message}")
 
     def as_dict(self) -> dict[str, list[str]]:
         return {
             "deleted": self.deleted,
             "unshared": self.unshared,
             "skipped": self.skipped,
+            "pending": self.pending,
             "left": self.left,
         }
 
@@ -66,6 +103,9 @@ def _remove_snapshot(
     if side == "source" and target_account in api.shared_with(client, name):
         api.set_shared(client, name, target_account, shared=False)
         report.unshared.append(f"{name} from {target_account}")
+    status = snapshot.get("Status")
+    if status not in _DELETABLE_SNAPSHOT:
+        raise InProgress(f"is {status!r}; deleted once RDS lets it")
     api.delete(client, name)
     report.deleted.append(f"{side} snapshot {name}")
 
@@ -78,7 +118,10 @@ def cleanup(estate: Estate, run: Run, databases: list[dict[str, Any]]) -> dict[s
 
 
 def compensate(estate: Estate, run: Run, databases: list[dict[str, Any]]) -> dict[str, Any]:
-    """Undo this execution: restored databases in the target, then every snapshot and share."""
+    """One round of undoing this execution: restored databases in the target, every snapshot and share.
+
+    Safe to call again and again: what is gone is skipped, what cannot go yet is under `pending`.
+    """
     report = Report()
     for db in databases:
         client = estate.target("rds", db["target_region"])
@@ -89,6 +132,17 @@ def compensate(estate: Estate, run: Run, databases: list[dict[str, Any]]) -> dic
     return report.as_dict()
 
 
+def round_wait_seconds(completed_rounds: int) -> int:
+    """Wait before the next round: 30 s after the first, doubling, capped at 10 minutes."""
+    return min(MAX_ROUND_WAIT_SECONDS, FIRST_ROUND_WAIT_SECONDS * 2 ** max(completed_rounds - 1, 0))
+
+
+def round_status(report: dict[str, Any], completed_rounds: int) -> str:
+    if report["pending"] and completed_rounds < MAX_COMPENSATION_ROUNDS:
+        return STATUS_IN_PROGRESS
+    return STATUS_INCOMPLETE if report["pending"] or report["left"] else STATUS_DONE
+
+
 def _remove_database(client: Any, run: Run, db: dict[str, Any], report: Report) -> None:
     found = rds.describe_database(client, db["type"], db["id"])
     if found is None:
@@ -97,22 +151,37 @@ def _remove_database(client: Any, run: Run, db: dict[str, Any], report: Report) 
         report.skipped.append(f"target {db['type']} {db['id']} (not made by this execution)")
         return
     if db["type"] == "instance":
-        _delete_instance(client, db["id"])
-    else:
-        for member in found.get("DBClusterMembers", []):
-            _delete_instance(client, member["DBInstanceIdentifier"])
-            report.deleted.append(f"target instance {member['DBInstanceIdentifier']}")
+        _delete_instance(client, db["id"], report)
+        return
+    members = [m["DBInstanceIdentifier"] for m in found.get("DBClusterMembers", [])]
+    for member in members:
+        report.attempt(f"target instance {member}", lambda m=member: _delete_instance(client, m, report))
+    remaining = [m for m in members if rds.describe_instance(client, m) is not None]
+    if remaining:
+        raise InProgress(f"waits for its instance(s) {', '.join(remaining)} to be deleted")
+    status = found.get("Status")
+    if status == "deleting":
+        raise InProgress("is 'deleting'")
+    if status not in _DELETABLE_CLUSTER:
+        raise InProgress(f"is {status!r}; deleted once RDS lets it")
+    if found.get("DeletionProtection"):
         client.modify_db_cluster(
             DBClusterIdentifier=db["id"], DeletionProtection=False, ApplyImmediately=True
         )
-        client.delete_db_cluster(DBClusterIdentifier=db["id"], SkipFinalSnapshot=True)
-    report.deleted.append(f"target {db['type']} {db['id']}")
+    client.delete_db_cluster(DBClusterIdentifier=db["id"], SkipFinalSnapshot=True)
+    report.deleted.append(f"target cluster {db['id']}")
 
 
-def _delete_instance(client: Any, identifier: str) -> None:
+def _delete_instance(client: Any, identifier: str, report: Report) -> None:
+    """Delete one target instance; raises `InProgress` while RDS is still busy with it."""
     found = rds.describe_instance(client, identifier)
     if found is None:
         return
+    status = found.get("DBInstanceStatus")
+    if status == "deleting":
+        raise InProgress("is 'deleting'")
+    if status not in _DELETABLE_INSTANCE:
+        raise InProgress(f"is {status!r}; deleted once RDS lets it")
     if found.get("DeletionProtection"):
         client.modify_db_instance(
             DBInstanceIdentifier=identifier, DeletionProtection=False, ApplyImmediately=True
@@ -120,3 +189,4 @@ def _delete_instance(client: Any, identifier: str) -> None:
     client.delete_db_instance(
         DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
     )
+    report.deleted.append(f"target instance {identifier}")

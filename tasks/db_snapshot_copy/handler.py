@@ -75,14 +75,44 @@ def cleanup(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Undo this execution, then record the compensation as evidence (the error is re-raised by ASL)."""
+    """One round of undoing this execution; the workflow calls it again while `status` is in-progress.
+
+    `previous` is the last round's result (absent on the first round). The final round (nothing
+    pending, or the round bound reached) records the compensation as evidence and gives the cause
+    the final Fail state raises (the caught error's, plus what is still left, if anything).
+    """
     logger().warning("compensating", extra={"execution": event.get("execution"), "error": event.get("error")})
     run, databases = run_from(event), wave_databases(event)
+    previous = event.get("previous") or {}
+    rounds = int(previous.get("round", 0)) + 1
     report = cleanup_logic.compensate(estate_from_settings("compensate"), run, databases)
+    for key in ("deleted", "unshared"):  # what earlier rounds did stays on the record
+        report[key] = list(previous.get(key, [])) + report[key]
+    status = cleanup_logic.round_status(report, rounds)
+    result: dict[str, Any] = {**report, "round": rounds, "status": status}
+    if status == cleanup_logic.STATUS_IN_PROGRESS:
+        return {**result, "wait_seconds": cleanup_logic.round_wait_seconds(rounds)}
+    error = event.get("error") or {}
+    result["cause"] = _final_cause(error, report, rounds, status)
     record = evidence.build_record(
-        run, "compensated", {**event, "databases": databases, "compensation": report}
+        run, "compensated", {**event, "databases": databases, "compensation": result}
     )
-    return {**report, "evidence_key": evidence.write_record(own_session().client("s3"), run, record)}
+    return {
+        **result,
+        "wait_seconds": 0,
+        "evidence_key": evidence.write_record(own_session().client("s3"), run, record),
+    }
+
+
+def _final_cause(error: dict[str, Any], report: dict[str, Any], rounds: int, status: str) -> str:
+    cause = str(error.get("Cause") or error.get("Error") or "the wave failed")
+    if status != cleanup_logic.STATUS_INCOMPLETE:
+        return cause
+    still = report["pending"] + report["left"]
+    return (
+        f"{cause} | compensation incomplete after {rounds} round(s), still left in the accounts "
+        f"(delete by hand): {'; '.join(still)}"
+    )
 
 
 def record_evidence(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -103,13 +103,25 @@ def test_acceptance_gate_shows_the_verification_summary_and_compensates_on_rejec
     assert gate["Next"] == "Clean up" and states["Clean up"]["Next"] == "Record evidence"
 
 
-def test_compensation_then_fails_with_the_caught_error(asl):
+def test_compensation_loops_with_a_wait_until_finished_then_fails_with_the_caught_error(asl):
     states = asl["States"]
-    compensate = states["Compensate"]
+    compensate, again = states["Compensate"], states["Compensate again"]
     assert compensate["Parameters"]["error.$"] == "$.error"
-    fail = states[compensate["Next"]]
+    assert again["Parameters"] == {**compensate["Parameters"], "previous.$": "$.compensation"}
+    # Compensate -> finished? -(in-progress)-> Wait (seconds from the task) -> Compensate again -> finished?
+    finished = states[compensate["Next"]]
+    assert finished["Type"] == "Choice" and again["Next"] == compensate["Next"]
+    by_status = {c["StringEquals"]: c["Next"] for c in finished["Choices"]}
+    wait = states[by_status["in-progress"]]
+    assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.compensation.wait_seconds"
+    assert wait["Next"] == "Compensate again"
+    fail = states[finished["Default"]]
     assert fail == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
-    assert compensate["Catch"][0]["Next"] == compensate["Next"]
+    # incomplete after the bound: the caught error keeps its name, its cause says what is left
+    say = states[by_status["incomplete"]]
+    assert say["Parameters"] == {"Error.$": "$.error.Error", "Cause.$": "$.compensation.cause"}
+    assert say["ResultPath"] == "$.error" and say["Next"] == finished["Default"]
+    assert compensate["Catch"][0]["Next"] == again["Catch"][0]["Next"] == finished["Default"]
 
 
 def test_definition_uses_only_lambda_invoke_and_flow_states(asl):

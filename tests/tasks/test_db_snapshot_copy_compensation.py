@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from tasks.db_snapshot_copy import handler
-from tasks.db_snapshot_copy.naming import STAGE_SOURCE, Run
+import json
+
+import boto3
+
+from tasks.db_snapshot_copy import cleanup, handler
+from tasks.db_snapshot_copy.naming import STAGE_SOURCE, STAGE_TARGET, Run
 from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+    BUCKET,
     EXECUTION,
     SOURCE,
     TARGET,
     Driver,
     cloud_fixture,
     rds,
+    rds_backend,
     run,
     snapshots,
 )
@@ -27,11 +33,28 @@ def target_databases() -> dict[str, list[str]]:
     return found
 
 
-def compensate(items=None) -> dict:
+def compensate(items=None, previous=None) -> dict:
     event = {"execution": EXECUTION, "error": {"Error": "Wavectl.TaskFailed", "Cause": "restore failed"}}
     if items is not None:
         event["databases"] = items
+    if previous is not None:
+        event["previous"] = previous
     return handler.compensate(event, None)
+
+
+def compensate_until_finished(on_round=None) -> list[dict]:
+    """Call compensate as the workflow does: again while it says in-progress (waits not slept)."""
+    rounds = [compensate()]
+    while rounds[-1]["status"] == cleanup.STATUS_IN_PROGRESS:
+        if on_round:
+            on_round(len(rounds))
+        rounds.append(compensate(previous=rounds[-1]))
+    return rounds
+
+
+def evidence_record(key: str) -> dict:
+    body = boto3.client("s3", region_name="eu-west-1").get_object(Bucket=BUCKET, Key=key)["Body"]
+    return json.loads(body.read())
 
 
 def test_compensation_after_restore_leaves_no_stray_snapshot_or_database_in_the_target(
@@ -90,3 +113,74 @@ def test_compensation_keeps_a_target_database_this_execution_did_not_create(clou
     # Then the instance stays, and the report says why it was skipped
     assert "orders" in target_databases()["eu-west-1"]
     assert any("not made by this execution" in s for s in report["skipped"])
+
+
+def test_compensation_waits_for_resources_rds_is_still_busy_with_and_removes_them_in_a_later_round(
+    cloud, example_runbook
+):
+    # Given both databases restored, but RDS still `creating` the orders instance, one ledger member
+    # and the orders target snapshot (moto finishes at once: the test holds them in those states)
+    driver = Driver(example_runbook)
+    for db in driver.preflight():
+        driver.through_restore(db)
+    target_west, target_central = rds_backend(TARGET, "eu-west-1"), rds_backend(TARGET, "eu-central-1")
+    busy = [target_west.databases["orders"], target_central.databases["ledger-1"],
+            target_west.database_snapshots[run().snapshot_name("orders", STAGE_TARGET)]]  # fmt: skip
+    for resource in busy:
+        resource.status = "creating"
+
+    def rds_finishes_after_two_rounds(completed: int) -> None:
+        if completed == 2:
+            for resource in busy:
+                resource.status = "available"
+
+    # When the wave compensates, round after round, as long as the task says in-progress
+    rounds = compensate_until_finished(rds_finishes_after_two_rounds)
+
+    # Then the first round deleted what it could and reported the busy resources as pending, not left
+    first = rounds[0]
+    assert first["status"] == "in-progress" and first["left"] == [] and first["wait_seconds"] > 0
+    assert any("target instance orders" in p and "'creating'" in p for p in first["pending"])
+    assert any("target cluster ledger" in p and "ledger-1" in p for p in first["pending"])
+    assert "target instance ledger-2" in first["deleted"]
+    # And a later round removed them: three rounds, waits backing off, nothing pending or left
+    assert [r["status"] for r in rounds] == ["in-progress", "in-progress", "done"]
+    assert rounds[0]["wait_seconds"] < rounds[1]["wait_seconds"]
+    assert rounds[-1]["pending"] == [] and rounds[-1]["left"] == []
+    # And the target ends with no database and no snapshot of this execution; the source is untouched
+    assert target_databases() == {"eu-west-1": [], "eu-central-1": []}
+    places = [(TARGET, "eu-west-1", "instance"), (TARGET, "eu-central-1", "cluster"),
+              (SOURCE, "eu-west-1", "instance"), (SOURCE, "eu-central-1", "cluster")]  # fmt: skip
+    for account, region, db_type in places:
+        assert snapshots(account, region, db_type) == []
+    assert rds(SOURCE, "eu-west-1").describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"]
+    assert rds(SOURCE, "eu-west-1").describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+    # And one evidence record, written by the final round, lists everything every round deleted
+    assert "evidence_key" not in rounds[0] and "evidence_key" not in rounds[1]
+    record = evidence_record(rounds[-1]["evidence_key"])
+    deleted = record["compensation"]["deleted"]
+    assert {"target instance orders", "target instance ledger-1", "target cluster ledger"} <= set(deleted)
+    assert record["compensation"]["round"] == 3
+
+
+def test_compensation_gives_up_after_the_round_bound_and_says_what_is_left(
+    cloud, example_runbook, monkeypatch
+):
+    # Given the orders instance restored and RDS never letting go of it (stuck `creating`)
+    monkeypatch.setattr(cleanup, "MAX_COMPENSATION_ROUNDS", 3)
+    driver = Driver(example_runbook)
+    driver.through_restore(driver.item("orders"))
+    rds_backend(TARGET, "eu-west-1").databases["orders"].status = "creating"
+    # When the wave compensates round after round
+    rounds = compensate_until_finished()
+    # Then it stops at the bound, and the cause the wave fails with names the original error and what is left
+    assert len(rounds) == 3 and rounds[-1]["status"] == "incomplete"
+    cause = rounds[-1]["cause"]
+    assert cause.startswith("restore failed") and "compensation incomplete after 3 round(s)" in cause
+    assert "target instance orders" in cause
+    # And the evidence record says so too, while everything else this execution made is gone
+    record = evidence_record(rounds[-1]["evidence_key"])
+    assert any("target instance orders" in p for p in record["compensation"]["pending"])
+    assert (
+        snapshots(TARGET, "eu-west-1", "instance") == [] and snapshots(SOURCE, "eu-west-1", "instance") == []
+    )

@@ -130,3 +130,83 @@ def test_rejection_at_the_acceptance_gate_removes_the_restored_databases(local_c
         assert [r for r in restored if any(t["Key"] == TAG_EXECUTION for t in r.get("TagList", []))] == []
         assert manual_snapshots(local_cloud, "target", region) == []
         assert manual_snapshots(local_cloud, "source", region) == []
+
+
+def test_rejection_while_rds_is_still_busy_compensates_over_several_rounds_until_the_target_is_clean(
+    local_cloud, monkeypatch
+):
+    # Given approvers who reject the restored databases, and RDS still busy with the orders instance
+    # and a ledger member when compensation starts (moto is instant: the test holds their states)
+    from moto.rds.models import rds_backends
+
+    from tasks.db_snapshot_copy import handler
+
+    reject_gate(local_cloud, monkeypatch, "accept-restored-databases")
+    target = local_cloud.runbook.program.accounts.target.id
+    real_compensate = handler.cleanup_logic.compensate
+    rounds = []
+
+    def compensate_while_rds_is_busy(estate, run, databases):
+        busy = [rds_backends[target]["eu-west-1"].databases.get("orders"),
+                rds_backends[target]["eu-central-1"].databases.get("ledger-1")]  # fmt: skip
+        for resource in filter(None, busy):
+            resource.status = "creating" if not rounds else "available"
+        rounds.append(real_compensate(estate, run, databases))
+        return rounds[-1]
+
+    monkeypatch.setattr(handler.cleanup_logic, "compensate", compensate_while_rds_is_busy)
+
+    # When the wave runs
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it failed as rejected, after a first round that left the busy resources pending and a later
+    # round that removed them
+    assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
+    assert "Wait for deletions" in run.states and "Compensate again" in run.states
+    assert len(rounds) == 2 and rounds[0]["pending"] and rounds[1]["pending"] == []
+    # And the target holds no database or snapshot, the source keeps its databases and no snapshot
+    for region in ("eu-west-1", "eu-central-1"):
+        client = rds(local_cloud, "target", region)
+        assert client.describe_db_instances()["DBInstances"] == []
+        assert client.describe_db_clusters()["DBClusters"] == []
+        assert manual_snapshots(local_cloud, "target", region) == []
+        assert manual_snapshots(local_cloud, "source", region) == []
+    source = rds(local_cloud, "source", "eu-west-1")
+    assert source.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"]
+    assert source.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+    (record,) = evidence(local_cloud, run)
+    assert record["outcome"] == "compensated" and record["compensation"]["round"] == 2
+
+
+def test_compensation_that_cannot_finish_fails_with_the_caught_error_naming_what_is_left(
+    local_cloud, monkeypatch
+):
+    # Given a rejection at the acceptance gate and an orders instance RDS never lets go of
+    from moto.rds.models import rds_backends
+
+    from tasks.db_snapshot_copy import cleanup, handler
+
+    reject_gate(local_cloud, monkeypatch, "accept-restored-databases")
+    monkeypatch.setattr(cleanup, "MAX_COMPENSATION_ROUNDS", 3)
+    target = local_cloud.runbook.program.accounts.target.id
+    real_compensate = handler.cleanup_logic.compensate
+
+    def compensate_while_stuck(estate, run, databases):
+        rds_backends[target]["eu-west-1"].databases["orders"].status = "creating"
+        return real_compensate(estate, run, databases)
+
+    monkeypatch.setattr(handler.cleanup_logic, "compensate", compensate_while_stuck)
+
+    # When the wave runs
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it fails with the rejection, and the cause says compensation is incomplete and what is left
+    assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
+    assert "compensation incomplete after 3 round(s)" in run.error.message
+    assert "target instance orders" in run.error.message
+    (record,) = evidence(local_cloud, run)
+    assert record["compensation"]["status"] == "incomplete"
+    # And everything else this execution made is gone
+    assert rds(local_cloud, "target", "eu-central-1").describe_db_clusters()["DBClusters"] == []
+    for region in ("eu-west-1", "eu-central-1"):
+        assert manual_snapshots(local_cloud, "target", region) == []
