@@ -182,6 +182,21 @@ class VerifyQuery(_Model):
     )
 
 
+class VerifySecrets(_Model):
+    """Secrets Manager secrets the verify queries run with through the RDS Data API (Aurora only)."""
+
+    source: str = Field(description="ARN of the source cluster's database secret (source account)")
+    target: str = Field(description="ARN of the restored cluster's database secret (target account)")
+    database: str | None = Field(default=None, description="database name the queries run in")
+
+    @field_validator("source", "target")
+    @classmethod
+    def _secret_arn(cls, value: str) -> str:
+        if not (value.startswith("arn:") and ":secretsmanager:" in value and ":secret:" in value):
+            raise ValueError("must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...:secret:...)")
+        return value
+
+
 class Database(_Model):
     id: str = Field(description="source DB instance or cluster identifier")
     type: Literal["instance", "cluster"] = "instance"
@@ -191,6 +206,10 @@ class Database(_Model):
     shared_kms_key: str = Field(description="source-account customer-managed key shared with the target")
     target: DatabaseTarget
     verify: list[VerifyQuery] = Field(default_factory=list)
+    verify_secret: VerifySecrets | None = Field(
+        default=None,
+        description="secrets for running `verify` queries through the RDS Data API (Aurora clusters)",
+    )
 
 
 class DbSnapshotCopyWave(_WaveBase):

@@ -66,7 +66,8 @@ def poll(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def verify(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _log("verify", event)
-    return verify_database(estate_from_settings("verify"), event["db"], load_hook())
+    estate = estate_from_settings("verify")
+    return verify_database(estate, event["db"], load_hook(estate))
 
 
 def cleanup(event: dict[str, Any], context: Any) -> dict[str, Any]:

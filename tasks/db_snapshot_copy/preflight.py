@@ -90,6 +90,7 @@ def _source_facts(estate: Estate, db: dict[str, Any], found: dict[str, Any]) -> 
         "engine_version": found.get("EngineVersion"),
         "source_kms_key": found.get("KmsKeyId"),
         "source_tags": tags,
+        "source_arn": found.get("DBClusterArn") or found.get("DBInstanceArn"),
     }
     if db["type"] == "instance":
         facts["size_gib"] = found.get("AllocatedStorage") or 1

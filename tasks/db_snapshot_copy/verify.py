@@ -6,21 +6,27 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tasks.common.errors import VerificationFailed
 from tasks.common.settings import setting
 from tasks.contracts import ENV_DB_VERIFY_HOOK
 from tasks.db_snapshot_copy import rds
+from tasks.db_snapshot_copy.dataapi import DataApiHook, QueryNotRun
 from tasks.db_snapshot_copy.estate import Estate
 
 # hook(query, db, side) -> the query's result as text; side is "source" or "target"
 QueryHook = Callable[[dict[str, Any], dict[str, Any], str], str]
 
 
-def load_hook() -> QueryHook | None:
-    """The runbook's verify-query runner (`module:function`), when the deployment configured one."""
+def load_hook(estate: Estate | None = None) -> QueryHook | None:
+    """The deployment's verify-query runner (`module:function`), else the built-in Data API hook.
+
+    A hook raises `QueryNotRun` to say why a query cannot run (reported, never counted as passed).
+    """
     target = setting(ENV_DB_VERIFY_HOOK, "")
     if not target:
-        return None
+        return DataApiHook(estate) if estate is not None else None
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -34,6 +40,7 @@ def verify_database(estate: Estate, db: dict[str, Any], hook: QueryHook | None) 
     restored = rds.describe_database(client, db["type"], db["id"])
     if restored is None:
         raise VerificationFailed(f"{db['id']}: restored {db['type']} not found in the target")
+    db = {**db, "target_arn": restored.get("DBClusterArn") or restored.get("DBInstanceArn")}
     checks = _configuration_checks(db, restored) + _class_checks(client, db, restored)
     queries = [_run_query(query, db, hook) for query in db.get("verify", [])]
     record = {
@@ -49,9 +56,15 @@ def verify_database(estate: Estate, db: dict[str, Any], hook: QueryHook | None) 
     record["ok"] = not failed
     record["summary"] = _summary(db, record, checks, queries)
     if failed:
-        lines = "; ".join(f"{c['check']}: expected {c['expected']!r}, got {c['actual']!r}" for c in failed)
+        lines = "; ".join(_failure(c) for c in failed)
         raise VerificationFailed(f"{db['id']}: {len(failed)} verification check(s) failed: {lines}")
     return record
+
+
+def _failure(check: dict[str, Any]) -> str:
+    if "source" in check:  # a query compared on source and target
+        return f"{check['check']}: source {check['source']!r}, target {check['actual']!r}"
+    return f"{check['check']}: expected {check['expected']!r}, got {check['actual']!r}"
 
 
 def _summary(db: dict[str, Any], record: dict[str, Any], checks: list[dict], queries: list[dict]) -> str:
@@ -60,9 +73,18 @@ def _summary(db: dict[str, Any], record: dict[str, Any], checks: list[dict], que
     text = f"{db['id']} ({db['type']}, {db['target_region']}): {passed}/{len(checks)} checks passed"
     if queries:
         text += f", {sum(1 for q in ran if q['ok'])}/{len(queries)} queries matched"
-        if len(ran) < len(queries):
-            text += f" ({len(queries) - len(ran)} not run: no verify hook)"
+        text += " (" + "; ".join(_query_line(q) for q in queries) + ")"
     return f"{text}, key {record['kms_key']}"
+
+
+def _query_line(query: dict[str, Any]) -> str:
+    name = query["check"].removeprefix("query ")
+    if query["ok"] is None:
+        return f"{name} {query['actual']}"
+    sign = "=" if query["ok"] else "!="
+    if "source" in query:
+        return f"{name}: source {query['source']} {sign} target {query['actual']}"
+    return f"{name}: expected {query['expected']} {sign} target {query['actual']}"
 
 
 def _configuration_checks(db: dict[str, Any], restored: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,14 +119,17 @@ def _class_checks(client: Any, db: dict[str, Any], restored: dict[str, Any]) -> 
 
 
 def _run_query(query: dict[str, Any], db: dict[str, Any], hook: QueryHook | None) -> dict[str, Any]:
-    name = f"query {query['name']}"
+    name, expect = f"query {query['name']}", query.get("expect")
     if hook is None:
-        return {
-            "check": name,
-            "ok": None,
-            "expected": query.get("expect"),
-            "actual": "not run: no verify hook",
-        }
-    target = hook(query, db, "target")
-    expected = query.get("expect") if query.get("expect") is not None else hook(query, db, "source")
-    return _check(name, expected, target)
+        return {"check": name, "ok": None, "expected": expect, "actual": "not run: no verify hook"}
+    try:
+        target = hook(query, db, "target")
+        source = hook(query, db, "source") if expect is None else None
+    except QueryNotRun as reason:
+        return {"check": name, "ok": None, "expected": expect, "actual": f"not run: {reason}"}
+    except ClientError as error:  # the query was meant to run and could not: a failed check
+        message = error.response.get("Error", {}).get("Message", str(error))
+        return {"check": name, "ok": False, "expected": expect, "actual": f"error: {message}"}
+    if expect is not None:
+        return _check(name, expect, target)
+    return {**_check(name, source, target), "source": source}

@@ -210,3 +210,47 @@ def test_compensation_that_cannot_finish_fails_with_the_caught_error_naming_what
     assert rds(local_cloud, "target", "eu-central-1").describe_db_clusters()["DBClusters"] == []
     for region in ("eu-west-1", "eu-central-1"):
         assert manual_snapshots(local_cloud, "target", region) == []
+
+
+def data_api_answers(account: str, region: str, count: int) -> None:
+    """What moto's Data API answers the next statement in that account and region (its moto-api)."""
+    import requests
+
+    results = [{"records": [[{"longValue": count}]]}]
+    response = requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/rds-data/statement-results",
+        json={"account_id": account, "region": region, "results": results},
+    )
+    assert response.status_code == 201
+
+
+def test_approvers_see_the_verify_query_results_in_the_acceptance_gate(local_cloud):
+    # Given 1042 journal entries in the ledger cluster, on the source and after the restore
+    accounts = local_cloud.runbook.program.accounts
+    data_api_answers(accounts.source.id, "eu-west-1", 1042)
+    data_api_answers(accounts.target.id, "eu-central-1", 1042)
+
+    # When the wave runs with its gates approved
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it succeeded, and the acceptance request in Slack shows both counts (and why orders' did not run)
+    assert run.status == "SUCCEEDED", run.error
+    messages = [json.dumps(m) for m in local_cloud.slack.messages()]
+    asked = [m for m in messages if "accept-restored-databases" in m]
+    assert any("journal entries: source 1042 = target 1042" in m for m in asked), asked
+    assert any("Data API serves Aurora clusters only" in m for m in asked)
+
+
+def test_a_verify_count_mismatch_fails_the_wave_with_verification_failed_and_compensates(local_cloud):
+    # Given the restored ledger would be missing a journal entry
+    accounts = local_cloud.runbook.program.accounts
+    data_api_answers(accounts.source.id, "eu-west-1", 1042)
+    data_api_answers(accounts.target.id, "eu-central-1", 1041)
+
+    # When the wave runs
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it failed with the named verification error naming the query and both values, after compensating
+    assert run.status == "FAILED" and run.error.name == "Wavectl.VerificationFailed"
+    assert "query journal entries: source '1042', target '1041'" in run.error.message
+    assert rds(local_cloud, "target", "eu-central-1").describe_db_clusters()["DBClusters"] == []

@@ -9,8 +9,8 @@
 - in the target account, in each target region: the target key alias, a VPC with two subnets,
   the DB subnet group, the security groups and the (cluster) parameter group the runbook names.
 
-It also fixes a moto gap (see `allow_shared_snapshot_copies`) so the wave's tasks can run in
-moto exactly as they call AWS.
+It also fixes two moto gaps (`allow_shared_snapshot_copies`, `allow_enabling_the_data_api`) so the
+wave's tasks can run in moto exactly as they call AWS.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def seed_rds(
     Returns what was created: `{"source": {...}, "target": {...}}` keyed by `account/region`.
     """
     allow_shared_snapshot_copies()
+    allow_enabling_the_data_api()
     runbook = runbook or getattr(cloud, "runbook", None)
     if runbook is None:
         raise ValueError("seed_rds needs the runbook (or a LocalCloud that has one)")
@@ -337,3 +338,28 @@ def allow_shared_snapshot_copies() -> None:
 
     get_snapshot._wavectl_cross_account = True  # type: ignore[attr-defined]
     backend_cls.get_snapshot = get_snapshot
+
+
+def allow_enabling_the_data_api() -> None:
+    """Give moto the RDS `EnableHttpEndpoint` call (idempotent, process-wide).
+
+    moto 5.2.5 does not implement it, and only turns the Data API on for a few Aurora Serverless v1
+    versions. The built-in verify hook enables the Data API on the restored cluster with this call,
+    as on AWS; here it marks the cluster `HttpEndpointEnabled`.
+    """
+    from moto.rds import models, responses
+
+    response_cls = responses.RDSResponse
+    if getattr(response_cls, "enable_http_endpoint", None) is not None:
+        return
+
+    def enable_http_endpoint(self: Any) -> Any:
+        arn = self.params.get("ResourceArn")
+        identifier = arn.rsplit(":", 1)[-1]
+        backend = self.backend
+        if identifier not in backend.clusters:
+            raise models.DBClusterNotFoundError(identifier)
+        backend.clusters[identifier]._enable_http_endpoint = True
+        return responses.ActionResult({"ResourceArn": arn, "HttpEndpointEnabled": True})
+
+    response_cls.enable_http_endpoint = enable_http_endpoint
