@@ -2,7 +2,9 @@
 
 For each step and size: the expected duration from the size model, the polls needed when the
 operation takes exactly that long (budget: `POLL_BUDGET`), half as long and three times as long,
-and the worst detection latency as a share of the expected (or actual, when late) duration.
+and the worst detection latency as a share of the expected (or actual, when late) duration. Then,
+for Aurora clusters (which report 1 GiB), the polls of a real-sized cluster planned at the default
+size against the same cluster planned at the runbook's `size_gib`.
 
     .venv/bin/python benchmarks/db_poll_backoff.py
 """
@@ -14,7 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks.db_snapshot_copy.backoff import LATENCY_FRACTION, POLL_BUDGET, RATES, expected_seconds, simulate
+from tasks.db_snapshot_copy.backoff import (
+    DEFAULT_CLUSTER_GIB,
+    LATENCY_FRACTION,
+    POLL_BUDGET,
+    RATES,
+    expected_seconds,
+    simulate,
+)
 
 SIZES_GIB = [1, 10, 100, 500, 1000, 5000, 10000, 65536]
 
@@ -52,5 +61,27 @@ def main() -> None:
             )
 
 
+def aurora_size_effect() -> None:
+    """An Aurora cluster of a real size, planned at the default size vs at the runbook's `size_gib`."""
+    print()
+    print(f"Aurora clusters report 1 GiB: planned at {DEFAULT_CLUSTER_GIB} GiB unless size_gib is set")
+    header = (
+        f"{'step':<28}{'real GiB':>9}{'actual':>9}{'default: polls':>15}{'latency':>9}"
+        f"{'size_gib: polls':>16}{'latency':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for operation in ("snapshot", "copy-cross-region", "restore"):
+        for size in (500, 2000, 10000, 65536):
+            actual = expected_seconds(operation, "cluster", size)
+            guessed = simulate(expected_seconds(operation, "cluster", DEFAULT_CLUSTER_GIB), actual)
+            sized = simulate(actual, actual)
+            print(
+                f"{operation + ' cluster':<28}{size:>9}{_duration(actual):>9}{guessed.polls:>15}"
+                f"{guessed.latency / actual:>9.1%}{sized.polls:>16}{sized.latency / actual:>9.1%}"
+            )
+
+
 if __name__ == "__main__":
     main()
+    aurora_size_effect()

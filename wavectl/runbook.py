@@ -210,6 +210,12 @@ class Database(_Model):
         default=None,
         description="secrets for running `verify` queries through the RDS Data API (Aurora clusters)",
     )
+    size_gib: float | None = Field(
+        default=None,
+        gt=0,
+        description="database size in GiB for the wait backoff (default: instance AllocatedStorage; "
+        "Aurora, which reports 1 GiB, 100 GiB); set it for large clusters",
+    )
 
 
 class DbSnapshotCopyWave(_WaveBase):

@@ -93,12 +93,13 @@ def _source_facts(estate: Estate, db: dict[str, Any], found: dict[str, Any]) -> 
         "source_arn": found.get("DBClusterArn") or found.get("DBInstanceArn"),
     }
     if db["type"] == "instance":
-        facts["size_gib"] = found.get("AllocatedStorage") or 1
+        facts["size_gib"] = db.get("size_gib") or found.get("AllocatedStorage") or 1
         facts["instance_class"] = found.get("DBInstanceClass")
         facts["storage_type"] = found.get("StorageType")
         facts["members"] = []
         return facts
-    facts["size_gib"] = max(found.get("AllocatedStorage") or 0, DEFAULT_CLUSTER_GIB)
+    # Aurora reports AllocatedStorage 1: the runbook's size_gib, else a default size
+    facts["size_gib"] = db.get("size_gib") or max(found.get("AllocatedStorage") or 0, DEFAULT_CLUSTER_GIB)
     source_rds = estate.source("rds", db["region"])
     facts["members"] = [
         {

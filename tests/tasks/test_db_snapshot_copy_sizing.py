@@ -1,0 +1,58 @@
+"""The runbook's `size_gib` sizes the waits of a database, above all of Aurora clusters (reported 1 GiB)."""
+
+from __future__ import annotations
+
+from tasks.db_snapshot_copy import handler
+from tasks.db_snapshot_copy.backoff import DEFAULT_CLUSTER_GIB, POLL_BUDGET, expected_seconds
+from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+    EXECUTION,
+    SOURCE,
+    Driver,
+    cloud_fixture,
+    rds_backend,
+    residency,
+    wave_databases,
+)
+
+
+def preflight_items(runbook, **sizes: float) -> dict[str, dict]:
+    databases = [{**db, "size_gib": sizes.get(db["id"])} for db in wave_databases(runbook)]
+    event = {"execution": EXECUTION, "residency": residency(runbook), "databases": databases}
+    return {db["id"]: db for db in handler.preflight(event, None)["databases"]}
+
+
+def test_an_aurora_cluster_without_size_gib_is_planned_at_the_default_size(cloud, example_runbook):
+    # Given the runbook says nothing about the ledger cluster's size (Aurora reports 1 GiB)
+    # When preflight plans it
+    items = preflight_items(example_runbook)
+    # Then it is planned at the default cluster size, and the orders instance at its allocated storage
+    assert items["ledger"]["size_gib"] == DEFAULT_CLUSTER_GIB
+    assert items["orders"]["size_gib"] == 100
+
+
+def test_a_2_tib_cluster_is_polled_within_the_budget_when_the_runbook_gives_its_size(cloud, example_runbook):
+    # Given the ledger cluster is 2 TiB, as the runbook says, and its snapshot takes as long as planned
+    ledger = preflight_items(example_runbook, ledger=2048)["ledger"]
+    driver = Driver(example_runbook)
+    job = driver.call("create_snapshot", ledger)
+    planned = expected_seconds("snapshot", "cluster", 2048)
+    assert job["expected_seconds"] == planned > expected_seconds("snapshot", "cluster", DEFAULT_CLUSTER_GIB)
+    snapshot = rds_backend(SOURCE, "eu-west-1").cluster_snapshots[job["id"]]
+    snapshot.status = "creating"
+    job = {**job, "ready": False}
+    # When the wait loop polls until the snapshot is available (waits added up, not slept)
+    while not job["ready"]:
+        if job["waited_seconds"] + job["wait_seconds"] >= planned:
+            snapshot.status = "available"
+        job = handler.poll({"execution": EXECUTION, "job": job}, None)
+    # Then the snapshot was seen within 5% of its duration in no more polls than the budget
+    assert job["polls"] <= POLL_BUDGET
+    assert job["waited_seconds"] - planned <= 0.05 * planned
+
+
+def test_size_gib_also_overrides_an_instances_allocated_storage(cloud, example_runbook):
+    # Given the orders instance's data is known to be 40 GiB of its 100 GiB allocation
+    # When preflight plans it
+    orders = preflight_items(example_runbook, orders=40)["orders"]
+    # Then its waits are planned for 40 GiB
+    assert orders["size_gib"] == 40
