@@ -276,7 +276,25 @@ class ControlPlaneStack(Stack):
             self._nag_arn("stateMachine") + ":*",
         ):
             acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        self._grant_requester_lookup(function)
         return function
+
+    def _grant_requester_lookup(self, function: TaskFunction) -> None:
+        """cloudtrail:LookupEvents, to find the authenticated StartExecution caller (the requester)."""
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LookUpStartExecutionCallerInCloudTrail",
+                actions=["cloudtrail:LookupEvents"],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudtrail:LookupEvents supports no resource-level permissions (the service authorization "
+            "reference lists no resource type for it), so it needs Resource *. Read-only; granted only "
+            "to the approval request and reminder functions, to find the StartExecution caller.",
+        )
 
     def _approval_callback(self) -> TaskFunction:
         function = self._approvals_function(
@@ -317,6 +335,7 @@ class ControlPlaneStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[targets.LambdaFunction(function.function, retry_attempts=0)],
         )
+        self._grant_requester_lookup(function)
         return function
 
     def _nag_arn(self, resource: str) -> str:

@@ -80,6 +80,7 @@ def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
         "decided_at": record.get(c.APPROVAL_DECIDED_AT),
         "approval_id": record.get(c.APPROVAL_ID),
         "requester": record.get(c.APPROVAL_REQUESTER),
+        "requester_source": record.get("requester_source"),
         "required": (record.get(c.APPROVAL_POLICY) or {}).get("required"),
     }
     if decision == Decision.REJECTED:
@@ -94,7 +95,8 @@ def decisions_for_execution(session: boto3.Session, table_name: str, execution_a
     """status.json entries of every gate of one execution, in the order the gates were reached.
 
     Each: {"gate", "decision": approved|rejected|timed_out|pending, "approvers": [Slack ids],
-    "decided_at"} plus "approval_id", "requester", "required", and for a rejection "rejected_by"
+    "decided_at"} plus "approval_id", "requester", "requester_source" (cloudtrail|input|unknown),
+    "required", and for a rejection "rejected_by"
     and "reason".
     """
     index = _query_all(

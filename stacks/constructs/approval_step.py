@@ -50,6 +50,7 @@ def request_payload(ctx: WaveContext, gate: str, summary: str | None, summary_pa
         "wave": {"name": wave.wave, "kind": wave.kind, "version": wave.version},
         "policy": policy_payload(wave.approval),
         "execution.$": "$$.Execution.Id",
+        "execution_started_at.$": "$$.Execution.StartTime",  # the CloudTrail lookup's time window
         "state_machine.$": "$$.StateMachine.Id",
         "execution_input.$": "$$.Execution.Input",
         "entered_at.$": "$$.State.EnteredTime",

@@ -98,7 +98,9 @@ def cli_decision(event: dict[str, Any], services: Services, now: datetime) -> di
         logger().info("cli decision refused: caller is no approver", extra={"caller": caller})
         return _response(403, {"message": f"{caller or 'caller'} is not an approver's IAM identity"})
     reason = (json.loads(_body(event) or "{}").get("reason") or "").strip() or None
-    outcome = decide(services, approval_id, member.slack, action, via="cli", now=now, reason=reason)
+    outcome = decide(
+        services, approval_id, member.slack, action, via="cli", now=now, reason=reason, identities=(caller,)
+    )
     if outcome.changed and outcome.record is not None and outcome.record["status"] == "pending":
         _update_progress(outcome.record, services)
     return _response(outcome.status_code, {"message": outcome.message, "approver": member.slack})

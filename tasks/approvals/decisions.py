@@ -34,6 +34,7 @@ class Services:
     sfn: Any  # stepfunctions client
     s3: Any  # s3 client
     groups: dict[str, list[Member]]
+    cloudtrail: Any = None  # cloudtrail client (request and reminder functions only): the requester
 
 
 def decide(
@@ -45,9 +46,11 @@ def decide(
     via: str,
     now: datetime,
     reason: str | None = None,
+    identities: tuple[str, ...] = (),
 ) -> Outcome:
+    """`identities`: further verified identities of the voter (the CLI caller's IAM ARN)."""
     record = services.store.get(approval_id)
-    refused = refusal(record, user, action, services.groups, now)
+    refused = refusal(record, user, action, services.groups, now, identities)
     log = {"approval_id": approval_id, "user": user, "action": action, "via": via}
     if refused is not None:
         logger().info("decision refused", extra={**log, "why": refused})

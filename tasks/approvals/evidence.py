@@ -12,8 +12,9 @@ from tasks.common.evidence import put_once
 EVIDENCE_FIELDS = (
     "approval_id", "status", "gate", "wave", "kind", "runbook_version", "execution", "state_machine",
     "definition_digest", "definition_digest_source", "input_digest", "policy", "summary", "channel",
-    "message_ts", "requester", "requester_source", "requester_ids", "created_at", "expires_at",
-    "decided_at", "approvers", "votes", "rejected_by", "reason", "decided_via",
+    "message_ts", "requester", "requester_source", "requester_ids", "requester_input", "requester_principal",
+    "requester_identities_differ", "requester_resolved_at", "execution_started_at", "created_at",
+    "expires_at", "decided_at", "approvers", "votes", "voided_votes", "rejected_by", "reason", "decided_via",
 )  # fmt: skip
 
 

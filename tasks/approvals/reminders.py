@@ -3,6 +3,12 @@
 
 The timeout itself is the gate's `TimeoutSeconds`: Step Functions fails the wait with States.Timeout
 and the gate's Catch records `timed_out`, so a sweeper outage can delay a reminder, never a timeout.
+
+It also fills in the requester CloudTrail did not yet know at request time (delivery lags minutes):
+for a pending approval whose requester is not from CloudTrail, it looks up the StartExecution caller
+again (a few approvals per sweep, until `identity.STOP_LOOKING_AFTER` past the execution's start).
+A vote already cast by an identity of that caller is voided (kept under `voided_votes`, said in the
+thread): four eyes holds for every vote that has not yet closed the gate.
 """
 
 from __future__ import annotations
@@ -10,10 +16,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tasks.approvals import slack
+from tasks.approvals import identity, slack
 from tasks.approvals.decisions import Services
 from tasks.approvals.request import services as make_services
-from tasks.approvals.rules import parse_time
+from tasks.approvals.rules import iso, parse_time
 from tasks.approvals.store import approvers_of
 from tasks.common.logging import logger
 
@@ -56,11 +62,62 @@ def escalate(record: dict[str, Any], services: Services, now: datetime) -> bool:
     return True
 
 
+MAX_LOOKUPS_PER_SWEEP = 5  # LookupEvents allows 2 calls per second per account and region
+
+
+def _still_looking(record: dict[str, Any], now: datetime) -> bool:
+    if record.get("requester_source") == identity.CLOUDTRAIL:
+        return False
+    started = parse_time(str(record.get("execution_started_at") or record["created_at"]))
+    return now < started + identity.STOP_LOOKING_AFTER
+
+
+def fill_in_requester(record: dict[str, Any], services: Services, now: datetime) -> bool:
+    """Record the CloudTrail requester of a pending approval, void their votes; True if found."""
+    started = parse_time(str(record.get("execution_started_at") or record["created_at"]))
+    principal = identity.lookup_start_execution(services.cloudtrail, record["execution"], started)
+    if principal is None:
+        return False
+    fields = identity.requester_fields(
+        record.get("requester_input", record.get("requester")),
+        record.get("requester_source"),
+        principal,
+        services.groups,
+    )
+    updated = services.store.set_requester(
+        record["approval_id"], {**fields, "requester_resolved_at": iso(now)}
+    )
+    if updated is None:  # closed meanwhile, or another sweep got there first
+        return False
+    requester_ids = set(fields["requester_ids"])
+    voided = [user for user in (updated.get("votes") or {}) if user in requester_ids]
+    note = {"at": iso(now), "why": "the voter started this execution (CloudTrail StartExecution caller)"}
+    voided = [user for user in voided if services.store.void_vote(record["approval_id"], user, note)]
+    logger().info(
+        "requester from cloudtrail",
+        extra={"approval_id": record["approval_id"], "principal": principal.arn, "voided": voided},
+    )
+    if voided:
+        current = services.store.get(record["approval_id"]) or {**record, **updated}
+        slack.update_message(current, services.groups)
+        slack.reply_in_thread(
+            current,
+            f"CloudTrail shows {principal.arn} started this wave: the approval of "
+            f"{', '.join(f'<@{u}>' for u in voided)} no longer counts (four eyes).",
+        )
+    return True
+
+
 def sweep(services: Services, now: datetime) -> dict[str, int]:
-    counts = {"pending": 0, "reminded": 0, "escalated": 0}
+    counts = {"pending": 0, "reminded": 0, "escalated": 0, "requester_found": 0}
+    lookups = 0
     for record in services.store.pending():
         counts["pending"] += 1
         try:
+            if services.cloudtrail and lookups < MAX_LOOKUPS_PER_SWEEP and _still_looking(record, now):
+                lookups += 1
+                counts["requester_found"] += fill_in_requester(record, services, now)
+                record = services.store.get(record["approval_id"]) or record
             counts["reminded"] += remind(record, services, now)
             counts["escalated"] += escalate(record, services, now)
         except Exception as exc:  # one broken record must not stop the others' reminders
@@ -74,4 +131,4 @@ def sweep(services: Services, now: datetime) -> dict[str, int]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     """EventBridge scheduled event; the local runner may pass {"now": ISO time} (compressed time)."""
     now = parse_time(event["now"]) if isinstance(event, dict) and event.get("now") else datetime.now(UTC)
-    return sweep(make_services(), now)
+    return sweep(make_services(cloudtrail=True), now)

@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 
-from tasks.approvals import config, slack
+from tasks.approvals import config, identity, slack
 from tasks.approvals.decisions import Services, record_timeout
-from tasks.approvals.rules import iso, requester_ids
+from tasks.approvals.rules import iso, parse_time
 from tasks.approvals.store import ApprovalStore
 from tasks.common.aws import own_session
 from tasks.common.logging import logger
@@ -31,7 +31,9 @@ def new_approval_id() -> str:
     return "apr_" + secrets.token_urlsafe(16)
 
 
-def services(session: boto3.Session | None = None) -> Services:
+def services(session: boto3.Session | None = None, *, cloudtrail: bool = False) -> Services:
+    """The clients of an approvals function; `cloudtrail` only for those that look up the requester
+    (request and reminders; the callback neither needs nor may call LookupEvents)."""
     session = session or own_session()
     table = session.resource("dynamodb").Table(config.table_name())
     return Services(
@@ -39,6 +41,7 @@ def services(session: boto3.Session | None = None) -> Services:
         sfn=session.client("stepfunctions"),
         s3=session.client("s3"),
         groups=config.groups(),
+        cloudtrail=session.client("cloudtrail", config=identity.CLIENT_CONFIG) if cloudtrail else None,
     )
 
 
@@ -64,11 +67,34 @@ def definition_digest(sfn: Any, execution: str) -> tuple[str | None, str]:
         return None, "unavailable"
 
 
+def execution_started_at(event: dict[str, Any], sfn: Any, now: datetime) -> datetime:
+    """When the execution started: `$$.Execution.StartTime` from the gate, else DescribeExecution."""
+    if event.get("execution_started_at"):
+        return parse_time(str(event["execution_started_at"]))
+    try:
+        started = sfn.describe_execution(executionArn=event["execution"]).get("startDate")
+        if isinstance(started, datetime):
+            return started if started.tzinfo else started.replace(tzinfo=UTC)
+    except Exception as exc:
+        logger().warning("execution start unavailable", extra={"error": type(exc).__name__})
+    return now
+
+
+def requester(event: dict[str, Any], services: Services, started: datetime) -> dict[str, Any]:
+    """The requester fields: input `requested_by`, plus the CloudTrail StartExecution caller if known."""
+    principal = None
+    if services.cloudtrail is not None:
+        principal = identity.lookup_start_execution(services.cloudtrail, event["execution"], started)
+    return identity.requester_fields(
+        event.get("requested_by"), event.get("requested_by_source"), principal, services.groups
+    )
+
+
 def new_record(event: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
     policy = event["policy"]
     wave = event["wave"]
-    requested_by = event.get("requested_by")
     digest, digest_source = definition_digest(services.sfn, event["execution"])
+    started = execution_started_at(event, services.sfn, now)
     return {
         "approval_id": new_approval_id(),
         "task_token": event["task_token"],
@@ -81,9 +107,8 @@ def new_record(event: dict[str, Any], services: Services, now: datetime) -> dict
         "runbook_version": int(wave["version"]),
         "policy": {k: v for k, v in policy.items() if v is not None},
         "summary": event.get("summary") or "",
-        "requester": requested_by,
-        "requester_source": event.get("requested_by_source") or ("input" if requested_by else "unknown"),
-        "requester_ids": requester_ids(requested_by, services.groups),
+        **requester(event, services, started),
+        "execution_started_at": iso(started),
         "input_digest": input_digest(event.get("execution_input")),
         "definition_digest": digest,
         "definition_digest_source": digest_source,
@@ -124,4 +149,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     if event.get("action") == "timed_out":
         return timed_out(event, services(), now)
-    return open_gate(event, services(), now)
+    return open_gate(event, services(cloudtrail=True), now)

@@ -36,15 +36,24 @@ def eligible(record: dict[str, Any], groups: dict[str, list[Member]], now: datet
     return members
 
 
-def is_requester(record: dict[str, Any], member: Member | None, user: str) -> bool:
-    identities = {user}
+def is_requester(
+    record: dict[str, Any], member: Member | None, user: str, also: tuple[str, ...] = ()
+) -> bool:
+    """Whether the voter is the requester under any identity: the Slack user (or, from the CLI, the
+    verified caller ARN in `also`), the runbook approver's name, Slack id and IAM ARNs."""
+    identities = {user, *also}
     if member is not None:
         identities |= {member.slack, *member.iam} | ({member.name} if member.name else set())
     return bool(identities & set(record.get("requester_ids") or []))
 
 
 def refusal(
-    record: dict[str, Any] | None, user: str, action: str, groups: dict[str, list[Member]], now: datetime
+    record: dict[str, Any] | None,
+    user: str,
+    action: str,
+    groups: dict[str, list[Member]],
+    now: datetime,
+    also: tuple[str, ...] = (),
 ) -> str | None:
     """Why `user` may not `action` this approval now, or None when they may."""
     if record is None:
@@ -60,7 +69,7 @@ def refusal(
         policy = record["policy"]
         extra = f" (or {policy['escalate_to']} after escalation)" if policy.get("escalate_to") else ""
         return f"Only members of the approver group {policy['group']}{extra} may decide this gate."
-    if action == APPROVE and is_requester(record, member, user):
+    if action == APPROVE and is_requester(record, member, user, also):
         return "You requested this wave, so someone else must approve it (four eyes)."
     return None
 
@@ -74,12 +83,7 @@ def member_for_arn(arn: str, groups: dict[str, list[Member]]) -> Member | None:
 
 
 def requester_ids(requested_by: str | None, groups: dict[str, list[Member]]) -> list[str]:
-    """Every identity of the requester: what they gave, plus the approver it names (Slack id)."""
-    if not requested_by:
-        return []
-    ids = {requested_by}
-    for members in groups.values():
-        for member in members:
-            if requested_by in {member.slack, member.name, *member.iam}:
-                ids |= {member.slack, *member.iam} | ({member.name} if member.name else set())
-    return sorted(ids)
+    """Every identity of the requester: what they gave, plus the approver it names (Slack id...)."""
+    from tasks.approvals.identity import identities_of
+
+    return sorted(identities_of([requested_by], groups))

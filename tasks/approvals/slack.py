@@ -38,6 +38,13 @@ def _facts(record: dict[str, Any], groups: dict[str, list[Member]]) -> list[dict
     if policy.get("escalate_to"):
         who += f" (then {policy['escalate_to']})"
     requester = record.get("requester") or "unknown"
+    source = record.get("requester_source")
+    if source == "cloudtrail":
+        requester += " (CloudTrail)"
+        if record.get("requester_input") and record["requester_input"] != record.get("requester"):
+            requester += f"; input says {record['requester_input']}"
+    elif source == "input":
+        requester += " (execution input)"
     return [
         {"type": "mrkdwn", "text": f"*Wave*\n{record['wave']} ({record.get('kind', '')})"},
         {"type": "mrkdwn", "text": f"*Runbook version*\nv{record['runbook_version']}"},

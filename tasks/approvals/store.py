@@ -134,6 +134,49 @@ class ApprovalStore:
             ExpressionAttributeValues={":c": channel, ":ts": ts},
         )
 
+    def set_requester(self, approval_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Record the CloudTrail requester learned after the request (pending approvals only, once)."""
+        names = {f"#r{i}": name for i, name in enumerate(fields)}
+        try:
+            return self.table.update_item(
+                Key=approval_key(approval_id),
+                UpdateExpression="SET " + ", ".join(f"#r{i} = :r{i}" for i in range(len(fields))),
+                ConditionExpression="#s = :pending AND #src <> :cloudtrail",
+                ExpressionAttributeNames={"#s": "status", "#src": "requester_source", **names},
+                ExpressionAttributeValues={
+                    ":pending": Decision.PENDING.value,
+                    ":cloudtrail": "cloudtrail",
+                    **{f":r{i}": value for i, value in enumerate(fields.values())},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+
+    def void_vote(self, approval_id: str, user: str, note: dict[str, Any]) -> bool:
+        """Take back `user`'s vote of a still-pending approval (they turned out to be the requester);
+        the vote is kept under `voided_votes` with `note`. False if it closed or the vote is gone."""
+        try:
+            self.table.update_item(
+                Key=approval_key(approval_id),
+                UpdateExpression="REMOVE votes.#u SET voided_votes = list_append("
+                "if_not_exists(voided_votes, :empty), :note)",
+                ConditionExpression="#s = :pending AND attribute_exists(votes.#u)",
+                ExpressionAttributeNames={"#u": user, "#s": "status"},
+                ExpressionAttributeValues={
+                    ":pending": Decision.PENDING.value,
+                    ":empty": [],
+                    ":note": [{**note, "user": user}],
+                },
+            )
+            return True
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+
     # --------------------------------------------------------------------- votes and decisions
 
     def add_vote(self, approval_id: str, user: str, vote: dict[str, Any]) -> dict[str, Any] | None:
