@@ -38,6 +38,14 @@ class Decision(StrEnum):
     PENDING = "pending"
 
 
+class CompensationStatus(StrEnum):
+    """What a compensation round reports; the workflow loops on IN_PROGRESS."""
+
+    DONE = "done"  # nothing pending, nothing left
+    IN_PROGRESS = "in-progress"  # deletions still running: wait and compensate again
+    INCOMPLETE = "incomplete"  # rounds exhausted with something pending, or a deletion refused
+
+
 class ExecutionStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"

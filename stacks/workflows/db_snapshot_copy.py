@@ -29,6 +29,7 @@ from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.context import WaveContext
 from stacks.workflows.frame import fail_with_caught_error
 from tasks import contracts
+from tasks.contracts import CompensationStatus
 from wavectl.runbook import DbSnapshotCopyWave
 
 HANDLERS = "tasks.db_snapshot_copy.handler"
@@ -316,8 +317,13 @@ def _compensation(ctx: WaveContext, functions: dict[str, TaskFunction]) -> sfn.I
         comment="the caught error, its cause extended with what compensation could not delete",
     )
     finished = sfn.Choice(ctx.scope, "Compensation finished?")
-    finished.when(sfn.Condition.string_equals("$.compensation.status", "in-progress"), wait)
-    finished.when(sfn.Condition.string_equals("$.compensation.status", "incomplete"), say_what_is_left)
+    finished.when(
+        sfn.Condition.string_equals("$.compensation.status", CompensationStatus.IN_PROGRESS.value), wait
+    )
+    finished.when(
+        sfn.Condition.string_equals("$.compensation.status", CompensationStatus.INCOMPLETE.value),
+        say_what_is_left,
+    )
     finished.otherwise(fail)
     wait.next(again).next(finished)
     say_what_is_left.next(fail)

@@ -123,7 +123,9 @@ def lookup_start_execution(cloudtrail: Any, execution_arn: str, started_at: date
             kwargs["NextToken"] = page["NextToken"]
     except Exception as exc:  # any failure means "not known from CloudTrail (yet)", never a failed gate
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        logger().warning("cloudtrail lookup unavailable", extra={"execution": execution_arn, "code": code})
+        # INFO, not WARNING: an empty or failed lookup is the normal case for minutes after a start
+        # (delivery lag); the requester then comes from the input and the sweeper retries.
+        logger().info("cloudtrail lookup unavailable", extra={"execution": execution_arn, "code": code})
     return None
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tasks.contracts import CompensationStatus
 from tasks.db_snapshot_copy import rds
 from tasks.db_snapshot_copy.estate import Estate
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET, Run
@@ -27,9 +28,9 @@ from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARG
 MAX_COMPENSATION_ROUNDS = 40
 FIRST_ROUND_WAIT_SECONDS = 30
 MAX_ROUND_WAIT_SECONDS = 600
-STATUS_DONE = "done"  # nothing pending, nothing left
-STATUS_IN_PROGRESS = "in-progress"  # deletions still running: wait and compensate again
-STATUS_INCOMPLETE = "incomplete"  # rounds exhausted with something pending, or a deletion refused
+STATUS_DONE = CompensationStatus.DONE.value
+STATUS_IN_PROGRESS = CompensationStatus.IN_PROGRESS.value
+STATUS_INCOMPLETE = CompensationStatus.INCOMPLETE.value
 # a resource in one of these states is being changed by RDS: deleting it now is refused
 _BUSY_CODES = {"InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault",
                "InvalidDBSnapshotState", "InvalidDBSnapshotStateFault", "InvalidDBClusterSnapshotStateFault",
