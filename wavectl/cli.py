@@ -89,12 +89,15 @@ def synth(
 
     Example: wavectl synth --out cdk.out
     """
-    from wavectl.synth import synthesize
+    from wavectl.synth import OutdirNotAnAssembly, synthesize
 
     runbook = load_or_exit(path)
     try:
         with err.status("synthesising (CDK)…"):
             templates = synthesize(runbook, outdir, bundle=bundle)
+    except OutdirNotAnAssembly as exc:
+        err.print(f"synth refused: {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
     except Exception as exc:  # jsii wraps every CDK failure (bundling, cdk-nag findings) in RuntimeError
         err.print(f"synth failed: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(EXIT_FAILURE) from None

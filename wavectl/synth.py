@@ -34,15 +34,36 @@ def is_current(outdir: Path, runbook: Runbook, bundle: bool) -> bool:
     return json.loads(marker.read_text()).get("fingerprint") == source_fingerprint(runbook, bundle)
 
 
+class OutdirNotAnAssembly(ValueError):
+    """`--out` names a folder with other content: synth would have to delete it."""
+
+
+def _clear_previous_assembly(outdir: Path) -> None:
+    """Remove an earlier cloud assembly at `outdir`; refuse to delete a folder that is not one."""
+    if not outdir.exists():
+        return
+    if not outdir.is_dir():
+        raise OutdirNotAnAssembly(f"{outdir} is a file, not a folder for a cloud assembly")
+    is_assembly = (outdir / "manifest.json").is_file() or (outdir / FINGERPRINT_FILE).is_file()
+    if any(outdir.iterdir()) and not is_assembly:
+        raise OutdirNotAnAssembly(
+            f"{outdir} is not empty and holds no cloud assembly; choose an empty or new folder "
+            "(synth replaces the folder's content)"
+        )
+    shutil.rmtree(outdir)
+
+
 def synthesize(runbook: Runbook, outdir: Path, *, bundle: bool = True) -> list[Path]:
-    """Write the cloud assembly to `outdir`; return the template files (one per stack)."""
+    """Write the cloud assembly to `outdir`; return the template files (one per stack).
+
+    An earlier assembly at `outdir` is replaced; a folder with anything else in it is refused.
+    """
+    _clear_previous_assembly(outdir)
     configure_jsii_node()
     from aws_cdk import App
 
     from stacks.app import build_app
 
-    if outdir.exists():
-        shutil.rmtree(outdir)
     app = App(outdir=str(outdir), context={"wavectl:bundle": "true" if bundle else "false"})
     build_app(app, runbook)
     app.synth()

@@ -125,3 +125,16 @@ def test_help_explains_each_command_with_an_example():
 def test_unknown_command_exits_2():
     result = wavectl("frobnicate")
     assert result.returncode == 2
+
+
+def test_synth_refuses_to_wipe_a_folder_that_is_not_an_assembly(tmp_path: Path):
+    # Given a folder holding the user's own files
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "important.txt").write_text("do not delete")
+    # When they mistype --out
+    result = wavectl("synth", "runbooks/", "--out", str(precious), "--no-bundle")
+    # Then synth refuses (exit 2), says why, and the file is still there
+    assert result.returncode == 2
+    assert "is not empty and holds no cloud assembly" in result.stderr
+    assert (precious / "important.txt").read_text() == "do not delete"
