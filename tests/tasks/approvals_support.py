@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from moto import mock_aws
 from tasks import contracts as c
 from tasks.approvals import callback, request
 from tasks.approvals.decisions import Services
+from tasks.common.logging import logger
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
 
 REGION = "eu-west-1"
@@ -159,6 +162,35 @@ def interaction_event(
         "isBase64Encoded": False,
         "requestContext": {"identity": {"sourceIp": "127.0.0.1"}},
     }
+
+
+@dataclass
+class LogCapture:
+    """What the task logger emitted during one test, exactly as Lambda would print it (Powertools JSON,
+    `extra` fields included)."""
+
+    stream: io.StringIO
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def messages(self) -> list[str]:
+        return [json.loads(line)["message"] for line in self.text.splitlines() if line.strip()]
+
+
+@pytest.fixture(name="task_logs")
+def task_logs_fixture() -> Iterator[LogCapture]:
+    """A handler of our own on the (cached) task logger. capsys cannot be used: the cached Powertools
+    logger keeps the stdout of the test that first created it, so later tests' lines never reach capsys."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger().registered_formatter)
+    logger().addHandler(handler)
+    try:
+        yield LogCapture(stream)
+    finally:
+        logger().removeHandler(handler)
 
 
 @pytest.fixture(name="world")
