@@ -431,6 +431,7 @@ def load_runbook(path: str | Path = "runbooks") -> Runbook:
     program = _parse_program(program_src, problems) if program_src else None
     sources = {program_src.file: program_src} if program_src else {}
     waves: list[tuple[Wave, Located]] = []
+    broken_names: set[str] = set()  # waves whose own file is invalid: already reported there
     for wave_file in sorted((root / "waves").glob("*.y*ml")):
         located = _load_file(wave_file, problems)
         if located is None:
@@ -439,10 +440,12 @@ def load_runbook(path: str | Path = "runbooks") -> Runbook:
         wave = _parse_wave(located, problems)
         if wave is not None:
             waves.append((wave, located))
+        elif isinstance(located.data, dict) and isinstance(located.data.get("wave"), str):
+            broken_names.add(located.data["wave"])
     if not waves and not problems:
         problems.append(Problem(Position(_display(root / "waves"), 1, 1), "no wave files (waves/*.yaml)"))
     if program is not None:
-        problems.extend(cross_checks(program, waves))
+        problems.extend(cross_checks(program, waves, broken_names))
     if problems:
         raise RunbookInvalid(problems)
     assert program is not None
@@ -452,10 +455,14 @@ def load_runbook(path: str | Path = "runbooks") -> Runbook:
 # ----------------------------------------------------------------------------- cross-file rules
 
 
-def cross_checks(program: Program, waves: list[tuple[Wave, Located]]) -> list[Problem]:
+def cross_checks(
+    program: Program, waves: list[tuple[Wave, Located]], broken_names: set[str] | None = None
+) -> list[Problem]:
+    """Rules across files. Waves named in `broken_names` exist but failed their own validation:
+    depending on them is not reported again (their file's problem is the one to fix)."""
     problems: list[Problem] = []
     problems += _unique_names(waves)
-    problems += _dependencies(waves)
+    problems += _dependencies(waves, broken_names or set())
     problems += _approval_groups(program, waves)
     problems += _residency(program, waves)
     problems += _name_lengths(program, waves)
@@ -472,12 +479,12 @@ def _unique_names(waves: list[tuple[Wave, Located]]) -> Iterable[Problem]:
             first_seen[wave.wave] = src
 
 
-def _dependencies(waves: list[tuple[Wave, Located]]) -> Iterable[Problem]:
+def _dependencies(waves: list[tuple[Wave, Located]], broken_names: set[str]) -> Iterable[Problem]:
     names = {wave.wave for wave, _ in waves}
     graph = {wave.wave: [d for d in wave.depends_on if d in names] for wave, _ in waves}
     for wave, src in waves:
         for index, dep in enumerate(wave.depends_on):
-            if dep not in names:
+            if dep not in names and dep not in broken_names:
                 yield Problem(
                     src.position_of(("depends_on", index)),
                     f"depends_on: unknown wave '{dep}' (known: {', '.join(sorted(names))})",

@@ -169,3 +169,13 @@ def test_durations_parse(text: str, seconds: int):
 def test_bad_durations_are_refused(text: str):
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+def test_a_broken_wave_is_reported_once_not_by_every_wave_depending_on_it(program_dir: Path):
+    # Given orders-db has a bad duration and api-db depends on it
+    write_wave(program_dir, "orders", db_wave().replace("timeout: 4h", "timeout: soon"))
+    write_wave(program_dir, "api", db_wave(name="api-db", deps="[orders-db]"))
+    # Then only the real problem is listed, not "unknown wave 'orders-db'" in api.yaml as well
+    [problem] = problems_of(program_dir)
+    assert problem.startswith("runbooks/waves/orders.yaml:5:")
+    assert "invalid duration 'soon'" in problem
