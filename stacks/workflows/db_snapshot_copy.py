@@ -27,7 +27,7 @@ from stacks.constructs.approval_step import approval_gate
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import fail_with_caught_error
+from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
 from tasks import contracts
 from tasks.contracts import CompensationStatus
 from wavectl.runbook import DbSnapshotCopyWave
@@ -80,6 +80,7 @@ def build(ctx: WaveContext) -> sfn.IChainable:
     )
     return (
         sfn.Chain.start(preflight)
+        .next(dry_run_exit(ctx, "preflight"))
         .next(_start_summary(ctx, wave))
         .next(start)
         .next(copies)

@@ -9,6 +9,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from stacks.workflows.context import WaveContext
 from tasks import contracts
 
+DRY_RUN_CHOICE = "Dry run?"
+
 
 def dependency_arns(ctx: WaveContext) -> list[dict[str, str]]:
     stack = Stack.of(ctx.scope)
@@ -70,3 +72,17 @@ def wrap_in_frame(ctx: WaveContext, body: sfn.IChainable) -> sfn.IChainable:
 def fail_with_caught_error(ctx: WaveContext, state_id: str) -> sfn.Fail:
     """Terminal Fail that re-raises the error a Catch stored at `$.error` (after compensation)."""
     return sfn.Fail(ctx.scope, state_id, error_path="$.error.Error", cause_path="$.error.Cause")
+
+
+def dry_run_exit(ctx: WaveContext, checked: str) -> sfn.Chain:
+    """A Choice that ends a dry run here (`dry_run: true` in the input) with nothing changed.
+
+    Every wave kind places it after its read-only checks and before its first side effect
+    (for the placeholder kinds: before the first gate); a stack test holds every wave to it.
+    """
+    choice = sfn.Choice(ctx.scope, DRY_RUN_CHOICE, comment="dry_run: true stops before any change")
+    choice.when(
+        sfn.Condition.boolean_equals(f"{contracts.REQUEST_PATH}.dry_run", True),
+        sfn.Succeed(ctx.scope, "Dry run: nothing changed", comment=f"{checked} passed; nothing was changed"),
+    )
+    return choice.afterwards(include_otherwise=True)  # the next state becomes the Choice's Default

@@ -9,7 +9,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.constructs.approval_step import approval_gate
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import fail_with_caught_error
+from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
 
 
 def build(ctx: WaveContext) -> sfn.IChainable:
@@ -27,4 +27,4 @@ def build(ctx: WaveContext) -> sfn.IChainable:
         result=sfn.Result.from_object({"kind": wave.kind, "implemented": False}),
         result_path="$.body",
     )
-    return gate.next(body)
+    return dry_run_exit(ctx, "input, freeze window and dependency checks").next(gate).next(body)

@@ -254,3 +254,17 @@ def test_a_verify_count_mismatch_fails_the_wave_with_verification_failed_and_com
     assert run.status == "FAILED" and run.error.name == "Wavectl.VerificationFailed"
     assert "query journal entries: source '1042', target '1041'" in run.error.message
     assert rds(local_cloud, "target", "eu-central-1").describe_db_clusters()["DBClusters"] == []
+
+
+def test_dry_run_runs_preflight_and_changes_nothing(local_cloud):
+    # Given the seeded estate
+    # When the wave is started with dry_run: true
+    run = run_wave(local_cloud, "orders-db", extra_input={"dry_run": True})
+    # Then it succeeds after preflight, without asking anyone to approve
+    assert run.status == "SUCCEEDED", run.error
+    assert not [m for m in local_cloud.slack.messages() if "start-copy" in json.dumps(m)]
+    # and no snapshot or database was made in either account
+    assert manual_snapshots(local_cloud, "source", "eu-west-1") == []
+    assert manual_snapshots(local_cloud, "target", "eu-central-1") == []
+    target = rds(local_cloud, "target", "eu-west-1")
+    assert target.describe_db_instances()["DBInstances"] == []

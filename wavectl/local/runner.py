@@ -80,14 +80,16 @@ def start_wave(
     wave: str,
     requested_by: str = DEFAULT_REQUESTER,
     client: Any = None,
+    extra_input: dict[str, Any] | None = None,
 ) -> str:
-    """Start `wave` on its `live` alias with input `{"requested_by": ...}`; return the execution ARN."""
+    """Start `wave` on its `live` alias with input `{"requested_by": ..., **extra_input}` (e.g.
+    `{"dry_run": True}` or a `change_ticket`); return the execution ARN."""
     runbook.wave(wave)  # unknown wave: KeyError naming the known ones
     sfn = client or session.client("stepfunctions")
     response = sfn.start_execution(
         stateMachineArn=f"{state_machine_arn(runbook, wave, session.region_name)}:{LIVE_ALIAS}",
         name=execution_name(wave),
-        input=json.dumps({"requested_by": requested_by}),
+        input=json.dumps({"requested_by": requested_by, **(extra_input or {})}),
     )
     return response["executionArn"]
 
@@ -97,6 +99,7 @@ def run_wave(
     wave: str,
     *,
     requested_by: str = DEFAULT_REQUESTER,
+    extra_input: dict[str, Any] | None = None,
     answer_gates: bool = True,
     on_progress: ProgressCallback | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
@@ -104,7 +107,9 @@ def run_wave(
     """Run one wave to its end in `cloud`, answering its gates as the configured approvers would."""
     sfn = cloud.session.client("stepfunctions")
     real_start, simulated_start = cloud.clock.real_elapsed(), cloud.clock.simulated_elapsed()
-    execution_arn = start_wave(cloud.session, cloud.runbook, wave, requested_by, client=sfn)
+    execution_arn = start_wave(
+        cloud.session, cloud.runbook, wave, requested_by, client=sfn, extra_input=extra_input
+    )
     answer = gate_answerer(cloud) if answer_gates else None
     description = _wait(cloud, sfn, wave, execution_arn, answer, on_progress, timeout)
     events = history_events(sfn, execution_arn)
