@@ -22,6 +22,7 @@ from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import BUNDLE_CONTEXT_KEY, TaskFunction, task_code
 from stacks.workflows.context import ControlPlaneRefs
 from tasks import contracts
+from tasks.approvals.readers import STATUS_INDEX_ATTRIBUTES
 from wavectl.runbook import Runbook
 
 EVIDENCE_RETENTION_DAYS = 7 * 365  # financial-services record keeping (MiFID II / SEC 17a-4 order)
@@ -169,6 +170,10 @@ class ControlPlaneStack(Stack):
             index_name="by-status",
             partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="expires_at", type=dynamodb.AttributeType.STRING),
+            # never the task token: whoever may query the index (operators' `wavectl approvals`)
+            # must not be able to resume a wave with what it returns
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(STATUS_INDEX_ATTRIBUTES),
         )
         return table
 

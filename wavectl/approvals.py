@@ -1,10 +1,12 @@
 """Approvals as the tool sees them: what each execution's gates decided, what is pending, and the
 CLI fallback (`wavectl approve|reject`) when Slack is down.
 
-Only reads the approvals table (boto3 + `tasks.contracts`). Decisions are never taken here: the
-fallback sends an IAM-signed request to the approvals API, whose callback function applies the same
-rules as a Slack click (group, four eyes, one vote per person) and is the only one that may send the
-task result. The caller's identity is the one AWS verified, not one the CLI claims.
+Only reads the approvals table (boto3 + `tasks.contracts`), and never its task tokens: every read
+names the attributes it needs (`tasks.approvals.readers`), so the token does not leave AWS.
+Decisions are never taken here: the fallback sends an IAM-signed request to the approvals API,
+whose callback function applies the same rules as a Slack click (group, four eyes, one vote per
+person) and is the only one that may send the task result. The caller's identity is the one AWS
+verified, not one the CLI claims.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 from tasks import contracts as c
+from tasks.approvals.readers import GATE_ATTRIBUTES, PENDING_ATTRIBUTES, RECORD_ATTRIBUTES, projection
 from tasks.contracts import Decision
 
 _deserializer = TypeDeserializer()
@@ -51,18 +54,15 @@ def _query_all(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
 
 
 def approval_record(session: boto3.Session, table_name: str, approval_id: str) -> dict[str, Any] | None:
-    """The approval record (without its task token), or None."""
+    """The approval record without its task token (never fetched), or None."""
     response = session.client("dynamodb").get_item(
         TableName=table_name,
         Key={"pk": {"S": c.APPROVAL_PK_PREFIX + approval_id}, "sk": {"S": c.APPROVAL_SK}},
         ConsistentRead=True,
+        **projection(RECORD_ATTRIBUTES),
     )
     item = response.get("Item")
-    if item is None:
-        return None
-    record = _plain(item)
-    record.pop("task_token", None)
-    return record
+    return None if item is None else _plain(item)
 
 
 def _voters(record: dict[str, Any]) -> list[str]:
@@ -105,6 +105,7 @@ def decisions_for_execution(session: boto3.Session, table_name: str, execution_a
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": c.EXECUTION_PK_PREFIX + execution_arn}},
         ConsistentRead=True,
+        **projection(GATE_ATTRIBUTES),
     )
     entries = []
     for gate in sorted(index, key=lambda item: item.get(c.APPROVAL_CREATED_AT, "")):
@@ -115,17 +116,17 @@ def decisions_for_execution(session: boto3.Session, table_name: str, execution_a
 
 
 def pending(session: boto3.Session, table_name: str) -> list[dict[str, Any]]:
-    """Open approvals across all waves, soonest deadline first (task tokens stripped)."""
+    """Open approvals across all waves, soonest deadline first (the index holds no task tokens)."""
+    read = projection(PENDING_ATTRIBUTES)
     items = _query_all(
         session.client("dynamodb"),
         TableName=table_name,
         IndexName=c.APPROVALS_STATUS_INDEX,
         KeyConditionExpression="#s = :pending",
-        ExpressionAttributeNames={"#s": c.APPROVAL_STATUS},
+        ProjectionExpression=read["ProjectionExpression"],
+        ExpressionAttributeNames={"#s": c.APPROVAL_STATUS, **read["ExpressionAttributeNames"]},
         ExpressionAttributeValues={":pending": {"S": Decision.PENDING.value}},
     )
-    for item in items:
-        item.pop("task_token", None)
     return sorted(items, key=lambda item: item.get(c.APPROVAL_EXPIRES_AT, ""))
 
 

@@ -60,17 +60,22 @@ class ApprovalStore:
         return self.get(index[c.APPROVAL_ID]) if index else None
 
     def pending(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+        """Full records of the open approvals. The by-status index projects no task tokens (nor all
+        the fields the sweeper needs), so each record is read by key, consistently."""
+        keys: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "IndexName": c.APPROVALS_STATUS_INDEX,
             "KeyConditionExpression": Key(c.APPROVAL_STATUS).eq(Decision.PENDING.value),
+            "ProjectionExpression": "pk, sk",
         }
         while True:
             page = self.table.query(**kwargs)
-            items += page.get("Items", [])
+            keys += page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return items
+                break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        records = [self.table.get_item(Key=key, ConsistentRead=True).get("Item") for key in keys]
+        return [r for r in records if r is not None and r.get("status") == Decision.PENDING]
 
     # --------------------------------------------------------------------- request
 

@@ -126,3 +126,19 @@ def test_approvals_api_signs_slack_route_by_hmac_and_cli_route_by_iam(cloud_asse
     (rule,) = _of_type(template, "AWS::Events::Rule")
     assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
     assert "SlackInteractivityUrl" in template["Outputs"]
+
+
+def test_status_index_of_the_approvals_table_projects_no_task_token(cloud_assembly):
+    # Given the control plane's approvals table
+    template = _template(cloud_assembly, "ControlPlane")
+    (table,) = [
+        t for t in _of_type(template, "AWS::DynamoDB::Table") if t["Properties"].get("GlobalSecondaryIndexes")
+    ]
+    (index,) = table["Properties"]["GlobalSecondaryIndexes"]
+    # Then its by-status index projects the listed attributes only, never the task token
+    from tasks.approvals.readers import STATUS_INDEX_ATTRIBUTES
+
+    assert index["IndexName"] == "by-status"
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(STATUS_INDEX_ATTRIBUTES)
+    assert "task_token" not in index["Projection"]["NonKeyAttributes"]

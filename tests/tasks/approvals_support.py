@@ -22,6 +22,7 @@ from moto import mock_aws
 from tasks import contracts as c
 from tasks.approvals import callback, request
 from tasks.approvals.decisions import Services
+from tasks.approvals.readers import STATUS_INDEX_ATTRIBUTES
 from tasks.common.logging import logger
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
 
@@ -240,7 +241,11 @@ def _create_resources(session: boto3.Session) -> None:
                     {"AttributeName": "status", "KeyType": "HASH"},
                     {"AttributeName": "expires_at", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                # as stacks/control_plane.py projects it: no task token in the index
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(STATUS_INDEX_ATTRIBUTES),
+                },
             }
         ],
     )

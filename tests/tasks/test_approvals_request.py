@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from tasks import contracts as c
 from tasks.approvals import callback, reminders, request
 from tests.tasks.approvals_support import (
     CHANNEL,
     TABLE,
+    TOKEN_MARK,
     gate_event,
     now,
     world_fixture,  # noqa: F401 (pytest fixture "world")
@@ -131,3 +133,63 @@ def test_status_reads_decisions_per_execution_and_pending(world):
     assert decisions[1]["rejected_by"] == "U03CAROL"
     assert [p["execution"] for p in pending] == [other["execution"]]
     assert "task_token" not in json.dumps(pending + decisions)
+
+
+def test_task_tokens_never_leave_aws_for_the_tools_readers(world):
+    # Given an approved gate, a gate with one vote, and an open gate of another execution
+    first = world.open_gate(gate="go", required=1)
+    world.click(first, "U02BOB")
+    second = world.open_gate(gate="cutover")
+    world.click(second, "U03CAROL")
+    other = gate_event(gate="go") | {"execution": "arn:aws:states:eu-west-1:123456789012:execution:p-x:run-9"}
+    request.open_gate(other, world.services, now())
+    responses: list[dict] = []
+    world.session.events.register("after-call.dynamodb", lambda parsed, **_: responses.append(parsed))
+    # When the tool reads status, pending approvals and single records (as `wavectl approvals`,
+    # `wavectl status` and the local demo do)
+    decisions = tool_approvals.decisions_for_execution(world.session, TABLE, gate_event()["execution"])
+    pending = tool_approvals.pending(world.session, TABLE)
+    record = tool_approvals.approval_record(world.session, TABLE, second)
+    # Then what DynamoDB sent back (not merely what the tool kept) carries no task token
+    assert len(responses) >= 4
+    assert TOKEN_MARK not in json.dumps(responses, default=str)
+    # And the readers still get what they show
+    assert [(d["gate"], d["decision"]) for d in decisions] == [("go", "approved"), ("cutover", "pending")]
+    assert {(p["gate"], p["execution"]) for p in pending} == {
+        ("cutover", gate_event()["execution"]),
+        ("go", other["execution"]),
+    }
+    assert all(p["policy"]["required"] and p["wave"] and p["approval_id"] for p in pending)
+    assert pending[0]["votes"] or pending[1]["votes"]
+    assert record is not None and record["votes"]["U03CAROL"] and record["status"] == "pending"
+    assert record["channel"] and record["message_ts"] and record["requester_ids"]
+
+
+def test_status_index_projects_no_task_token(world):
+    # Given open approvals, each with its task token on the record
+    world.open_gate(gate="go")
+    world.open_gate(gate="cutover")
+    # When anyone allowed to query the by-status index reads it without naming attributes
+    items = world.session.client("dynamodb").query(
+        TableName=TABLE,
+        IndexName=c.APPROVALS_STATUS_INDEX,
+        KeyConditionExpression="#s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": {"S": "pending"}},
+    )["Items"]
+    # Then the index items hold no token (the table, read by the task functions, still does)
+    assert len(items) == 2
+    assert all("task_token" not in item for item in items)
+    assert TOKEN_MARK not in json.dumps(items)
+
+
+def test_reminder_sweep_reads_full_pending_records_by_key(world):
+    # Given an open gate and a closed one
+    open_id = world.open_gate(gate="go")
+    closed = world.open_gate(gate="cutover", required=1)
+    world.click(closed, "U02BOB")
+    # When the sweeper lists pending approvals with its own role
+    records = world.services.store.pending()
+    # Then it gets the open one only, complete (message, requester ids, its token for its own role)
+    assert [r["approval_id"] for r in records] == [open_id]
+    assert records[0]["message_ts"] and records[0]["requester_ids"] and records[0]["task_token"]
