@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -69,20 +71,36 @@ def _approve(
 ) -> Outcome:
     record = services.store.add_vote(approval_id, user, _vote(user, via, now, reason))
     if record is None:
-        return Outcome(409, "Your approval was already counted (or the gate just closed).")
-    logger().info("approval counted", extra={"approval_id": approval_id, "user": user, "via": via})
+        record = _unsent_quorum(services, approval_id, user)
+        if record is None:
+            return Outcome(409, "Your approval was already counted (or the gate just closed).")
+        logger().info("approval result resent", extra={"approval_id": approval_id, "user": user, "via": via})
+    else:
+        logger().info("approval counted", extra={"approval_id": approval_id, "user": user, "via": via})
     if len(record["approvers"]) < int(record["policy"]["required"]):
         return Outcome(200, "Your approval is counted.", record)
     extra = {"decided_via": via, "approvers": record["approvers"]}
     closed = services.store.close(approval_id, Decision.APPROVED, now, extra)
     if closed is None:  # a concurrent click closed it: that click sends the result
         return Outcome(200, "Your approval is counted.", services.store.get(approval_id))
-    if not _send_success(services.sfn, closed):  # the gate's TimeoutSeconds won the race
+    output = json.dumps(task_result(closed))
+    send = partial(services.sfn.send_task_success, taskToken=closed["task_token"], output=output)
+    if not _send_result(services, closed, send, list(extra)):  # the gate's TimeoutSeconds won the race
         late = services.store.overrule(approval_id, Decision.TIMED_OUT, "timeout")
         _finish(services, late)
         return Outcome(409, "Too late: this gate had already timed out.", late)
     _finish(services, closed)
     return Outcome(200, "Approved: the wave continues.", closed)
+
+
+def _unsent_quorum(services: Services, approval_id: str, user: str) -> dict[str, Any] | None:
+    """The record when `user` already voted and the gate is still pending with enough votes: an
+    earlier attempt to send the result failed and reopened it, so this click sends it again."""
+    record = services.store.get(approval_id)
+    if record is None or record.get("status") != Decision.PENDING or user not in (record.get("votes") or {}):
+        return None
+    record = {**record, "approvers": approvers_of(record)}
+    return record if len(record["approvers"]) >= int(record["policy"]["required"]) else None
 
 
 def _reject(
@@ -94,12 +112,13 @@ def _reject(
     if closed is None:
         return Outcome(409, "This approval was already closed.")
     cause = f"rejected by {user} via {via}" + (f": {reason}" if reason else "")
-    try:
-        services.sfn.send_task_failure(
-            taskToken=closed["task_token"], error=ErrorName.REJECTED.value, cause=cause
-        )
-    except ClientError as exc:
-        _log_result_error(closed, exc)
+    send = partial(
+        services.sfn.send_task_failure,
+        taskToken=closed["task_token"],
+        error=ErrorName.REJECTED.value,
+        cause=cause,
+    )
+    _send_result(services, closed, send, list(extra))  # False: the execution already ended (timed out)
     logger().info("approval rejected", extra={"approval_id": approval_id, "user": user, "via": via})
     _finish(services, closed)
     return Outcome(200, "Rejected: the wave stops and compensates.", closed)
@@ -114,14 +133,45 @@ def task_result(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _send_success(sfn: Any, record: dict[str, Any]) -> bool:
-    """False when Step Functions no longer waits for this token (timed out / execution ended)."""
+GONE_TOKEN_CODES = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
+
+
+def _send_result(
+    services: Services, closed: dict[str, Any], send: Callable[[], Any], decided: list[str]
+) -> bool:
+    """Send the task result of a record just closed. True when Step Functions took it; False when it
+    no longer waits for this token (timed out / execution ended).
+
+    Any other failure (throttling, 5xx, a network error) leaves the execution waiting: the record is
+    reopened to pending, votes kept, and the error re-raised so the click fails visibly (Slack shows an
+    error, the CLI exits non-zero). The next click (or `wavectl approve`) of a voter sends it again.
+    """
     try:
-        sfn.send_task_success(taskToken=record["task_token"], output=json.dumps(task_result(record)))
+        send()
     except ClientError as exc:
-        _log_result_error(record, exc)
-        return exc.response["Error"]["Code"] not in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
+        _log_result_error(closed, exc)
+        if exc.response["Error"]["Code"] in GONE_TOKEN_CODES:
+            return False
+        _reopen(services, closed, decided)
+        raise
+    except Exception as exc:
+        logger().warning(
+            "task result not sent",
+            extra={"approval_id": closed["approval_id"], "error": type(exc).__name__},
+        )
+        _reopen(services, closed, decided)
+        raise
     return True
+
+
+def _reopen(services: Services, closed: dict[str, Any], decided: list[str]) -> None:
+    try:
+        services.store.reopen(closed["approval_id"], Decision(closed["status"]), decided)
+    except Exception as exc:  # the original error is what the clicker must see
+        logger().error(
+            "approval could not be reopened after a failed send",
+            extra={"approval_id": closed["approval_id"], "error": type(exc).__name__},
+        )
 
 
 def _log_result_error(record: dict[str, Any], exc: ClientError) -> None:

@@ -233,6 +233,25 @@ class ApprovalStore:
                 return None
             raise
 
+    def reopen(self, approval_id: str, decision: Decision, decided: list[str]) -> bool:
+        """`decision` -> pending again, votes kept, when its task result could not be sent (throttled,
+        5xx): the execution still waits, and the next click sends the result. `decided` names the
+        attributes the close set besides decided_at/expires_ttl. False if the record moved on."""
+        names = {f"#d{i}": name for i, name in enumerate(["decided_at", "expires_ttl", *decided])}
+        try:
+            self.table.update_item(
+                Key=approval_key(approval_id),
+                UpdateExpression="SET #s = :pending REMOVE " + ", ".join(names),
+                ConditionExpression="#s = :decision",
+                ExpressionAttributeNames={"#s": "status", **names},
+                ExpressionAttributeValues={":pending": Decision.PENDING.value, ":decision": decision.value},
+            )
+            return True
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+
     def overrule(self, approval_id: str, decision: Decision, via: str) -> dict[str, Any]:
         """Correct a closed record to what Step Functions actually did (e.g. it had timed out)."""
         return self.table.update_item(

@@ -172,3 +172,100 @@ def test_task_token_never_reaches_slack_logs_or_evidence(world, task_logs):
         assert TOKEN_MARK not in text
     assert approval in slack_text
     assert all("task_token" not in json.loads(e) for e in evidence)
+
+
+def _fail_once(world, method: str, code: str) -> list[str]:
+    """Make the Step Functions client raise `code` on the next `method` call only."""
+    from botocore.exceptions import ClientError
+
+    real, failures = getattr(world.sfn, method), []
+
+    def flaky(**kwargs):
+        if not failures:
+            failures.append(code)
+            raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, method)
+        return real(**kwargs)
+
+    setattr(world.sfn, method, flaky)
+    return failures
+
+
+def test_throttled_send_task_success_fails_the_click_and_the_next_click_resumes_the_wave(world):
+    import pytest
+    from botocore.exceptions import ClientError
+
+    # Given a 2-of-3 gate bob approved, and Step Functions throttling the next SendTaskSuccess once
+    approval = world.open_gate()
+    world.click(approval, "U02BOB")
+    failures = _fail_once(world, "send_task_success", "ThrottlingException")
+    # When carol's approval completes the quorum
+    with pytest.raises(ClientError):
+        world.click(approval, "U03CAROL")
+    # Then the click fails visibly, nothing was sent, and the record is not left "approved" but
+    # pending again with both votes kept (the execution still waits for its result)
+    assert failures == ["ThrottlingException"] and world.sfn.calls == []
+    record = world.record(approval)
+    assert record["status"] == "pending" and approvers_of(record) == ["U02BOB", "U03CAROL"]
+    assert "decided_at" not in record and "expires_ttl" not in record
+    # When carol clicks again
+    response = world.click(approval, "U03CAROL")
+    # Then SendTaskSuccess is sent exactly once with both approvers and the record is approved
+    assert response["statusCode"] == 200
+    ((kind, call),) = world.sfn.calls
+    assert kind == "success" and json.loads(call["output"])["approvers"] == ["U02BOB", "U03CAROL"]
+    assert world.record(approval)["status"] == "approved"
+    # And a further click sends nothing more
+    world.click(approval, "U02BOB")
+    assert len(world.sfn.calls) == 1
+
+
+def test_throttled_send_over_the_cli_route_is_an_error_and_a_retry_resends(world):
+    from tasks.approvals import callback
+    from wavectl import approvals as tool_approvals
+
+    # Given a 1-of-3 gate and a throttled SendTaskSuccess
+    approval = world.open_gate(required=1)
+    _fail_once(world, "send_task_success", "ThrottlingException")
+    bob = "arn:aws:sts::123456789012:assumed-role/WavectlApprover/bob"
+    event = tool_approvals.cli_event(approval, "approve", None, bob)
+    # When bob approves with `wavectl approve` (the function errors: API Gateway answers 5xx), then retries
+    try:
+        callback.handler(event, None)
+        first_failed = False
+    except Exception:
+        first_failed = True
+    retry = callback.handler(event, None)
+    # Then the first attempt failed, the retry resumed the execution once
+    assert first_failed
+    assert retry["statusCode"] == 200
+    assert [kind for kind, _ in world.sfn.calls] == ["success"]
+    assert world.record(approval)["status"] == "approved"
+
+
+def test_throttled_send_task_failure_keeps_the_gate_open_for_a_second_reject(world):
+    import pytest
+    from botocore.exceptions import ClientError
+
+    # Given an open gate and a throttled SendTaskFailure
+    approval = world.open_gate()
+    _fail_once(world, "send_task_failure", "ServiceUnavailable")
+    # When carol rejects, the send fails, and she rejects again
+    with pytest.raises(ClientError):
+        world.click(approval, "U03CAROL", action="reject")
+    assert world.record(approval)["status"] == "pending" and "rejected_by" not in world.record(approval)
+    world.click(approval, "U03CAROL", action="reject")
+    # Then the execution is failed once and the record says rejected by carol
+    assert [kind for kind, _ in world.sfn.calls] == ["failure"]
+    record = world.record(approval)
+    assert record["status"] == "rejected" and record["rejected_by"] == "U03CAROL"
+
+
+def test_approval_after_the_gate_timed_out_is_recorded_as_timed_out(world):
+    # Given a 1-of-3 gate whose task token Step Functions no longer accepts (TimeoutSeconds won)
+    approval = world.open_gate(required=1)
+    _fail_once(world, "send_task_success", "TaskTimedOut")
+    # When bob approves
+    response = world.click(approval, "U02BOB")
+    # Then the click is answered (no error) and the record is corrected to timed_out
+    assert response["statusCode"] == 200
+    assert world.record(approval)["status"] == "timed_out"
