@@ -100,6 +100,7 @@ def _source_facts(estate: Estate, db: dict[str, Any], found: dict[str, Any]) -> 
         return facts
     # Aurora reports AllocatedStorage 1: the runbook's size_gib, else a default size
     facts["size_gib"] = db.get("size_gib") or max(found.get("AllocatedStorage") or 0, DEFAULT_CLUSTER_GIB)
+    facts["size_guessed"] = not db.get("size_gib")  # waits then get the long deadline floor
     source_rds = estate.source("rds", db["region"])
     facts["members"] = [
         {

@@ -7,6 +7,7 @@ the name, and only otherwise creates it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,12 @@ from botocore.exceptions import ClientError
 
 from tasks.common.errors import TaskFailed
 from tasks.db_snapshot_copy import rds
-from tasks.db_snapshot_copy.backoff import expected_seconds, next_wait
+from tasks.db_snapshot_copy.backoff import (
+    DEADLINE_FACTOR,
+    deadline_seconds,
+    expected_seconds,
+    next_wait,
+)
 from tasks.db_snapshot_copy.estate import Estate
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET, Run, tag_dict
 
@@ -28,8 +34,10 @@ ALREADY_EXISTS = {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFaul
 def new_job(*, step: str, db: dict[str, Any], side: str, region: str, resource: str, ident: str,
             operation: str, status: str | None) -> dict[str, Any]:  # fmt: skip
     expected = expected_seconds(operation, db["type"], float(db.get("size_gib") or 1))
+    deadline = deadline_seconds(expected, size_guessed=bool(db.get("size_guessed")))
     return {
         "step": step,
+        "operation": operation,
         "database": db["id"],
         "db_type": db["type"],
         "side": side,
@@ -39,9 +47,11 @@ def new_job(*, step: str, db: dict[str, Any], side: str, region: str, resource: 
         "status": status,
         "ready": status == "available",
         "expected_seconds": expected,
+        "deadline_seconds": deadline,
+        "started_at": int(time.time()),
         "waited_seconds": 0,
         "polls": 0,
-        "wait_seconds": next_wait(expected, 0, 0),
+        "wait_seconds": next_wait(expected, 0, 0, deadline),
     }
 
 
@@ -204,28 +214,72 @@ def _add_cluster_members(client: Any, run: Run, db: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------- poll
 
+# Statuses RDS does not leave on its own: the operation will not finish, so the step fails at once.
 FAILED_STATES = {
     "failed",
     "error",
+    "restore-error",
+    "migration-failed",
     "incompatible-restore",
     "incompatible-parameters",
+    "incompatible-network",
+    "incompatible-option-group",
     "inaccessible-encryption-credentials",
     "storage-full",
+    "deleting",
+    "deleted",
 }
 
 
+_SNAPSHOT_NOUN = {"instance": "snapshot", "cluster": "cluster snapshot"}
+
+
 def poll(estate: Estate, job: dict[str, Any]) -> dict[str, Any]:
-    """One cheap Describe* of the job's resource; `ready`, or how long to wait before the next poll."""
+    """One cheap Describe* of the job's resource; `ready`, or how long to wait before the next poll.
+
+    Raises `Wavectl.TaskFailed` (caught into compensation) when RDS reports a status it does not
+    leave, or when the operation is still unfinished at its deadline.
+    """
     client = (estate.source if job["side"] == "source" else estate.target)("rds", job["region"])
     status = _status_of(client, job)
     waited = job["waited_seconds"] + job["wait_seconds"]
     polls = job["polls"] + 1
+    # jobs started before deadlines existed carry none: derive it from the expected duration
+    deadline = job.get("deadline_seconds") or deadline_seconds(job["expected_seconds"])
+    elapsed = max(waited, int(time.time()) - job.get("started_at", int(time.time())))
+    noun = job["db_type"] if job["step"] == STEP_RESTORE else _SNAPSHOT_NOUN[job["db_type"]]
+    what = f"{job['step']} of {job['database']}: {noun} {job['id']}"
     if status in FAILED_STATES:
-        raise TaskFailed(f"{job['step']} of {job['database']}: {job['id']} is {status!r}")
+        raise TaskFailed(
+            f"{what} is {status!r} after {_span(elapsed)} ({polls} poll(s)); RDS will not finish it"
+        )
     updated = {**job, "status": status, "polls": polls, "waited_seconds": waited}
+    updated["deadline_seconds"] = deadline
     updated["ready"] = status == "available"
-    updated["wait_seconds"] = 0 if updated["ready"] else next_wait(job["expected_seconds"], waited, polls)
+    if not updated["ready"] and elapsed >= deadline:
+        expected = job["expected_seconds"]
+        basis = f"{DEADLINE_FACTOR:g}x the expected {_span(expected)}"
+        if deadline > DEADLINE_FACTOR * expected:
+            basis = f"the floor; expected {_span(expected)}"
+        raise TaskFailed(
+            f"{what} is still {status!r} after {_span(elapsed)} ({polls} poll(s)), past its deadline of "
+            f"{_span(deadline)} ({basis}); the {job.get('operation', job['step'])} looks stuck, giving up "
+            "so that what this execution made is deleted"
+        )
+    if updated["ready"]:
+        updated["wait_seconds"] = 0
+    else:
+        wait = next_wait(job["expected_seconds"], waited, polls, deadline)
+        updated["wait_seconds"] = max(1, min(wait, deadline - elapsed))  # wall clock may run ahead
     return updated
+
+
+def _span(seconds: int) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def _status_of(client: Any, job: dict[str, Any]) -> str:

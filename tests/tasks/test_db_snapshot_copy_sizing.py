@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from tasks.db_snapshot_copy import handler
-from tasks.db_snapshot_copy.backoff import DEFAULT_CLUSTER_GIB, POLL_BUDGET, expected_seconds
+from tasks.db_snapshot_copy.backoff import (
+    DEADLINE_FACTOR,
+    DEFAULT_CLUSTER_GIB,
+    GUESSED_SIZE_MIN_DEADLINE_SECONDS,
+    POLL_BUDGET,
+    expected_seconds,
+)
 from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
     EXECUTION,
     SOURCE,
@@ -48,6 +54,19 @@ def test_a_2_tib_cluster_is_polled_within_the_budget_when_the_runbook_gives_its_
     # Then the snapshot was seen within 5% of its duration in no more polls than the budget
     assert job["polls"] <= POLL_BUDGET
     assert job["waited_seconds"] - planned <= 0.05 * planned
+
+
+def test_a_cluster_of_guessed_size_gets_a_day_before_its_waits_give_up(cloud, example_runbook):
+    # Given the ledger cluster planned at the default size, and again with the runbook's 2 TiB
+    guessed = preflight_items(example_runbook)["ledger"]
+    sized = preflight_items(example_runbook, ledger=2048)["ledger"]
+    # When their snapshots start
+    guessed_job = Driver(example_runbook).call("create_snapshot", guessed)
+    sized_job = Driver(example_runbook, execution="exec-sized").call("create_snapshot", sized)
+    # Then the guess is not trusted for giving up (it may really be TiBs), the runbook's size is
+    assert guessed["size_guessed"] and not sized["size_guessed"]
+    assert guessed_job["deadline_seconds"] == GUESSED_SIZE_MIN_DEADLINE_SECONDS
+    assert sized_job["deadline_seconds"] == DEADLINE_FACTOR * sized_job["expected_seconds"]
 
 
 def test_size_gib_also_overrides_an_instances_allocated_storage(cloud, example_runbook):

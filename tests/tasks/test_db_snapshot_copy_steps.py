@@ -9,7 +9,12 @@ import pytest
 
 from tasks.common.errors import TaskFailed
 from tasks.db_snapshot_copy import handler
-from tasks.db_snapshot_copy.backoff import LATENCY_FRACTION, POLL_BUDGET
+from tasks.db_snapshot_copy.backoff import (
+    DEADLINE_FACTOR,
+    LATENCY_FRACTION,
+    MIN_DEADLINE_SECONDS,
+    POLL_BUDGET,
+)
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET
 from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
     BUCKET,
@@ -150,6 +155,63 @@ def test_a_failed_snapshot_fails_the_step_with_a_named_error(cloud, example_runb
     # Then the wave gets Wavectl.TaskFailed saying which step and snapshot
     assert type(error.value).__name__ == "Wavectl.TaskFailed"
     assert "source-snapshot of orders" in str(error.value) and "'failed'" in str(error.value)
+
+
+def test_a_snapshot_stuck_in_creating_fails_at_its_deadline_with_a_named_error(cloud, example_runbook):
+    # Given a source snapshot that moto keeps in `creating` for good
+    driver = Driver(example_runbook)
+    job = driver.call("create_snapshot", driver.item("orders"))
+    rds_backend(SOURCE, "eu-west-1").database_snapshots[job["id"]].status = "creating"
+    job = {**job, "ready": False}
+    deadline = job["deadline_seconds"]
+    assert deadline == max(MIN_DEADLINE_SECONDS, DEADLINE_FACTOR * job["expected_seconds"])
+    # When the wait loop polls it (the Wait state's seconds are added up instead of slept)
+    waited, polls = 0, 0
+    with pytest.raises(TaskFailed) as error:
+        while True:
+            waited += job["wait_seconds"]
+            polls += 1
+            job = handler.poll({"execution": EXECUTION, "job": job}, None)
+            assert polls < 200, "the wait loop never gave up"
+    # Then the poll on the deadline (the last wait ends on it) fails the step with Wavectl.TaskFailed,
+    # which the Map's Catch routes to compensation
+    assert type(error.value).__name__ == "Wavectl.TaskFailed"
+    assert waited == deadline
+    message = str(error.value)
+    # naming the database, the operation, its status and how long it waited
+    hours_minutes = f"{deadline // 3600}h {deadline % 3600 // 60:02d}m"
+    assert message.startswith(
+        f"source-snapshot of orders: snapshot {job['id']} is still 'creating' after {hours_minutes} "
+        f"({polls} poll(s)), past its deadline of {hours_minutes}"
+    )
+    assert "the snapshot looks stuck" in message
+
+
+def test_a_long_operation_gets_three_times_its_expected_duration(cloud, example_runbook):
+    # Given a 2 TiB instance, whose snapshot is planned at well over the 1 h floor
+    driver = Driver(example_runbook)
+    db = {**driver.item("orders"), "size_gib": 2048}
+    # When the snapshot starts
+    job = driver.call("create_snapshot", db)
+    # Then its deadline is three times the expected duration, and the first wait is still the short one
+    assert job["deadline_seconds"] == DEADLINE_FACTOR * job["expected_seconds"] > MIN_DEADLINE_SECONDS
+    assert job["wait_seconds"] < LATENCY_FRACTION * job["expected_seconds"]
+
+
+def test_a_restore_rds_gives_up_on_fails_at_once(cloud, example_runbook):
+    # Given the orders instance restored into the target, which RDS then marks incompatible-restore
+    driver = Driver(example_runbook)
+    db = driver.item("orders")
+    driver.through_restore(db)
+    restore = driver.call("restore", db)
+    rds_backend(TARGET, "eu-west-1").databases["orders"].status = "incompatible-restore"
+    # When it is polled the first time
+    with pytest.raises(TaskFailed) as error:
+        handler.poll({"execution": EXECUTION, "job": {**restore, "ready": False}}, None)
+    # Then the step fails at once, without waiting for the deadline, saying which database and status
+    assert type(error.value).__name__ == "Wavectl.TaskFailed"
+    assert str(error.value).startswith("restore of orders: instance orders is 'incompatible-restore' after")
+    assert "(1 poll(s)); RDS will not finish it" in str(error.value)
 
 
 def test_cleanup_removes_intermediate_snapshots_and_the_share_and_evidence_is_written(cloud, example_runbook):
