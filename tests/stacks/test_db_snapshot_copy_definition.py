@@ -46,7 +46,9 @@ def test_preflight_runs_first_with_residency_and_fails_the_wave_without_compensa
     assert preflight["Parameters"]["execution.$"] == "$$.Execution.Name"
     (catch,) = preflight["Catch"]
     assert states[catch["Next"]]["Type"] == "Fail" and catch["ResultPath"] == "$.error"
-    assert preflight["Next"] == "Summarise start"
+    # a dry run stops right after preflight; otherwise the start summary comes next
+    assert preflight["Next"] == "Dry run?"
+    assert states["Dry run?"]["Default"] == "Summarise start"
     assert states["Approval: start-copy"]["Parameters"]["Payload"]["summary.$"] == "$.start.text"
 
 
