@@ -28,15 +28,16 @@ def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
     """Add the program's stacks to `app` (no AWS calls, no git calls, no Docker)."""
     program = runbook.program
     env = Environment(account=program.accounts.tooling, region=program.home_region)
+    bundle = _bundling_enabled(app)
     control = ControlPlaneStack(
         app,
         "ControlPlane",
         stack_name=control_plane_stack_name(runbook),
         runbook=runbook,
+        code=task_code(bundle),  # one asset per stack, as CDK requires
         env=env,
         description=f"wavectl {program.program}: control plane (approvals, evidence, Slack)",
     )
-    bundle = _bundling_enabled(app)
     for wave in runbook.ordered_waves():
         WaveStack(
             app,

@@ -19,10 +19,10 @@ from constructs import Construct
 
 from stacks.constructs.approval_names import request_function_export
 from stacks.constructs.nag import acknowledge
-from stacks.constructs.task_function import BUNDLE_CONTEXT_KEY, TaskFunction, task_code
+from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.context import ControlPlaneRefs
 from tasks import contracts
-from tasks.approvals.readers import STATUS_INDEX_ATTRIBUTES
+from tasks.contracts import STATUS_INDEX_ATTRIBUTES
 from wavectl.runbook import Runbook
 
 EVIDENCE_RETENTION_DAYS = 7 * 365  # financial-services record keeping (MiFID II / SEC 17a-4 order)
@@ -33,24 +33,22 @@ def evidence_bucket_name(runbook: Runbook) -> str:
     return f"{program.program}-evidence-{program.accounts.tooling}-{program.home_region}"[:63]
 
 
-def approvals_table_name(runbook: Runbook) -> str:
-    return f"{runbook.program.program}-approvals"
-
-
 class ControlPlaneStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, runbook: Runbook, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, runbook: Runbook, code: lambda_.Code, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         program = runbook.program
         self.key = self._key(program.program)
         self.access_logs = self._access_log_bucket()
         self.evidence_bucket = self._evidence_bucket(evidence_bucket_name(runbook))
-        self.approvals_table = self._approvals_table(approvals_table_name(runbook))
+        self.approvals_table = self._approvals_table(runbook.approvals_table_name())
         self.slack_signing_secret = self._secret(
             "SlackSigningSecret", program.slack.signing_secret, "signing secret"
         )
         self.slack_bot_token = self._secret("SlackBotToken", program.slack.bot_token, "bot token")
         self.runbook = runbook
-        self.code = task_code(self._bundling())
+        self.code = code
         self.approval_request = self._approval_request()
         self.approval_callback = self._approval_callback()
         self.approval_reminders = self._approval_reminders()
@@ -196,13 +194,6 @@ class ControlPlaneStack(Stack):
 
     # ------------------------------------------------------------------------- approvals
 
-    def _bundling(self) -> bool:
-        value = self.node.try_get_context(BUNDLE_CONTEXT_KEY)
-        return str(value).lower() not in ("false", "0", "no")
-
-    def _function_name(self, task: str) -> str:
-        return f"{self.runbook.program.program}-{task}"[:64]
-
     def _approvals_environment(self) -> dict[str, str]:
         program = self.runbook.program
         approvers = {
@@ -224,7 +215,7 @@ class ControlPlaneStack(Stack):
         function = TaskFunction(
             self,
             f"Task-{task}",
-            function_name=self._function_name(task),
+            function_name=self.runbook.control_function_name(task),
             handler=handler,
             code=self.code,
             description=description,
@@ -248,7 +239,7 @@ class ControlPlaneStack(Stack):
 
     def _approval_request(self) -> TaskFunction:
         function = self._approvals_function(
-            "approval-request",
+            contracts.APPROVAL_REQUEST_TASK,
             "tasks.approvals.request.handler",
             "approval gates: store the task token, post the Slack request; record timeouts",
             timeout=30,
@@ -303,7 +294,7 @@ class ControlPlaneStack(Stack):
 
     def _approval_callback(self) -> TaskFunction:
         function = self._approvals_function(
-            "approval-callback",
+            contracts.APPROVAL_CALLBACK_TASK,
             "tasks.approvals.callback.handler",
             "approval gates: Slack interactivity and the IAM-signed CLI fallback; sends task results",
             timeout=10,
@@ -328,7 +319,7 @@ class ControlPlaneStack(Stack):
 
     def _approval_reminders(self) -> TaskFunction:
         function = self._approvals_function(
-            "approval-reminders",
+            contracts.APPROVAL_REMINDERS_TASK,
             "tasks.approvals.reminders.handler",
             "approval gates: remind after remind_after, escalate after escalate_after",
             timeout=60,

@@ -89,6 +89,11 @@ ENV_DB_VERIFY_HOOK = "WAVECTL_DB_VERIFY_HOOK"
 
 LIVE_ALIAS = "live"
 
+# Program-level task functions of the control plane, named <program>-<task>.
+APPROVAL_REQUEST_TASK = "approval-request"
+APPROVAL_CALLBACK_TASK = "approval-callback"
+APPROVAL_REMINDERS_TASK = "approval-reminders"
+
 # ----------------------------------------------------------------------------- approvals table
 # Shared by tasks.approvals (writes) and wavectl.approvals / status (reads).
 APPROVALS_STATUS_INDEX = "by-status"  # GSI: status (S) + expires_at (S, ISO 8601)
@@ -114,6 +119,74 @@ APPROVAL_POLICY = "policy"
 APPROVAL_CREATED_AT = "created_at"
 APPROVAL_RUNBOOK_VERSION = "runbook_version"
 APPROVAL_EVIDENCE_KEY = "evidence_key"
+
+# What readers of the table may see: every attribute but the task token, which resumes a wave and
+# stays with the functions that send task results. Operators' reads (`wavectl approvals`, status,
+# the local demo) name the attributes they fetch (ProjectionExpression), and the by-status index
+# projects only STATUS_INDEX_ATTRIBUTES, so a query of the index cannot return the token either.
+TOKEN_ATTRIBUTE = "task_token"
+
+# An approval record without its token (tasks/approvals/request.py new_record, identity.requester_fields,
+# and what the callback and reminders add later).
+RECORD_ATTRIBUTES: tuple[str, ...] = (
+    "approval_id",
+    "status",
+    "execution",
+    "state_machine",
+    "gate",
+    "wave",
+    "kind",
+    "runbook_version",
+    "policy",
+    "summary",
+    "requester",
+    "requester_source",
+    "requester_input",
+    "requester_principal",
+    "requester_ids",
+    "requester_identities_differ",
+    "requester_resolved_at",
+    "execution_started_at",
+    "input_digest",
+    "definition_digest",
+    "definition_digest_source",
+    "created_at",
+    "expires_at",
+    "votes",
+    "voided_votes",
+    "channel",
+    "message_ts",
+    "decided_at",
+    "decided_via",
+    "approvers",
+    "rejected_by",
+    "reason",
+    "evidence_key",
+    "evidence_error",
+    "reminded_at",
+    "escalated_at",
+)
+
+# The (execution, gate) index records: which approval a gate has, and when it was reached.
+GATE_ATTRIBUTES: tuple[str, ...] = ("pk", "sk", "approval_id", "created_at")
+
+# Non-key attributes of the by-status index (its keys status/expires_at and the table keys pk/sk are
+# always projected): what `wavectl approvals` lists. The reminder sweeper reads the full record by key.
+STATUS_INDEX_ATTRIBUTES: tuple[str, ...] = (
+    "approval_id",
+    "execution",
+    "gate",
+    "wave",
+    "kind",
+    "policy",
+    "requester",
+    "requester_source",
+    "votes",
+    "created_at",
+)
+
+# What `wavectl approvals` reads from the index.
+PENDING_ATTRIBUTES: tuple[str, ...] = ("pk", "sk", "status", "expires_at", *STATUS_INDEX_ATTRIBUTES)
 
 # The CLI fallback's route on the approvals API (IAM-authorised; the caller ARN is the identity).
 APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"

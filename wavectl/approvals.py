@@ -2,7 +2,7 @@
 CLI fallback (`wavectl approve|reject`) when Slack is down.
 
 Only reads the approvals table (boto3 + `tasks.contracts`), and never its task tokens: every read
-names the attributes it needs (`tasks.approvals.readers`), so the token does not leave AWS.
+names the attributes it needs (`tasks.contracts.RECORD_ATTRIBUTES`), so the token does not leave AWS.
 Decisions are never taken here: the fallback sends an IAM-signed request to the approvals API,
 whose callback function applies the same rules as a Slack click (group, four eyes, one vote per
 person) and is the only one that may send the task result. The caller's identity is the one AWS
@@ -23,8 +23,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 from tasks import contracts as c
-from tasks.approvals.readers import GATE_ATTRIBUTES, PENDING_ATTRIBUTES, RECORD_ATTRIBUTES, projection
-from tasks.contracts import Decision
+from tasks.contracts import GATE_ATTRIBUTES, PENDING_ATTRIBUTES, RECORD_ATTRIBUTES, TOKEN_ATTRIBUTE, Decision
 
 _deserializer = TypeDeserializer()
 
@@ -200,3 +199,11 @@ def api_url_from_stack(session: boto3.Session, stack_name: str) -> str | None:
         if output["OutputKey"].startswith(c.APPROVALS_API_OUTPUT):
             return output["OutputValue"]
     return None
+
+
+def projection(attributes: tuple[str, ...]) -> dict[str, Any]:
+    """ProjectionExpression + ExpressionAttributeNames for `attributes` (all aliased: many are
+    DynamoDB reserved words, e.g. status, reason, kind)."""
+    assert TOKEN_ATTRIBUTE not in attributes
+    names = {f"#p{i}": name for i, name in enumerate(attributes)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tasks.contracts import APPROVAL_CALLBACK_TASK
 from wavectl import approvals
 from wavectl.runbook import Runbook
 
@@ -65,10 +66,6 @@ def _session(runbook: Runbook, local: bool, port: int | None) -> boto3.Session:
         raise typer.Exit(1) from None
 
 
-def _table(runbook: Runbook) -> str:
-    return f"{runbook.program.program}-approvals"
-
-
 def list_approvals(
     runbooks: RunbookOption = Path("runbooks"),
     local: LocalOption = False,
@@ -80,7 +77,7 @@ def list_approvals(
     Example: wavectl approvals --local
     """
     runbook = _runbook(runbooks)
-    items = approvals.pending(_session(runbook, local, port), _table(runbook))
+    items = approvals.pending(_session(runbook, local, port), runbook.approvals_table_name())
     if as_json:
         out.print_json(json.dumps(items, default=str))
         return
@@ -142,7 +139,7 @@ def _decide_locally(
     approver = _approver_session(session, runbook, who)
     event = approvals.cli_event(approval_id, action, reason, approvals.caller_arn(approver))
     response = session.client("lambda").invoke(
-        FunctionName=f"{runbook.program.program}-approval-callback", Payload=json.dumps(event).encode()
+        FunctionName=runbook.control_function_name(APPROVAL_CALLBACK_TASK), Payload=json.dumps(event).encode()
     )
     return approvals.parse_response(json.loads(response["Payload"].read() or b"{}"))
 

@@ -344,8 +344,25 @@ class Runbook:
                 remaining.remove(wave)
         return done
 
+    # AWS names derived from the runbook: the stacks create them, the CLI and the local runner find
+    # them by the same rule (no lookups, no cross-stack references needed).
+
     def state_machine_name(self, wave: str) -> str:
         return f"{self.program.program}-{wave}"
+
+    def state_machine_arn(self, wave: str, region: str | None = None) -> str:
+        program = self.program
+        return (
+            f"arn:aws:states:{region or program.home_region}:{program.accounts.tooling}:"
+            f"stateMachine:{self.state_machine_name(wave)}"
+        )
+
+    def approvals_table_name(self) -> str:
+        return f"{self.program.program}-approvals"
+
+    def control_function_name(self, task: str) -> str:
+        """A control-plane task function (e.g. `tasks.contracts.APPROVAL_CALLBACK_TASK`)."""
+        return f"{self.program.program}-{task}"[:64]
 
 
 def _display(path: Path) -> str:

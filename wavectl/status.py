@@ -41,11 +41,6 @@ STATUS_STYLES = {
 }
 
 
-def approvals_table_name(runbook: Runbook) -> str:
-    """The control plane's approvals table (same naming as `stacks/control_plane.py`)."""
-    return f"{runbook.program.program}-approvals"
-
-
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
@@ -63,7 +58,7 @@ def build_status(
 ) -> dict[str, Any]:
     """The `status.json` document for every wave, in dependency order, read through `session`."""
     sfn = session.client("stepfunctions")
-    table = approvals_table or approvals_table_name(runbook)
+    table = approvals_table or runbook.approvals_table_name()
     waves = [wave_status(session, sfn, runbook, wave, table) for wave in runbook.ordered_waves()]
     document = {
         "program": runbook.program.program,
@@ -116,10 +111,9 @@ def _not_started(wave: Wave) -> dict[str, Any]:
 
 
 def _latest_execution(sfn: Any, runbook: Runbook, wave: Wave, region: str | None) -> dict[str, Any] | None:
-    from wavectl.local.runner import state_machine_arn
 
     try:
-        executions = sfn.list_executions(stateMachineArn=state_machine_arn(runbook, wave.wave, region))[
+        executions = sfn.list_executions(stateMachineArn=runbook.state_machine_arn(wave.wave, region))[
             "executions"
         ]
     except sfn.exceptions.StateMachineDoesNotExist:

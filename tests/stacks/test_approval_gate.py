@@ -136,7 +136,7 @@ def test_status_index_of_the_approvals_table_projects_no_task_token(cloud_assemb
     ]
     (index,) = table["Properties"]["GlobalSecondaryIndexes"]
     # Then its by-status index projects the listed attributes only, never the task token
-    from tasks.approvals.readers import STATUS_INDEX_ATTRIBUTES
+    from tasks.contracts import STATUS_INDEX_ATTRIBUTES
 
     assert index["IndexName"] == "by-status"
     assert index["Projection"]["ProjectionType"] == "INCLUDE"

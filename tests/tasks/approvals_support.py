@@ -22,8 +22,8 @@ from moto import mock_aws
 from tasks import contracts as c
 from tasks.approvals import callback, request
 from tasks.approvals.decisions import Services
-from tasks.approvals.readers import STATUS_INDEX_ATTRIBUTES
 from tasks.common.logging import logger
+from tasks.contracts import STATUS_INDEX_ATTRIBUTES
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
 
 REGION = "eu-west-1"

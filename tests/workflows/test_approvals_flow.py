@@ -9,7 +9,7 @@ import pytest
 
 from tests.workflows.approvals_support import gate_cloud
 from wavectl import approvals
-from wavectl.local.gates import click, table_name
+from wavectl.local.gates import click
 
 WAVE = "api-dns"  # placeholder body: gate "go" (2 of platform), then a Pass
 GATE_WAIT_SECONDS = 30.0
@@ -31,7 +31,9 @@ def _start(cloud, requested_by: str = "U01ALICE") -> str:
 def _pending_gate(cloud, execution_arn: str) -> dict:
     deadline = time.monotonic() + GATE_WAIT_SECONDS
     while time.monotonic() < deadline:
-        entries = approvals.decisions_for_execution(cloud.session, table_name(cloud.runbook), execution_arn)
+        entries = approvals.decisions_for_execution(
+            cloud.session, cloud.runbook.approvals_table_name(), execution_arn
+        )
         if entries and entries[0]["decision"] == "pending":
             return entries[0]
         time.sleep(0.05)
@@ -50,7 +52,9 @@ def _finished(cloud, execution_arn: str) -> dict:
 
 
 def _status(cloud, execution_arn: str) -> dict:
-    (entry,) = approvals.decisions_for_execution(cloud.session, table_name(cloud.runbook), execution_arn)
+    (entry,) = approvals.decisions_for_execution(
+        cloud.session, cloud.runbook.approvals_table_name(), execution_arn
+    )
     return entry
 
 

@@ -220,10 +220,6 @@ class LocalCloud:
     def target_session(self, region: str | None = None) -> boto3.Session:
         return assumed_session(self.accounts.target_role_arn, region or self.region)
 
-    def state_machine_arn(self, wave: str) -> str:
-        name = self.runbook.state_machine_name(wave)
-        return f"arn:aws:states:{self.region}:{self.accounts.tooling}:stateMachine:{name}"
-
 
 def _stop_execution(sfn: Any, execution_arn: str, attempts: int = 20) -> None:
     """Stop one execution; moto fails to stop one whose worker has not set up yet, so try again."""

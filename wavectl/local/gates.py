@@ -16,7 +16,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from tasks.contracts import Decision
+from tasks.contracts import APPROVAL_CALLBACK_TASK, Decision
 from wavectl import approvals
 from wavectl.runbook import Runbook
 
@@ -27,12 +27,8 @@ APPROVE_ACTION, REJECT_ACTION = "wavectl_approve", "wavectl_reject"  # tasks.app
 INTERACTIONS_PATH = "/slack/interactions"
 
 
-def table_name(runbook: Runbook) -> str:
-    return f"{runbook.program.program}-approvals"
-
-
 def callback_function(runbook: Runbook) -> str:
-    return f"{runbook.program.program}-approval-callback"
+    return runbook.control_function_name(APPROVAL_CALLBACK_TASK)
 
 
 def slack_signature(secret: str, timestamp: int, body: str) -> str:
@@ -94,7 +90,7 @@ def signing_secret(cloud: LocalCloud) -> str:
 
 def click(cloud: LocalCloud, approval_id: str, user: str, action: str) -> dict[str, Any]:
     """Press Approve/Reject on an approval message as `user`; the callback's HTTP response."""
-    record = approvals.approval_record(cloud.session, table_name(cloud.runbook), approval_id)
+    record = approvals.approval_record(cloud.session, cloud.runbook.approvals_table_name(), approval_id)
     if record is None:
         return {"statusCode": 404, "body": json.dumps({"message": f"no approval {approval_id}"})}
     response_url = None
@@ -118,10 +114,14 @@ def answer_pending_gates(
     """Approve every pending gate of the execution through signed Slack clicks (idempotent; the demo
     calls it while the wave runs). Gates named in `reject_gates` are rejected by their first approver
     instead (rehearsing a rejection without racing the approvals)."""
-    for entry in approvals.decisions_for_execution(cloud.session, table_name(runbook), execution_arn):
+    for entry in approvals.decisions_for_execution(
+        cloud.session, runbook.approvals_table_name(), execution_arn
+    ):
         if entry["decision"] != Decision.PENDING:
             continue
-        record = approvals.approval_record(cloud.session, table_name(runbook), entry["approval_id"])
+        record = approvals.approval_record(
+            cloud.session, runbook.approvals_table_name(), entry["approval_id"]
+        )
         if record is None:
             continue
         clickers = approvers_to_click(runbook, record)

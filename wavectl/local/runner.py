@@ -63,12 +63,6 @@ class WaveRun:
 ProgressCallback = Callable[[Progress], None]
 
 
-def state_machine_arn(runbook: Runbook, wave: str, region: str | None = None) -> str:
-    program = runbook.program
-    name = runbook.state_machine_name(wave)
-    return f"arn:aws:states:{region or program.home_region}:{program.accounts.tooling}:stateMachine:{name}"
-
-
 def execution_name(wave: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{wave}-{stamp}-{uuid.uuid4().hex[:6]}"[:80]
@@ -87,7 +81,7 @@ def start_wave(
     runbook.wave(wave)  # unknown wave: KeyError naming the known ones
     sfn = client or session.client("stepfunctions")
     response = sfn.start_execution(
-        stateMachineArn=f"{state_machine_arn(runbook, wave, session.region_name)}:{LIVE_ALIAS}",
+        stateMachineArn=f"{runbook.state_machine_arn(wave, session.region_name)}:{LIVE_ALIAS}",
         name=execution_name(wave),
         input=json.dumps({"requested_by": requested_by, **(extra_input or {})}),
     )
