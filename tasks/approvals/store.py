@@ -42,6 +42,14 @@ def approvers_of(record: dict[str, Any]) -> list[str]:
     return sorted(votes, key=lambda user: (str(votes[user].get("at", "")), user))
 
 
+def _assignments(prefix: str, values: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """`#p0 = :p0, #p1 = :p1` with its names and values (every name aliased: many are reserved)."""
+    names = {f"#{prefix}{i}": name for i, name in enumerate(values)}
+    placeholders = {f":{prefix}{i}": value for i, value in enumerate(values.values())}
+    expression = ", ".join(f"#{prefix}{i} = :{prefix}{i}" for i in range(len(values)))
+    return expression, names, placeholders
+
+
 def _ttl(now: datetime, days: int = CLOSED_RECORD_DAYS) -> int:
     return int((now + timedelta(days=days)).timestamp())
 
@@ -90,11 +98,7 @@ class ApprovalStore:
             c.APPROVAL_ID: record[c.APPROVAL_ID],
             c.APPROVAL_CREATED_AT: record[c.APPROVAL_CREATED_AT],
         }
-        try:
-            self.table.put_item(Item=index, ConditionExpression=Attr("pk").not_exists())
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        if not self._put_if_absent(index):
             return self._existing(record)
         self._put_new(record)
         return record, True
@@ -118,12 +122,29 @@ class ApprovalStore:
         return existing, False
 
     def _put_new(self, record: dict[str, Any]) -> None:
-        key = approval_key(record[c.APPROVAL_ID])
+        self._put_if_absent({**record, **approval_key(record[c.APPROVAL_ID])})
+
+    def _put_if_absent(self, item: dict[str, Any]) -> bool:
+        """Write `item` unless its key exists; True for the one caller that wrote it."""
         try:
-            self.table.put_item(Item={**record, **key}, ConditionExpression=Attr("pk").not_exists())
+            self.table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
+            return True
         except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+            if _conditional_failed(exc):
+                return False
+            raise
+
+    def _update_if(self, approval_id: str, **update: Any) -> dict[str, Any] | None:
+        """A conditional update of an approval: the new record, or None when the condition failed
+        (someone else closed, voted or set it first)."""
+        try:
+            return self.table.update_item(Key=approval_key(approval_id), ReturnValues="ALL_NEW", **update)[
+                "Attributes"
+            ]
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
 
     def claim_post(self, approval_id: str) -> bool:
         """True for exactly one caller: the one that posts the Slack message."""
@@ -141,46 +162,35 @@ class ApprovalStore:
 
     def set_requester(self, approval_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         """Record the CloudTrail requester learned after the request (pending approvals only, once)."""
-        names = {f"#r{i}": name for i, name in enumerate(fields)}
-        try:
-            return self.table.update_item(
-                Key=approval_key(approval_id),
-                UpdateExpression="SET " + ", ".join(f"#r{i} = :r{i}" for i in range(len(fields))),
-                ConditionExpression="#s = :pending AND #src <> :cloudtrail",
-                ExpressionAttributeNames={"#s": "status", "#src": "requester_source", **names},
-                ExpressionAttributeValues={
-                    ":pending": Decision.PENDING.value,
-                    ":cloudtrail": "cloudtrail",
-                    **{f":r{i}": value for i, value in enumerate(fields.values())},
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
+        assignments, names, values = _assignments("r", fields)
+        return self._update_if(
+            approval_id,
+            UpdateExpression=f"SET {assignments}",
+            ConditionExpression="#s = :pending AND #src <> :cloudtrail",
+            ExpressionAttributeNames={"#s": "status", "#src": "requester_source", **names},
+            ExpressionAttributeValues={
+                ":pending": Decision.PENDING.value,
+                ":cloudtrail": "cloudtrail",
+                **values,
+            },
+        )
 
     def void_vote(self, approval_id: str, user: str, note: dict[str, Any]) -> bool:
         """Take back `user`'s vote of a still-pending approval (they turned out to be the requester);
         the vote is kept under `voided_votes` with `note`. False if it closed or the vote is gone."""
-        try:
-            self.table.update_item(
-                Key=approval_key(approval_id),
-                UpdateExpression="REMOVE votes.#u SET voided_votes = list_append("
-                "if_not_exists(voided_votes, :empty), :note)",
-                ConditionExpression="#s = :pending AND attribute_exists(votes.#u)",
-                ExpressionAttributeNames={"#u": user, "#s": "status"},
-                ExpressionAttributeValues={
-                    ":pending": Decision.PENDING.value,
-                    ":empty": [],
-                    ":note": [{**note, "user": user}],
-                },
-            )
-            return True
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+        voided = self._update_if(
+            approval_id,
+            UpdateExpression="REMOVE votes.#u SET voided_votes = list_append("
+            "if_not_exists(voided_votes, :empty), :note)",
+            ConditionExpression="#s = :pending AND attribute_exists(votes.#u)",
+            ExpressionAttributeNames={"#u": user, "#s": "status"},
+            ExpressionAttributeValues={
+                ":pending": Decision.PENDING.value,
+                ":empty": [],
+                ":note": [{**note, "user": user}],
+            },
+        )
+        return voided is not None
 
     # --------------------------------------------------------------------- votes and decisions
 
@@ -190,67 +200,47 @@ class ApprovalStore:
         Votes are a map keyed by approver, so even a store without atomic conditions (the embedded
         AWS under concurrent clicks) cannot count one person twice.
         """
-        try:
-            record = self.table.update_item(
-                Key=approval_key(approval_id),
-                UpdateExpression="SET votes.#u = :vote",
-                ConditionExpression="#s = :pending AND attribute_not_exists(votes.#u)",
-                ExpressionAttributeNames={"#u": user, "#s": "status"},
-                ExpressionAttributeValues={
-                    ":vote": vote,
-                    ":pending": Decision.PENDING.value,
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
-        return {**record, "approvers": approvers_of(record)}
+        record = self._update_if(
+            approval_id,
+            UpdateExpression="SET votes.#u = :vote",
+            ConditionExpression="#s = :pending AND attribute_not_exists(votes.#u)",
+            ExpressionAttributeNames={"#u": user, "#s": "status"},
+            ExpressionAttributeValues={":vote": vote, ":pending": Decision.PENDING.value},
+        )
+        return None if record is None else {**record, "approvers": approvers_of(record)}
 
     def close(
         self, approval_id: str, decision: Decision, now: datetime, extra: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """pending -> `decision`, exactly once; the closed record, or None if someone closed it first."""
-        values = {"decided_at": iso(now), "expires_ttl": _ttl(now), **(extra or {})}
-        names = {f"#a{i}": name for i, name in enumerate(values)}
-        sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
-        try:
-            return self.table.update_item(
-                Key=approval_key(approval_id),
-                UpdateExpression=f"SET #s = :decision, {sets}",
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status", **names},
-                ExpressionAttributeValues={
-                    ":decision": decision.value,
-                    ":pending": Decision.PENDING.value,
-                    **{f":a{i}": value for i, value in enumerate(values.values())},
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
+        assignments, names, values = _assignments(
+            "a", {"decided_at": iso(now), "expires_ttl": _ttl(now), **(extra or {})}
+        )
+        return self._update_if(
+            approval_id,
+            UpdateExpression=f"SET #s = :decision, {assignments}",
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status", **names},
+            ExpressionAttributeValues={
+                ":decision": decision.value,
+                ":pending": Decision.PENDING.value,
+                **values,
+            },
+        )
 
     def reopen(self, approval_id: str, decision: Decision, decided: list[str]) -> bool:
         """`decision` -> pending again, votes kept, when its task result could not be sent (throttled,
         5xx): the execution still waits, and the next click sends the result. `decided` names the
         attributes the close set besides decided_at/expires_ttl. False if the record moved on."""
         names = {f"#d{i}": name for i, name in enumerate(["decided_at", "expires_ttl", *decided])}
-        try:
-            self.table.update_item(
-                Key=approval_key(approval_id),
-                UpdateExpression="SET #s = :pending REMOVE " + ", ".join(names),
-                ConditionExpression="#s = :decision",
-                ExpressionAttributeNames={"#s": "status", **names},
-                ExpressionAttributeValues={":pending": Decision.PENDING.value, ":decision": decision.value},
-            )
-            return True
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+        reopened = self._update_if(
+            approval_id,
+            UpdateExpression="SET #s = :pending REMOVE " + ", ".join(names),
+            ConditionExpression="#s = :decision",
+            ExpressionAttributeNames={"#s": "status", **names},
+            ExpressionAttributeValues={":pending": Decision.PENDING.value, ":decision": decision.value},
+        )
+        return reopened is not None
 
     def overrule(self, approval_id: str, decision: Decision, via: str) -> dict[str, Any]:
         """Correct a closed record to what Step Functions actually did (e.g. it had timed out)."""
@@ -281,37 +271,25 @@ class ApprovalStore:
         return self._conditional_set(approval_id, attribute, iso(now), Attr(attribute).not_exists())
 
     def _conditional_set(self, approval_id: str, attribute: str, value: Any, condition: Any) -> bool:
-        try:
-            self.table.update_item(
-                Key=approval_key(approval_id),
-                UpdateExpression="SET #a = :v",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#a": attribute},
-                ExpressionAttributeValues={":v": value},
-            )
-            return True
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+        updated = self._update_if(
+            approval_id,
+            UpdateExpression="SET #a = :v",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":v": value},
+        )
+        return updated is not None
 
     # --------------------------------------------------------------------- replay protection
 
     def first_use_of_signature(self, signature: str, now: datetime) -> bool:
         """True the first time a signed Slack request is seen; False for a replay of it."""
         digest = hashlib.sha256(signature.encode()).hexdigest()
-        try:
-            self.table.put_item(
-                Item={
-                    "pk": f"slack-request#{digest}",
-                    "sk": "seen",
-                    "seen_at": iso(now),
-                    "expires_ttl": int(now.timestamp()) + REPLAY_WINDOW_SECONDS,
-                },
-                ConditionExpression=Attr("pk").not_exists(),
-            )
-            return True
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+        return self._put_if_absent(
+            {
+                "pk": f"slack-request#{digest}",
+                "sk": "seen",
+                "seen_at": iso(now),
+                "expires_ttl": int(now.timestamp()) + REPLAY_WINDOW_SECONDS,
+            }
+        )
