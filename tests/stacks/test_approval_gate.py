@@ -7,30 +7,11 @@ from pathlib import Path
 
 import pytest
 
-
-def _template(assembly: Path, stack: str) -> dict:
-    return json.loads((assembly / f"{stack}.template.json").read_text())
-
-
-def _of_type(template: dict, kind: str) -> list[dict]:
-    return [r for r in template["Resources"].values() if r["Type"] == kind]
-
-
-def _flatten(value: object) -> str:
-    """A DefinitionString Fn::Join with every intrinsic replaced by a placeholder string."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(_flatten(p) for p in parts)
-    if isinstance(value, dict) and "Fn::ImportValue" in value:
-        return f"import:{value['Fn::ImportValue']}"
-    return "INTRINSIC"
+from tests.stacks.templates import definition, iam_statements, resources_of_type, template
 
 
 def states(assembly: Path, wave: str) -> dict[str, dict]:
-    (machine,) = _of_type(_template(assembly, f"Wave-{wave}"), "AWS::StepFunctions::StateMachine")
-    return json.loads(_flatten(machine["Properties"]["DefinitionString"]))["States"]
+    return definition(assembly, f"Wave-{wave}", show_imports=True)["States"]
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +74,11 @@ def test_every_wave_has_an_approval_gate(cloud_assembly, example_runbook):
 
 def test_only_the_callback_function_may_send_task_results(cloud_assembly):
     # Given every IAM policy of the program
-    senders = []
-    for path in cloud_assembly.glob("*.template.json"):
-        for name, resource in json.loads(path.read_text())["Resources"].items():
-            if resource["Type"] != "AWS::IAM::Policy":
-                continue
-            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
-                actions = (
-                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                )
-                if any(a.startswith("states:SendTask") or a in ("states:*", "*") for a in actions):
-                    senders.append((name, statement["Resource"]))
+    senders = [
+        (name, resource)
+        for name, actions, resource in iam_statements(cloud_assembly)
+        if any(a.startswith("states:SendTask") or a in ("states:*", "*") for a in actions)
+    ]
     # Then exactly one policy grants it: the callback's, on the program's state machines only
     (only,) = senders
     assert "approvalcallback" in only[0]
@@ -112,27 +87,29 @@ def test_only_the_callback_function_may_send_task_results(cloud_assembly):
 
 def test_approvals_api_signs_slack_route_by_hmac_and_cli_route_by_iam(cloud_assembly):
     # Given the control plane
-    template = _template(cloud_assembly, "ControlPlane")
+    control_plane = template(cloud_assembly, "ControlPlane")
     methods = {
         json.dumps(m["Properties"]["ResourceId"]): m["Properties"]["AuthorizationType"]
-        for m in _of_type(template, "AWS::ApiGateway::Method")
+        for m in resources_of_type(control_plane, "AWS::ApiGateway::Method")
     }
     # Then one route is open to Slack (signature checked in code) and one requires IAM
     assert sorted(methods.values()) == ["AWS_IAM", "NONE"]
-    (stage,) = _of_type(template, "AWS::ApiGateway::Stage")
+    (stage,) = resources_of_type(control_plane, "AWS::ApiGateway::Stage")
     assert stage["Properties"]["AccessLogSetting"]["DestinationArn"]
     settings = stage["Properties"]["MethodSettings"][0]
     assert settings["ThrottlingRateLimit"] == 20 and settings["DataTraceEnabled"] is False
-    (rule,) = _of_type(template, "AWS::Events::Rule")
+    (rule,) = resources_of_type(control_plane, "AWS::Events::Rule")
     assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
-    assert "SlackInteractivityUrl" in template["Outputs"]
+    assert "SlackInteractivityUrl" in control_plane["Outputs"]
 
 
 def test_status_index_of_the_approvals_table_projects_no_task_token(cloud_assembly):
     # Given the control plane's approvals table
-    template = _template(cloud_assembly, "ControlPlane")
+    control_plane = template(cloud_assembly, "ControlPlane")
     (table,) = [
-        t for t in _of_type(template, "AWS::DynamoDB::Table") if t["Properties"].get("GlobalSecondaryIndexes")
+        t
+        for t in resources_of_type(control_plane, "AWS::DynamoDB::Table")
+        if t["Properties"].get("GlobalSecondaryIndexes")
     ]
     (index,) = table["Properties"]["GlobalSecondaryIndexes"]
     # Then its by-status index projects the listed attributes only, never the task token
@@ -142,3 +119,18 @@ def test_status_index_of_the_approvals_table_projects_no_task_token(cloud_assemb
     assert index["Projection"]["ProjectionType"] == "INCLUDE"
     assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(STATUS_INDEX_ATTRIBUTES)
     assert "task_token" not in index["Projection"]["NonKeyAttributes"]
+
+
+@pytest.mark.parametrize("role", ["approvalrequest", "approvalreminders"])
+def test_only_the_request_and_reminder_functions_may_look_up_cloudtrail(cloud_assembly, role):
+    # Given every IAM policy of the program
+    grants = [
+        (name, actions, resource)
+        for name, actions, resource in iam_statements(cloud_assembly)
+        if any(a.startswith("cloudtrail:") or a in ("*", "cloudtrail:*") for a in actions)
+    ]
+    # Then LookupEvents (Resource *: it has no resource-level permissions) goes to those two only
+    assert len(grants) == 2
+    assert all(actions == ["cloudtrail:LookupEvents"] for _, actions, _ in grants)
+    assert all(resource == "*" for _, _, resource in grants)
+    assert any(role in name.lower() for name, _, _ in grants)

@@ -10,19 +10,14 @@ import pytest
 import yaml
 
 from tests.conftest import RUNBOOKS
+from tests.stacks.templates import definition
 
 STACK = "Wave-orders-db"
 
 
 def asl_of(assembly: Path, stack: str = STACK) -> dict:
     """The state machine's definition with CloudFormation intrinsics replaced by a marker."""
-    template = json.loads((assembly / f"{stack}.template.json").read_text())
-    (machine,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
-    ]
-    definition = machine["Properties"]["DefinitionString"]
-    parts = definition["Fn::Join"][1] if isinstance(definition, dict) else [definition]
-    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+    return definition(assembly, stack)
 
 
 def all_states(asl: dict) -> dict[str, dict]:

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from stacks.workflows.frame import DRY_RUN_CHOICE
-
-
-def definitions(assembly: Path) -> dict[str, dict]:
-    """Each wave's ASL, with CloudFormation tokens replaced by a placeholder string."""
-    found = {}
-    for template in assembly.glob("Wave-*.template.json"):
-        for resource in json.loads(template.read_text())["Resources"].values():
-            if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                parts = resource["Properties"]["DefinitionString"]["Fn::Join"][1]
-                text = "".join(p if isinstance(p, str) else "TOKEN" for p in parts)
-                found[template.name.removesuffix(".template.json")] = json.loads(text)
-    return found
+from tests.stacks.templates import wave_definitions
 
 
 def states_before(definition: dict, target: str) -> set[str]:
@@ -35,7 +23,7 @@ def states_before(definition: dict, target: str) -> set[str]:
 
 
 def test_every_wave_stops_a_dry_run_before_any_approval_or_change(cloud_assembly: Path):
-    for stack, definition in definitions(cloud_assembly).items():
+    for stack, definition in wave_definitions(cloud_assembly).items():
         states = definition["States"]
         # Given the wave's dry-run Choice
         choice = states[DRY_RUN_CHOICE]

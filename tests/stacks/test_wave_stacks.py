@@ -12,14 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RUNBOOKS
-
-
-def template(assembly: Path, stack: str) -> dict:
-    return json.loads((assembly / f"{stack}.template.json").read_text())
-
-
-def resources_of_type(tmpl: dict, kind: str) -> list[dict]:
-    return [r for r in tmpl["Resources"].values() if r["Type"] == kind]
+from tests.stacks.templates import resources_of_type, template
 
 
 def wave_templates(assembly: Path) -> dict[str, dict]:

@@ -8,8 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from tasks.approvals.store import approvers_of
 from tests.tasks.approvals_support import (
     TOKEN_MARK,
-    task_logs_fixture,  # noqa: F401 (pytest fixture "task_logs")
-    world_fixture,  # noqa: F401 (pytest fixture "world")
 )
 
 

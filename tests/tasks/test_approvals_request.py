@@ -13,7 +13,6 @@ from tests.tasks.approvals_support import (
     TOKEN_MARK,
     gate_event,
     now,
-    world_fixture,  # noqa: F401 (pytest fixture "world")
 )
 from wavectl import approvals as tool_approvals
 

@@ -1,6 +1,6 @@
 """The requester identity: execution input `requested_by`, and the CloudTrail StartExecution caller.
 
-moto does not implement `cloudtrail:LookupEvents` (it raises NotImplementedError), so the CloudTrail
+moto has no `cloudtrail:LookupEvents` (the call fails in the embedded AWS), so the CloudTrail
 side is tested at its boundary: `identity.lookup_start_execution(cloudtrail, ...)` gets a real botocore
 cloudtrail client under `botocore.stub.Stubber` (which checks the request and the response against the
 service model) answering with a recorded LookupEvents page (tests/events/). The fallback to `input`
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.stub import ANY, Stubber
 
 from tasks.approvals import callback, identity, reminders, request
@@ -26,7 +25,6 @@ from tests.tasks.approvals_support import (
     REGION,
     gate_event,
     now,
-    world_fixture,  # noqa: F401 (pytest fixture "world")
 )
 from wavectl import approvals as tool_approvals
 
@@ -179,24 +177,3 @@ def test_sweeper_fills_in_the_requester_later_and_voids_their_vote(world):
     world.click(approval, "U01ALICE")
     assert approvers_of(world.record(approval)) == []
     assert reminders.sweep(services, STARTED + timedelta(minutes=15))["requester_found"] == 0
-
-
-@pytest.mark.parametrize("role", ["approvalrequest", "approvalreminders"])
-def test_only_the_request_and_reminder_functions_may_look_up_cloudtrail(cloud_assembly, role):
-    # Given every IAM policy of the program
-    grants = []
-    for path in cloud_assembly.glob("*.template.json"):
-        for name, resource in json.loads(path.read_text())["Resources"].items():
-            if resource["Type"] != "AWS::IAM::Policy":
-                continue
-            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
-                actions = (
-                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                )
-                if any(a.startswith("cloudtrail:") or a in ("*", "cloudtrail:*") for a in actions):
-                    grants.append((name, actions, statement["Resource"]))
-    # Then LookupEvents (Resource *: it has no resource-level permissions) goes to those two only
-    assert len(grants) == 2
-    assert all(actions == ["cloudtrail:LookupEvents"] for _, actions, _ in grants)
-    assert all(resource == "*" for _, _, resource in grants)
-    assert any(role in name.lower() for name, _, _ in grants)

@@ -8,13 +8,12 @@ import boto3
 
 from tasks.db_snapshot_copy import cleanup, handler
 from tasks.db_snapshot_copy.naming import STAGE_SOURCE, STAGE_TARGET, Run
-from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+from tests.tasks.db_copy_support import (
     BUCKET,
     EXECUTION,
     SOURCE,
     TARGET,
     Driver,
-    cloud_fixture,
     rds,
     rds_backend,
     run,

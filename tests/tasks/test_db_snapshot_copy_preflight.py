@@ -8,11 +8,10 @@ import pytest
 
 from tasks.common.errors import PreflightFailed
 from tasks.db_snapshot_copy import handler
-from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+from tests.tasks.db_copy_support import (
     EXECUTION,
     SOURCE,
     TARGET,
-    cloud_fixture,
     moto_session,
     rds,
     residency,

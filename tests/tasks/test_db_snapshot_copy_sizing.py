@@ -10,11 +10,10 @@ from tasks.db_snapshot_copy.backoff import (
     POLL_BUDGET,
     expected_seconds,
 )
-from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+from tests.tasks.db_copy_support import (
     EXECUTION,
     SOURCE,
     Driver,
-    cloud_fixture,
     rds_backend,
     residency,
     wave_databases,

@@ -16,13 +16,12 @@ from tasks.db_snapshot_copy.backoff import (
     POLL_BUDGET,
 )
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET
-from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+from tests.tasks.db_copy_support import (
     BUCKET,
     EXECUTION,
     SOURCE,
     TARGET,
     Driver,
-    cloud_fixture,
     rds,
     rds_backend,
     run,

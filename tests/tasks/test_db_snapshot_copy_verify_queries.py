@@ -6,11 +6,10 @@ import pytest
 import requests
 
 from tasks.common.errors import VerificationFailed
-from tests.tasks.db_copy_support import (  # noqa: F401  (cloud_fixture provides `cloud`)
+from tests.tasks.db_copy_support import (
     SOURCE,
     TARGET,
     Driver,
-    cloud_fixture,
     rds,
 )
 

@@ -37,6 +37,19 @@ def evidence(cloud, run) -> list[dict]:
     return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
 
 
+def assert_target_clean_and_source_untouched(cloud) -> None:
+    """No database or snapshot left in the target, no snapshot in the source, source databases kept."""
+    for region in ("eu-west-1", "eu-central-1"):
+        target = rds(cloud, "target", region)
+        assert target.describe_db_instances()["DBInstances"] == []
+        assert target.describe_db_clusters()["DBClusters"] == []
+        assert manual_snapshots(cloud, "target", region) == []
+        assert manual_snapshots(cloud, "source", region) == []
+    source = rds(cloud, "source", "eu-west-1")
+    assert source.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"]
+    assert source.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+
+
 def reject_gate(cloud, monkeypatch, gate: str) -> None:
     """Answer gates as the demo does, except that the first approver rejects `gate`."""
     from wavectl.local import gates
@@ -101,15 +114,7 @@ def test_failure_at_restore_compensates_and_fails_with_the_named_error(local_clo
     assert run.error.name == "Wavectl.TaskFailed" and "insufficient capacity" in run.error.message
     assert "Compensate" in run.states
     # And the target has no stray database or snapshot, the source keeps its databases and no snapshot
-    for region in ("eu-west-1", "eu-central-1"):
-        target = rds(local_cloud, "target", region)
-        assert target.describe_db_instances()["DBInstances"] == []
-        assert target.describe_db_clusters()["DBClusters"] == []
-        assert manual_snapshots(local_cloud, "target", region) == []
-        assert manual_snapshots(local_cloud, "source", region) == []
-    source = rds(local_cloud, "source", "eu-west-1")
-    assert source.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"]
-    assert source.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+    assert_target_clean_and_source_untouched(local_cloud)
     (record,) = evidence(local_cloud, run)
     assert record["outcome"] == "compensated" and record["error"]["Error"] == "Wavectl.TaskFailed"
 
@@ -165,15 +170,7 @@ def test_rejection_while_rds_is_still_busy_compensates_over_several_rounds_until
     assert "Wait for deletions" in run.states and "Compensate again" in run.states
     assert len(rounds) == 2 and rounds[0]["pending"] and rounds[1]["pending"] == []
     # And the target holds no database or snapshot, the source keeps its databases and no snapshot
-    for region in ("eu-west-1", "eu-central-1"):
-        client = rds(local_cloud, "target", region)
-        assert client.describe_db_instances()["DBInstances"] == []
-        assert client.describe_db_clusters()["DBClusters"] == []
-        assert manual_snapshots(local_cloud, "target", region) == []
-        assert manual_snapshots(local_cloud, "source", region) == []
-    source = rds(local_cloud, "source", "eu-west-1")
-    assert source.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"]
-    assert source.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+    assert_target_clean_and_source_untouched(local_cloud)
     (record,) = evidence(local_cloud, run)
     assert record["outcome"] == "compensated" and record["compensation"]["round"] == 2
 

@@ -1,0 +1,54 @@
+"""Reading the synthesised templates: resources by type, the ASL of a wave, the IAM statements."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TOKEN = "TOKEN"  # what an intrinsic (Fn::GetAtt, Ref, ...) inside a definition reads as
+
+
+def template(assembly: Path, stack: str) -> dict:
+    return json.loads((assembly / f"{stack}.template.json").read_text())
+
+
+def resources_of_type(tmpl: dict, kind: str) -> list[dict]:
+    return [r for r in tmpl["Resources"].values() if r["Type"] == kind]
+
+
+def flatten(value: object, *, show_imports: bool = False) -> str:
+    """A DefinitionString (an Fn::Join) as text, every intrinsic replaced by TOKEN, or an imported
+    value by `import:<export name>` with `show_imports`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(flatten(p, show_imports=show_imports) for p in parts)
+    if show_imports and isinstance(value, dict) and "Fn::ImportValue" in value:
+        return f"import:{value['Fn::ImportValue']}"
+    return TOKEN
+
+
+def definition(assembly: Path, stack: str, *, show_imports: bool = False) -> dict:
+    """The ASL of the one state machine in `stack`."""
+    (machine,) = resources_of_type(template(assembly, stack), "AWS::StepFunctions::StateMachine")
+    return json.loads(flatten(machine["Properties"]["DefinitionString"], show_imports=show_imports))
+
+
+def wave_definitions(assembly: Path) -> dict[str, dict]:
+    """Every wave stack's ASL, by stack name (`Wave-<wave>`)."""
+    stacks = (p.name.removesuffix(".template.json") for p in assembly.glob("Wave-*.template.json"))
+    return {stack: definition(assembly, stack) for stack in stacks}
+
+
+def iam_statements(assembly: Path) -> Iterator[tuple[str, list[str], Any]]:
+    """(policy logical id, actions, resource) of every statement of every IAM policy in the program."""
+    for path in assembly.glob("*.template.json"):
+        for name, resource in json.loads(path.read_text())["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Policy":
+                continue
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                yield name, actions if isinstance(actions, list) else [actions], statement["Resource"]
