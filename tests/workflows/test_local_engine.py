@@ -179,3 +179,52 @@ def test_loopback_guard_refuses_real_endpoints(loopback_only):
         sock.connect(("52.94.236.248", 443))
     # Then it is refused before any packet leaves, and recorded
     assert loopback_only == ["52.94.236.248"]
+
+
+def test_one_item_read_and_written_from_many_threads_stays_consistent(local_cloud):
+    # Given the approvals table, as a gate's request (writer) and the runner's poll (reader) share it
+    import threading
+
+    table = local_cloud.runbook.approvals_table_name()
+    dynamodb = local_cloud.session.client("dynamodb")
+    key = {"pk": {"S": "approval#apr_race"}, "sk": {"S": "approval"}}
+    dynamodb.put_item(
+        TableName=table, Item={**key, "approval_id": {"S": "apr_race"}, "status": {"S": "pending"}}
+    )
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        client = local_cloud.session.client("dynamodb")
+        try:
+            for i in range(300):
+                client.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression=f"SET extra_{i} = :v",
+                    ExpressionAttributeValues={":v": {"S": "x"}},
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    # When one thread adds attributes while another reads the item with a projection
+    writer = threading.Thread(target=write)
+    writer.start()
+    reads = 0
+    try:
+        while writer.is_alive():
+            dynamodb.get_item(
+                TableName=table,
+                Key=key,
+                ProjectionExpression="approval_id, #s",
+                ExpressionAttributeNames={"#s": "status"},
+            )
+            reads += 1
+    except RuntimeError as exc:
+        errors.append(exc)
+    writer.join()
+
+    # Then no call failed and the item holds every write
+    assert errors == []
+    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    assert sum(name.startswith("extra_") for name in item) == 300
+    assert reads > 0

@@ -15,6 +15,12 @@
 - Every botocore session shares one model loader: task code makes a new boto3 session per call
   (right on Lambda, where a warm container keeps its own), and reloading the service models
   each time made a wave several times slower locally.
+- moto is not thread-safe, and a wave is many threads (one interpreter per execution, parallel Map
+  iterations, the runner polling, Slack clicks): every request to a moto backend is serialised by
+  one re-entrant lock. A Lambda `Invoke` is the exception: it holds no lock itself (the handler's
+  own calls take it one at a time), so parallel iterations still overlap and a handler that waits
+  on another thread cannot deadlock. Without it a read could iterate a DynamoDB item while another
+  thread updated it ("dictionary changed size during iteration").
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -34,6 +40,9 @@ if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
 
 _definition_lock = threading.Lock()
+_backend_lock = threading.RLock()
+_UNLOCKED_EVENT = "before-send.lambda.Invoke"
+_UNLOCKED_PATH = "/invocations"
 
 
 def install(cloud: LocalCloud) -> ExitStack:
@@ -48,6 +57,8 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     import botocore.session
     import moto.iam.models as iam_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.s3.models import FakeBucket
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -65,6 +76,8 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     describe = StepFunctionResponse.describe_execution
     validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
+        (BotocoreStubber, "__call__", _serialised_stub(BotocoreStubber.__call__)),
+        (DomainDispatcherApplication, "__call__", _serialised_server(DomainDispatcherApplication.__call__)),
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
         (botocore.session, "create_loader", _shared_loader),
         (FakeBucket, "get_permission", _bucket_permission),
@@ -77,6 +90,26 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         (StepFunctionResponse, "describe_execution", _describe_qualified(describe)),
         (StepFunctionsParserBackend, "_validate_definition", staticmethod(_memoised_validation(validate))),
     ]
+
+
+def _serialised_stub(original):
+    def call(self, event_name, request, **kwargs):
+        if event_name.startswith(_UNLOCKED_EVENT):
+            return original(self, event_name, request, **kwargs)
+        with _backend_lock:
+            return original(self, event_name, request, **kwargs)
+
+    return call
+
+
+def _serialised_server(original):
+    def call(self, environ, start_response):
+        if environ.get("PATH_INFO", "").rstrip("/").endswith(_UNLOCKED_PATH):
+            return original(self, environ, start_response)
+        with _backend_lock:
+            return original(self, environ, start_response)
+
+    return call
 
 
 def _lambda_invoke(cloud: LocalCloud):
