@@ -6,7 +6,6 @@ too); `run_wave` / `run_program` drive a `LocalCloud` in this process.
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 import uuid
@@ -168,63 +167,11 @@ def _wait(
 
 
 def gate_answerer(cloud: LocalCloud) -> Callable[[str], None]:
-    """How the demo answers gates: `wavectl.local.gates.answer_pending_gates` (signed Slack clicks to
-    the real callback handler) when it exists; otherwise it sends the task tokens the gate functions
-    received straight back with `SendTaskSuccess` (no Slack involved)."""
-    try:
-        gates = importlib.import_module("wavectl.local.gates")
-    except ModuleNotFoundError as exc:
-        if exc.name != "wavectl.local.gates":
-            raise
-        return TokenAnswerer(cloud).answer
+    """How the demo answers gates: signed Slack clicks to the real callback handler, as the first
+    members of each gate's group (`wavectl.local.gates.answer_pending_gates`)."""
+    from wavectl.local import gates
+
     return lambda execution_arn: gates.answer_pending_gates(cloud, cloud.runbook, execution_arn)
-
-
-class TokenAnswerer:
-    """Fallback gate answerer: approves every task token a function of this execution received."""
-
-    def __init__(self, cloud: LocalCloud) -> None:
-        self.cloud = cloud
-        self.answered: set[str] = set()
-
-    def answer(self, execution_arn: str) -> None:
-        sfn = self.cloud.session.client("stepfunctions")
-        for invocation in list(self.cloud.lambdas.invocations):
-            text = json.dumps(invocation.event, default=str)
-            if execution_arn not in text:
-                continue
-            for token in _task_tokens(invocation.event):
-                if token not in self.answered:
-                    self.answered.add(token)
-                    sfn.send_task_success(taskToken=token, output=json.dumps(self._approval(execution_arn)))
-
-    def _approval(self, execution_arn: str) -> dict[str, Any]:
-        wave = self.cloud.runbook.wave(_wave_of(self.cloud.runbook, execution_arn))
-        group = self.cloud.runbook.program.group(wave.approval.group)
-        approvers = [a.slack for a in group[: wave.approval.required]]
-        return {"decision": "approved", "approvers": approvers, "via": "wavectl local harness"}
-
-
-def _task_tokens(event: Any) -> list[str]:
-    found: list[str] = []
-    if isinstance(event, dict):
-        for key, value in event.items():
-            if "token" in key.lower() and isinstance(value, str) and len(value) > 16:
-                found.append(value)
-            else:
-                found += _task_tokens(value)
-    elif isinstance(event, list):
-        for item in event:
-            found += _task_tokens(item)
-    return found
-
-
-def _wave_of(runbook: Runbook, execution_arn: str) -> str:
-    machine = execution_arn.split(":")[6]
-    for wave in runbook.waves:
-        if runbook.state_machine_name(wave.wave) == machine:
-            return wave.wave
-    raise KeyError(f"{execution_arn} is not an execution of a wave of {runbook.program.program}")
 
 
 # ----------------------------------------------------------------------------- the whole program
