@@ -33,6 +33,7 @@ SpeedOption = Annotated[
         "--speed", help="time compression: 'fast' (default: 1h per second, waits capped) or a factor N"
     ),
 ]
+DEFAULT_GATE_MINUTES = 30.0
 Port = Annotated[int | None, typer.Option("--port", help="port of `wavectl local up` (default 4599)")]
 local_app = typer.Typer(help="Keep an embedded AWS running for rehearsal by hand.", no_args_is_help=True)
 
@@ -292,6 +293,15 @@ def local_up(
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="answer gates as the configured approvers would")
     ] = False,
+    gate_minutes: Annotated[
+        float,
+        typer.Option(
+            "--gate-minutes",
+            min=0.1,
+            help="approval gates stay open at least this many real minutes (never longer than their "
+            "runbook timeout), so there is time to answer them by hand; other waits stay compressed",
+        ),
+    ] = DEFAULT_GATE_MINUTES,
 ) -> None:
     """Keep the embedded AWS running on 127.0.0.1 with the program deployed, until Ctrl-C.
 
@@ -304,7 +314,7 @@ def local_up(
     runbook = _load(runbooks)
     _quiet_task_logs()
     ensure_assembly(runbook, assembly)
-    with LocalCloud(runbook, assembly, speed=_speed(speed)) as cloud:
+    with LocalCloud(runbook, assembly, speed=_speed(speed).with_gates_open(gate_minutes * 60)) as cloud:
         url = cloud.serve(local_port(port))
         _print_endpoints(cloud, url)
         stop = threading.Event()
@@ -324,6 +334,11 @@ def _print_endpoints(cloud: Any, url: str) -> None:
     out.print(f"  local Slack:      {cloud.slack.url}", highlight=False)
     out.print(
         f"  Slack channel:    {cloud.slack_page_url} (open it to approve or reject as any approver)",
+        highlight=False,
+    )
+    out.print(
+        f"  time:             {cloud.speed.describe()}; gates stay open at least "
+        f"{format_seconds(cloud.speed.min_callback_timeout)} real time",
         highlight=False,
     )
     out.print(f"  tooling account:  {cloud.accounts.tooling} ({cloud.region})", highlight=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 FAST = "fast"
 FAST_FACTOR = 3600.0  # one simulated hour per real second
@@ -40,7 +40,14 @@ class Speed:
         return min(real, self.max_wait) if self.max_wait is not None else real
 
     def callback_timeout(self, simulated: float) -> float:
-        return max(float(simulated) / self.factor, self.min_callback_timeout)
+        """Real seconds a callback stays open: compressed, but at least `min_callback_timeout`,
+        and never longer than the uncompressed timeout itself."""
+        simulated = float(simulated)
+        return min(simulated, max(simulated / self.factor, self.min_callback_timeout))
+
+    def with_gates_open(self, seconds: float) -> Speed:
+        """The same compression, with callbacks open at least `seconds` (time to answer by hand)."""
+        return replace(self, min_callback_timeout=max(seconds, self.min_callback_timeout))
 
     def describe(self) -> str:
         if self.max_wait is not None:
