@@ -93,12 +93,11 @@ def test_start_and_status_local_without_a_running_embedded_aws_exit_1():
     assert "wavectl local up" in result.stderr
 
 
-@pytest.fixture
-def local_up(cloud_assembly):
-    """`wavectl local up --auto-approve` in the background on a free port; stopped after the test."""
+def _serve(cloud_assembly: Path, *options: str):
+    """`wavectl local up` in the background on a free port; yields the port, stopped afterwards."""
     port = _free_port()
     env = {**os.environ, "TZ": "UTC", "PYTHONUNBUFFERED": "1"}
-    args = ["local", "up", "--port", str(port), "--assembly", str(cloud_assembly), "--auto-approve"]
+    args = ["local", "up", "--port", str(port), "--assembly", str(cloud_assembly), *options]
     server = subprocess.Popen(
         [sys.executable, "-m", "wavectl", *args],
         cwd=ROOT,
@@ -122,6 +121,35 @@ def local_up(cloud_assembly):
         server.kill()
 
 
+@pytest.fixture
+def local_up(cloud_assembly):
+    """`wavectl local up --auto-approve`: gates answered as the configured approvers would."""
+    yield from _serve(cloud_assembly, "--auto-approve")
+
+
+@pytest.fixture
+def local_up_by_hand(cloud_assembly):
+    """`wavectl local up`: nobody answers the gates but the test, through the CLI."""
+    yield from _serve(cloud_assembly)
+
+
+def _wave_status(port: str, wave: str) -> dict:
+    status = wavectl("status", "--local", "--port", port, "--format", "json")
+    return next(w for w in json.loads(status.stdout)["waves"] if w["wave"] == wave)
+
+
+def _pending(port: str, wave: str, gate: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = wavectl("approvals", "--local", "--port", port, "--json")
+        assert listed.returncode == 0, listed.stderr
+        found = [a for a in json.loads(listed.stdout) if a["wave"] == wave and a["gate"] == gate]
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"gate {gate} of {wave} never became pending")
+
+
 def test_rehearsal_by_hand_start_then_status_on_local_up(local_up):
     # Given the embedded AWS kept running by `wavectl local up`
     port = str(local_up)
@@ -130,8 +158,7 @@ def test_rehearsal_by_hand_start_then_status_on_local_up(local_up):
     started = wavectl("start", "orders-db", "--local", "--port", port, "--requested-by", "U09OPS")
     deadline, wave = time.monotonic() + 60, {}
     while time.monotonic() < deadline:
-        status = wavectl("status", "--local", "--port", port, "--format", "json")
-        wave = next(w for w in json.loads(status.stdout)["waves"] if w["wave"] == "orders-db")
+        wave = _wave_status(port, "orders-db")
         if wave["status"] != "RUNNING":
             break
         time.sleep(0.5)
@@ -144,3 +171,35 @@ def test_rehearsal_by_hand_start_then_status_on_local_up(local_up):
     assert wave["state_machine_version_arn"].endswith(":acme-to-globex-orders-db:1")
     assert table.returncode == 0
     assert "SUCCEEDED" in table.stdout and "NOT_STARTED" in table.stdout
+
+
+def test_rehearsal_by_hand_answers_each_gate_with_wavectl_approve(local_up_by_hand):
+    # Given the embedded AWS kept running without an automatic approver, and a wave started by alice
+    port = str(local_up_by_hand)
+    started = wavectl("start", "orders-db", "--local", "--port", port, "--requested-by", "U01ALICE")
+    assert started.returncode == 0, started.stderr
+
+    # When alice tries to approve her own wave, and then bob and carol approve each gate
+    first = _pending(port, "orders-db", "start-copy")
+    own = wavectl("approve", first["approval_id"], "--local", "--port", port, "--as", "alice")
+    for gate in ("start-copy", "accept-restored-databases"):
+        approval_id = _pending(port, "orders-db", gate)["approval_id"]
+        for person in ("bob", "carol"):
+            answer = wavectl("approve", approval_id, "--local", "--port", port, "--as", person)
+            assert answer.returncode == 0, answer.stderr
+    deadline, wave = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        wave = _wave_status(port, "orders-db")
+        if wave["status"] != "RUNNING":
+            break
+        time.sleep(0.5)
+
+    # Then alice was refused (four eyes), the wave succeeded and status names bob and carol on both gates
+    assert own.returncode == 1
+    assert "refused (403): You requested this wave" in own.stderr, own.stderr
+    assert wave["status"] == "SUCCEEDED", wave
+    decided = {a["gate"]: (a["decision"], sorted(a["approvers"])) for a in wave["approvals"]}
+    assert decided == {
+        "start-copy": ("approved", ["U02BOB", "U03CAROL"]),
+        "accept-restored-databases": ("approved", ["U02BOB", "U03CAROL"]),
+    }
