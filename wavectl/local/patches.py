@@ -39,7 +39,6 @@ from unittest import mock
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
 
-_definition_lock = threading.Lock()
 _backend_lock = threading.RLock()
 _UNLOCKED_EVENT = "before-send.lambda.Invoke"
 _UNLOCKED_PATH = "/invocations"
@@ -231,13 +230,14 @@ def _start_qualified(original):
         if target is None or target[1] is None:
             return original(self, state_machine_arn, name, execution_input, trace_header)
         machine, version, alias_arn = target
-        with _definition_lock:  # run the version's definition, even if the machine changed since
-            current = machine.definition
-            machine.definition = version.definition
-            try:
-                execution = original(self, machine.arn, name, execution_input, trace_header)
-            finally:
-                machine.definition = current
+        # Run the version's definition, even if the machine changed since. No other request sees the
+        # swap: this runs inside a StartExecution request, under the backend lock.
+        current = machine.definition
+        machine.definition = version.definition
+        try:
+            execution = original(self, machine.arn, name, execution_input, trace_header)
+        finally:
+            machine.definition = current
         execution.wavectl_version_arn = version.arn
         execution.wavectl_alias_arn = alias_arn
         return execution
