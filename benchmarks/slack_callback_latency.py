@@ -114,12 +114,10 @@ def run_wave_with_timed_clicks(cloud) -> tuple[str, dict[str, list[float]]]:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
         if status != "RUNNING":
             return status, timings
-        for entry in approvals.decisions_for_execution(cloud.session, table, execution_arn):
-            if entry["decision"] == "pending" and entry["approval_id"] not in answered:
-                answered.add(entry["approval_id"])
-                answer_gate(
-                    cloud, approvals.approval_record(cloud.session, table, entry["approval_id"]), timings
-                )
+        for record in approvals.execution_records(cloud.session, table, execution_arn):
+            if record["status"] == "pending" and record["approval_id"] not in answered:
+                answered.add(record["approval_id"])
+                answer_gate(cloud, record, timings)
         time.sleep(0.05)
     return "TIMED OUT", timings
 
@@ -129,15 +127,14 @@ def _ms(seconds: float) -> str:
 
 
 def main() -> int:
+    from wavectl.cli_local import LOCAL_ASSEMBLY, ensure_assembly
     from wavectl.local.engine import LocalCloud
     from wavectl.runbook import load_runbook
-    from wavectl.synth import is_current, synthesize
 
     imports = cold_import_seconds()
     runbook = load_runbook(ROOT / "runbooks")
-    assembly = ROOT / "cdk.local.out"
-    if not is_current(assembly, runbook, False):
-        synthesize(runbook, assembly, bundle=False)
+    assembly = ROOT / LOCAL_ASSEMBLY
+    ensure_assembly(runbook, assembly)
     with LocalCloud(runbook, assembly, speed="fast") as cloud:
         status, timings = run_wave_with_timed_clicks(cloud)
     print(f"wave {WAVE}: {status}; Slack budget {SLACK_BUDGET_SECONDS:.0f} s per click")

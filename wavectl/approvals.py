@@ -90,14 +90,9 @@ def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def decisions_for_execution(session: boto3.Session, table_name: str, execution_arn: str) -> list[dict]:
-    """status.json entries of every gate of one execution, in the order the gates were reached.
-
-    Each: {"gate", "decision": approved|rejected|timed_out|pending, "approvers": [Slack ids],
-    "decided_at"} plus "approval_id", "requester", "requester_source" (cloudtrail|input|unknown),
-    "required", and for a rejection "rejected_by"
-    and "reason".
-    """
+def execution_records(session: boto3.Session, table_name: str, execution_arn: str) -> list[dict[str, Any]]:
+    """The approval records (without task tokens) of every gate of one execution, in the order the
+    gates were reached."""
     index = _query_all(
         session.client("dynamodb"),
         TableName=table_name,
@@ -106,12 +101,23 @@ def decisions_for_execution(session: boto3.Session, table_name: str, execution_a
         ConsistentRead=True,
         **projection(GATE_ATTRIBUTES),
     )
-    entries = []
+    records = []
     for gate in sorted(index, key=lambda item: item.get(c.APPROVAL_CREATED_AT, "")):
         record = approval_record(session, table_name, gate[c.APPROVAL_ID])
         if record is not None:
-            entries.append(_status_entry(record))
-    return entries
+            records.append(record)
+    return records
+
+
+def decisions_for_execution(session: boto3.Session, table_name: str, execution_arn: str) -> list[dict]:
+    """status.json entries of every gate of one execution, in the order the gates were reached.
+
+    Each: {"gate", "decision": approved|rejected|timed_out|pending, "approvers": [Slack ids],
+    "decided_at"} plus "approval_id", "requester", "requester_source" (cloudtrail|input|unknown),
+    "required", and for a rejection "rejected_by"
+    and "reason".
+    """
+    return [_status_entry(record) for record in execution_records(session, table_name, execution_arn)]
 
 
 def pending(session: boto3.Session, table_name: str) -> list[dict[str, Any]]:

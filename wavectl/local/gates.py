@@ -16,7 +16,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from tasks.contracts import APPROVAL_CALLBACK_TASK, Decision
+from tasks.contracts import APPROVAL_CALLBACK_TASK, APPROVAL_GATE, APPROVAL_STATUS, Decision
 from wavectl import approvals
 from wavectl.runbook import Runbook
 
@@ -114,21 +114,14 @@ def answer_pending_gates(
     """Approve every pending gate of the execution through signed Slack clicks (idempotent; the demo
     calls it while the wave runs). Gates named in `reject_gates` are rejected by their first approver
     instead (rehearsing a rejection without racing the approvals)."""
-    for entry in approvals.decisions_for_execution(
-        cloud.session, runbook.approvals_table_name(), execution_arn
-    ):
-        if entry["decision"] != Decision.PENDING:
-            continue
-        record = approvals.approval_record(
-            cloud.session, runbook.approvals_table_name(), entry["approval_id"]
-        )
-        if record is None:
+    for record in approvals.execution_records(cloud.session, runbook.approvals_table_name(), execution_arn):
+        if record.get(APPROVAL_STATUS, Decision.PENDING) != Decision.PENDING:
             continue
         clickers = approvers_to_click(runbook, record)
-        if entry["gate"] in reject_gates:
+        if record.get(APPROVAL_GATE) in reject_gates:
             click(cloud, record["approval_id"], clickers[0], "reject")
             continue
-        voted = set(entry.get("approvers") or [])
+        voted = set(record.get("votes") or {})
         for user in clickers:
             if user not in voted:
                 click(cloud, record["approval_id"], user, "approve")
