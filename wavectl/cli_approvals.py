@@ -36,6 +36,9 @@ Reason = Annotated[str | None, typer.Option("--reason", help="why; recorded in t
 ActAs = Annotated[
     str | None, typer.Option("--as", help="with --local: approver name (or Slack id) to act as")
 ]
+ApprovalId = Annotated[
+    str, typer.Argument(help="the approval id (in the Slack message or `wavectl approvals`)")
+]
 ApiUrl = Annotated[
     str | None, typer.Option("--api-url", help="approvals API base URL (default: control-plane stack output)")
 ]
@@ -176,9 +179,7 @@ def _decide(action: str, approval_id: str, reason: str | None, runbooks: Path, l
 
 
 def approve(
-    approval_id: Annotated[
-        str, typer.Argument(help="the approval id (in the Slack message or `wavectl approvals`)")
-    ],
+    approval_id: ApprovalId,
     reason: Reason = None,
     runbooks: RunbookOption = Path("runbooks"),
     local: LocalOption = False,
@@ -194,9 +195,7 @@ def approve(
 
 
 def reject(
-    approval_id: Annotated[
-        str, typer.Argument(help="the approval id (in the Slack message or `wavectl approvals`)")
-    ],
+    approval_id: ApprovalId,
     reason: Reason = None,
     runbooks: RunbookOption = Path("runbooks"),
     local: LocalOption = False,

@@ -138,6 +138,17 @@ def _wave_status(port: str, wave: str) -> dict:
     return next(w for w in json.loads(status.stdout)["waves"] if w["wave"] == wave)
 
 
+def _wave_when_ended(port: str, wave: str, timeout: float = 60) -> dict:
+    """The wave's status.json entry once it stops RUNNING (or as it is when `timeout` runs out)."""
+    deadline, entry = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        entry = _wave_status(port, wave)
+        if entry["status"] != "RUNNING":
+            break
+        time.sleep(0.5)
+    return entry
+
+
 def _pending(port: str, wave: str, gate: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -156,12 +167,7 @@ def test_rehearsal_by_hand_start_then_status_on_local_up(local_up):
 
     # When a wave is started on it and its status is read until it ends
     started = wavectl("start", "orders-db", "--local", "--port", port, "--requested-by", "U09OPS")
-    deadline, wave = time.monotonic() + 60, {}
-    while time.monotonic() < deadline:
-        wave = _wave_status(port, "orders-db")
-        if wave["status"] != "RUNNING":
-            break
-        time.sleep(0.5)
+    wave = _wave_when_ended(port, "orders-db")
     table = wavectl("status", "--local", "--port", port)
 
     # Then the execution ran on the live alias's version and succeeded; the table shows it
@@ -187,12 +193,7 @@ def test_rehearsal_by_hand_answers_each_gate_with_wavectl_approve(local_up_by_ha
         for person in ("bob", "carol"):
             answer = wavectl("approve", approval_id, "--local", "--port", port, "--as", person)
             assert answer.returncode == 0, answer.stderr
-    deadline, wave = time.monotonic() + 60, {}
-    while time.monotonic() < deadline:
-        wave = _wave_status(port, "orders-db")
-        if wave["status"] != "RUNNING":
-            break
-        time.sleep(0.5)
+    wave = _wave_when_ended(port, "orders-db")
 
     # Then alice was refused (four eyes), the wave succeeded and status names bob and carol on both gates
     assert own.returncode == 1
