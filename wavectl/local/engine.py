@@ -16,6 +16,7 @@ What other code may rely on (the public interface):
 - `cloud.invoke_function(name, event)`  call a deployed function in-process (raises `FunctionFailed`).
 - `cloud.speed` / `cloud.clock`  the time compression (`Speed`) and simulated/real elapsed time (`SimClock`).
 - `cloud.lambdas.invocations`    every task invocation (function, account, event, error).
+- `cloud.route53`     `Route53Journal`: every record change (history), `set_health(check, healthy)`.
 - `cloud.account_session(account_id)`  an administrator's session in any account (seeding, tests).
 - `cloud.source_session()` / `cloud.target_session()`  sessions through the runbook's roles.
 - `cloud.serve(port)` expose the same embedded AWS on http://127.0.0.1:PORT (`wavectl local up`).
@@ -51,6 +52,7 @@ from wavectl.local.clock import SimClock, Speed
 from wavectl.local.deploy import SLACK_API_URL_VARIABLE, DeployTarget, deploy_assembly
 from wavectl.local.functions import InProcessLambda
 from wavectl.local.resources import Resources
+from wavectl.local.route53 import Route53Journal
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
 from wavectl.runbook import Runbook
 
@@ -103,6 +105,7 @@ class LocalCloud:
         self.region = runbook.program.home_region
         self.accounts: ProgramAccounts = program_accounts(runbook)
         self.clock = SimClock()
+        self.route53 = Route53Journal(self.clock.simulated_elapsed)
         self.lambdas = InProcessLambda()
         self.slack = LocalSlack()
         self.resources = Resources()

@@ -21,6 +21,9 @@
   own calls take it one at a time), so parallel iterations still overlap and a handler that waits
   on another thread cannot deadlock. Without it a read could iterate a DynamoDB item while another
   thread updated it ("dictionary changed size during iteration").
+- Route 53 (`wavectl.local.route53`): a change id per change and a journal of every change, deletes of
+  weighted record sets by name, type and identifier (moto deletes by identifier alone), and health
+  checks that can be made to fail.
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -88,6 +91,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         (StepFunctionsParserBackend, "start_execution", _start_qualified(start)),
         (StepFunctionResponse, "describe_execution", _describe_qualified(describe)),
         (StepFunctionsParserBackend, "_validate_definition", staticmethod(_memoised_validation(validate))),
+        *cloud.route53.patches(),
     ]
 
 

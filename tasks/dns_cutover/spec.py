@@ -1,0 +1,67 @@
+"""The wave's records, steps and alarms, handed to the task functions in one environment variable.
+
+The state machine definition must not grow with the number of records or steps, so they are not in
+the ASL: the stack encodes the spec here (`encode_spec`), the tasks decode it.
+
+Spec (JSON): {zone, zone_account: source|target, region, records: [{name, type, old_target,
+new_target, old_health_check, new_health_check}], steps, gated_steps, cutover_ttl, bake,
+alarms: [{name, account: source|target, region}], alarm_poll, rollback_window, final_ttl}.
+Durations are seconds; `final_ttl` null means "the original TTL".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+from tasks.common.settings import setting
+
+ENV_DNS_WAVE_SPEC = "WAVECTL_DNS_WAVE_SPEC"
+ALIAS_TYPES = ("A", "AAAA")
+
+
+def encode_spec(spec: dict[str, Any]) -> str:
+    raw = json.dumps(spec, separators=(",", ":"), sort_keys=True).encode()
+    return base64.b64encode(zlib.compress(raw, 9)).decode()
+
+
+def decode_spec(encoded: str) -> dict[str, Any]:
+    return json.loads(zlib.decompress(base64.b64decode(encoded)))
+
+
+def wave_spec(event: dict[str, Any]) -> dict[str, Any]:
+    """The spec of the event if it carries one (tests, redrives), else the function's own."""
+    if event.get("spec"):
+        return dict(event["spec"])
+    return decode_spec(setting(ENV_DNS_WAVE_SPEC))
+
+
+def fqdn(name: str) -> str:
+    """`api.example.com` and `api.example.com.` compare equal; Route 53 answers with the dot."""
+    return name.rstrip(".").lower() + "."
+
+
+def step_plan(spec: dict[str, Any], index: int) -> dict[str, Any]:
+    """What the workflow needs about step `index`: its weight, whether a gate precedes it, its bake."""
+    steps = spec["steps"]
+    weight = int(steps[index])
+    return {
+        "index": index,
+        "weight": weight,
+        "gated": weight in spec.get("gated_steps", [100]),
+        "gate": f"shift-to-{weight}",
+        "last": index == len(steps) - 1,
+        "summary": shift_summary(spec, weight),
+    }
+
+
+def shift_summary(spec: dict[str, Any], weight: int) -> str:
+    names = ", ".join(r["name"] for r in spec["records"])
+    alarms = ", ".join(a["name"] for a in spec["alarms"]) or "no alarms"
+    bake = max(int(spec["bake"]), int(spec["cutover_ttl"]))
+    return (
+        f"Shift {names} to {weight}% on the new targets ({100 - weight}% stays on the old ones), then "
+        f"bake {bake // 60}m watching {alarms} every {int(spec['alarm_poll'])}s. A trip rolls back."
+    )
