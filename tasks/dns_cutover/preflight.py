@@ -53,7 +53,7 @@ def _plan_text(spec: dict[str, Any]) -> str:
     gated = ", ".join(f"{s}%" for s in spec.get("gated_steps", [100]))
     return (
         f"Preflight passed. Shift {', '.join(r['name'] for r in spec['records'])} in steps {steps} "
-        f"(a gate before {gated}); {shift_summary(spec, spec['steps'][0])} TTL lowered to "
+        f"(a gate before {gated}); {shift_summary(spec, 0)} TTL lowered to "
         f"{spec['cutover_ttl']}s first; after 100% the old records stay at weight 0 for "
         f"{spec['rollback_window'] // 3600}h {spec['rollback_window'] % 3600 // 60}m (rollback window)."
     )

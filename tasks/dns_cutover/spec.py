@@ -43,6 +43,13 @@ def fqdn(name: str) -> str:
     return name.rstrip(".").lower() + "."
 
 
+def bake_seconds(spec: dict[str, Any], index: int) -> int:
+    """How long step `index` bakes: its bake (one for all steps, or one per step), at least the TTL."""
+    bake = spec["bake"]
+    seconds = bake[index] if isinstance(bake, list) else bake
+    return max(int(seconds), int(spec["cutover_ttl"]))
+
+
 def step_plan(spec: dict[str, Any], index: int) -> dict[str, Any]:
     """What the workflow needs about step `index`: its weight, whether a gate precedes it, its bake."""
     steps = spec["steps"]
@@ -53,15 +60,17 @@ def step_plan(spec: dict[str, Any], index: int) -> dict[str, Any]:
         "gated": weight in spec.get("gated_steps", [100]),
         "gate": f"shift-to-{weight}",
         "last": index == len(steps) - 1,
-        "summary": shift_summary(spec, weight),
+        "bake_seconds": bake_seconds(spec, index),
+        "summary": shift_summary(spec, index),
     }
 
 
-def shift_summary(spec: dict[str, Any], weight: int) -> str:
+def shift_summary(spec: dict[str, Any], index: int) -> str:
     names = ", ".join(r["name"] for r in spec["records"])
     alarms = ", ".join(a["name"] for a in spec["alarms"]) or "no alarms"
-    bake = max(int(spec["bake"]), int(spec["cutover_ttl"]))
+    weight, bake = int(spec["steps"][index]), bake_seconds(spec, index)
     return (
         f"Shift {names} to {weight}% on the new targets ({100 - weight}% stays on the old ones), then "
-        f"bake {bake // 60}m watching {alarms} every {int(spec['alarm_poll'])}s. A trip rolls back."
+        f"bake {bake // 60}m{bake % 60:02d}s watching {alarms} every {int(spec['alarm_poll'])}s. "
+        "A trip rolls back."
     )

@@ -124,17 +124,26 @@ def shift(reach: Reach, spec: dict[str, Any], run: Run, index: int, write: Evide
         "change": change,
         "weights_before": before,
         "weights_after": after,
-        "watch": new_watch(spec, "bake", step["weight"]),
+        "watch": new_watch(spec, "bake", step["weight"], step["bake_seconds"]),
     }
 
 
-def new_watch(spec: dict[str, Any], mode: str, weight: int) -> dict[str, Any]:
-    length = spec["rollback_window"] if mode == "window" else max(int(spec["bake"]), int(spec["cutover_ttl"]))
+WINDOW_POLLS = 240  # a rollback window is watched with at most this many polls (execution history size)
+
+
+def new_watch(spec: dict[str, Any], mode: str, weight: int, length: int | None = None) -> dict[str, Any]:
+    """The state of one watch: a bake (`length` seconds) or the rollback window (its length, polled
+    every alarm_poll but at most WINDOW_POLLS times, so a 24 h window stays far from the 25,000-event
+    history limit)."""
+    poll = int(spec["alarm_poll"])
+    if mode == "window":
+        length = int(spec["rollback_window"])
+        poll = max(poll, -(-length // WINDOW_POLLS))
     return {
         "mode": mode,
         "weight": weight,
-        "poll_seconds": int(spec["alarm_poll"]),
-        "length_seconds": int(length),
+        "poll_seconds": poll,
+        "length_seconds": int(length or 0),
         "waited_seconds": 0,
         "polls": 0,
         "done": False,
