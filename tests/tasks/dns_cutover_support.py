@@ -138,7 +138,13 @@ def start_dns(monkeypatch: Any, spec: dict[str, Any], plain: tuple[str, ...] = (
     for target, attribute, replacement in journal.patches():
         stack.enter_context(mock.patch.object(target, attribute, replacement))
     _roles()
-    seeded = seed_dns_zone(moto_session, spec, ACCOUNTS, plain=plain, ttls={API: 300, WWW: 900})
+    seeded = seed_dns_zone(
+        lambda account, service, region: moto_session(account, region).client(service),
+        spec,
+        ACCOUNTS,
+        plain=plain,
+        ttls={API: 300, WWW: 900},
+    )
     boto3.client("s3", region_name="eu-west-1").create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-import boto3
-
-SessionFor = Callable[[str, str], boto3.Session]  # (account id, region) -> administrator session
+ClientFor = Callable[[str, str, str], Any]  # (account id, service, region) -> administrator client
 ADDRESSES = ("198.51.100.", "203.0.113.")  # documentation ranges: old targets, new targets
 DEFAULT_TTLS = (300, 900, 600, 120)
 
 
 def seed_dns_zone(
-    session_for: SessionFor,
+    client_for: ClientFor,
     spec: dict[str, Any],
     accounts: dict[str, str],
     *,
@@ -27,7 +25,7 @@ def seed_dns_zone(
     ttls: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Seed the zone, records, health checks and alarms of `spec`; `accounts` maps source/target to ids."""
-    route53 = session_for(accounts[spec["zone_account"]], "us-east-1").client("route53")
+    route53 = client_for(accounts[spec["zone_account"]], "route53", "us-east-1")
     zone_id = route53.create_hosted_zone(Name=spec["zone"], CallerReference=f"wavectl-{spec['zone']}")[
         "HostedZone"
     ]["Id"].rsplit("/", 1)[-1]
@@ -49,7 +47,8 @@ def seed_dns_zone(
         changes += _record_sets(record, ttl, checks, record["name"] in plain)
     route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
     alarms = [
-        _alarm(session_for(accounts[a["account"]], a["region"]), a["name"], spec) for a in spec["alarms"]
+        _alarm(client_for(accounts[a["account"]], "cloudwatch", a["region"]), a["name"], spec)
+        for a in spec["alarms"]
     ]
     return {"zone_id": zone_id, "health_checks": checks, "alarms": alarms}
 
@@ -108,8 +107,7 @@ def _health_check(route53: Any, target: str, address: str) -> str:
     )["HealthCheck"]["Id"]
 
 
-def _alarm(session: boto3.Session, name: str, spec: dict[str, Any]) -> str:
-    cloudwatch = session.client("cloudwatch")
+def _alarm(cloudwatch: Any, name: str, spec: dict[str, Any]) -> str:
     latency = "latency" in name
     args: dict[str, Any] = {
         "AlarmName": name,
