@@ -86,15 +86,17 @@ def build(ctx: WaveContext) -> sfn.IChainable:
         ctx.scope, "Start at the first step", input_path="$.preflight.first", result_path="$.cursor"
     )
     shift_loop = _shift_loop(ctx, task, rollback)
-    return (
+    window, evidence = _after_last_step(ctx, wave, task, functions, rollback)
+    (
         sfn.Chain.start(preflight)
         .next(dry_run_exit(ctx, "preflight"))
         .next(lower)
         .next(wait_ttl)
         .next(begin)
         .next(first)
-        .next(shift_loop(_after_last_step(ctx, wave, task, functions, rollback)))
+        .next(shift_loop(window))
     )
+    return sfn.Chain.custom(preflight, [evidence], evidence)
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -141,7 +143,7 @@ def _shift_loop(ctx: WaveContext, task, rollback: sfn.IChainable):
     return loop
 
 
-def _after_last_step(ctx: WaveContext, wave: DnsCutoverWave, task, functions, rollback) -> sfn.IChainable:
+def _after_last_step(ctx: WaveContext, wave: DnsCutoverWave, task, functions, rollback):
     window = sfn.Parallel(
         ctx.scope,
         "Rollback window",
@@ -171,7 +173,8 @@ def _after_last_step(ctx: WaveContext, wave: DnsCutoverWave, task, functions, ro
         },
         result_path="$.evidence",
     )
-    return sfn.Chain.start(window).next(close).next(evidence)
+    window.next(close).next(evidence)
+    return window, evidence
 
 
 def _window_gate(ctx: WaveContext, wave: DnsCutoverWave) -> sfn.IChainable:
