@@ -197,7 +197,10 @@ def _window_gate(ctx: WaveContext, wave: DnsCutoverWave) -> sfn.IChainable:
 
 def _window_watch(ctx: WaveContext, functions: dict[str, TaskFunction]) -> sfn.IChainable:
     start = ctx.invoke(
-        "Start watching the window", functions["window"], {"execution.$": EXECUTION}, result_path="$.window"
+        "Start watching the window",
+        functions["window"],
+        {"execution.$": EXECUTION, "watch.$": "$.shift.watch"},
+        result_path="$.window",
     )
     wait = sfn.Wait(
         ctx.scope,

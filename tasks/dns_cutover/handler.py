@@ -58,7 +58,8 @@ def watch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def window(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The watch of the rollback window (alarms keep being watched while the window gate is open)."""
-    return {"watch": steps.new_watch(wave_spec(event), "window", 100)}
+    checks = (event.get("watch") or {}).get("health_checks")
+    return {"watch": steps.new_watch(wave_spec(event), "window", 100, health_checks=checks)}
 
 
 def close_window(event: dict[str, Any], context: Any) -> dict[str, Any]:

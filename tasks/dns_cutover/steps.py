@@ -124,14 +124,20 @@ def shift(reach: Reach, spec: dict[str, Any], run: Run, index: int, write: Evide
         "change": change,
         "weights_before": before,
         "weights_after": after,
-        "watch": new_watch(spec, "bake", step["weight"], step["bake_seconds"]),
+        "watch": new_watch(spec, "bake", step["weight"], step["bake_seconds"], new_health_checks(pairs)),
     }
 
 
 WINDOW_POLLS = 240  # a rollback window is watched with at most this many polls (execution history size)
 
 
-def new_watch(spec: dict[str, Any], mode: str, weight: int, length: int | None = None) -> dict[str, Any]:
+def new_watch(
+    spec: dict[str, Any],
+    mode: str,
+    weight: int,
+    length: int | None = None,
+    health_checks: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The state of one watch: a bake (`length` seconds) or the rollback window (its length, polled
     every alarm_poll but at most WINDOW_POLLS times, so a 24 h window stays far from the 25,000-event
     history limit)."""
@@ -147,6 +153,7 @@ def new_watch(spec: dict[str, Any], mode: str, weight: int, length: int | None =
         "waited_seconds": 0,
         "polls": 0,
         "done": False,
+        "health_checks": dict(health_checks or {}),  # new target -> its health check, read once
     }
 
 
@@ -167,7 +174,7 @@ def watch(
     states = alarm_states.alarm_states(reach, spec["alarms"])
     missing = [a["name"] for a in spec["alarms"] if a["name"] not in states]
     tripped = [n for n in alarm_states.not_ok(states) if states[n]["state"] == "ALARM"] + missing
-    unhealthy = _unhealthy_targets(reach, spec)
+    unhealthy = _unhealthy_targets(reach, spec, state.get("health_checks") or {})
     where = f"{state['mode']} at {state['weight']}%, {waited // 60}m{waited % 60:02d}s in, poll {polls}"
     if tripped or unhealthy:
         write(
@@ -188,12 +195,9 @@ def watch(
     return {**state, "polls": polls, "waited_seconds": waited, "done": done}
 
 
-def _unhealthy_targets(reach: Reach, spec: dict[str, Any]) -> list[str]:
-    zone = Zone.of(reach, spec)
-    checks = new_health_checks(zone.pairs())
-    return [
-        target for target, check in checks.items() if not route53.health_check_status(zone.client, check)[0]
-    ]
+def _unhealthy_targets(reach: Reach, spec: dict[str, Any], checks: dict[str, str]) -> list[str]:
+    client = reach.route53(spec["zone_account"])
+    return [target for target, check in checks.items() if not route53.health_check_status(client, check)[0]]
 
 
 def new_health_checks(pairs: list[Pair]) -> dict[str, str]:
