@@ -26,9 +26,7 @@ class WaveKind(StrEnum):
 # Kinds whose own workflow has not landed yet: their waves run a placeholder body (one gate, one Pass)
 # and every report marks their executions as placeholders. A kind leaves this set when its workflow lands;
 # when the set is empty, the placeholder builder and the marking go away with it.
-PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset(
-    {WaveKind.DNS_CUTOVER, WaveKind.PAYMENT_DUAL_RUN, WaveKind.DECOMMISSION}
-)
+PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset({WaveKind.PAYMENT_DUAL_RUN, WaveKind.DECOMMISSION})
 
 # The canonical payment record (payment bridge output, reconciliation input): CSV header, in this order.
 # `amount` is a decimal string in the currency's minor units ("1234.56", "1500" for JPY), never a float;
@@ -62,6 +60,7 @@ class ErrorName(StrEnum):
     NOT_READY = "Wavectl.NotReady"
     VERIFICATION_FAILED = "Wavectl.VerificationFailed"
     COMPENSATED = "Wavectl.Compensated"
+    ALARM_TRIPPED = "Wavectl.AlarmTripped"  # dns-cutover: an alarm or a new target's health check
 
 
 class Decision(StrEnum):
@@ -119,6 +118,8 @@ ENV_APPROVERS = "WAVECTL_APPROVERS"
 ENV_DB_WAVE_SPEC = "WAVECTL_DB_WAVE_SPEC"
 # db-snapshot-copy: optional "module:function" running the runbook's verify queries.
 ENV_DB_VERIFY_HOOK = "WAVECTL_DB_VERIFY_HOOK"
+# dns-cutover: the wave's zone, records, steps and alarms (encode_spec JSON; keeps the ASL size constant).
+ENV_DNS_WAVE_SPEC = "WAVECTL_DNS_WAVE_SPEC"
 
 LIVE_ALIAS = "live"
 

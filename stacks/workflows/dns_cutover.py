@@ -22,9 +22,10 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.constructs.approval_step import approval_gate
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
+from stacks.names import evidence_bucket_name
+from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
 from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
 from tasks import contracts
@@ -244,7 +245,7 @@ def _rollback(ctx: WaveContext, function: TaskFunction) -> sfn.IChainable:
 
 
 def _functions(ctx: WaveContext, wave: DnsCutoverWave) -> dict[str, TaskFunction]:
-    spec = {"WAVECTL_DNS_WAVE_SPEC": encoded_task_spec(wave)}
+    spec = {contracts.ENV_DNS_WAVE_SPEC: encoded_task_spec(wave)}
     program = ctx.program
     functions = {}
     for task, (description, timeout) in TASKS.items():
@@ -276,24 +277,23 @@ def _functions(ctx: WaveContext, wave: DnsCutoverWave) -> dict[str, TaskFunction
 
 
 def _grant_evidence(ctx: WaveContext, function: TaskFunction, *, read: bool) -> None:
-    """PutObject (and GetObject for the remembered TTLs) under this wave's evidence prefix."""
-    from stacks.control_plane import evidence_bucket_name  # control_plane imports the workflows
-
+    """Write-once evidence under this wave's prefix; `read`: also read back what it wrote (the
+    original TTLs, so that a retried lower_ttl keeps the first reading)."""
+    ctx.grant_evidence_write(function)
+    if not read:
+        return
     objects = f"{evidence_bucket_name(ctx.runbook)}/waves/{ctx.wave.wave}/*"
-    actions = ["s3:PutObject", "s3:GetObject"] if read else ["s3:PutObject"]
-    function.role.add_to_policy(
+    function.role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid="WaveEvidence", actions=actions, resources=[f"arn:{Aws.PARTITION}:s3:::{objects}"]
+            sid="ReadOriginalTtls",
+            actions=["s3:GetObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::{objects}"],
         )
     )
-    kms = ["kms:GenerateDataKey", "kms:Decrypt"] if read else ["kms:GenerateDataKey"]
-    function.role.add_to_policy(
-        iam.PolicyStatement(sid="EncryptWaveEvidence", actions=kms, resources=[ctx.control.key.key_arn])
-    )
-    acknowledge(
-        function.role,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{objects}]",
-        "Evidence objects under this wave's prefix only (one record per execution and decision).",
+    function.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ReadOriginalTtlsKey", actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]
+        )
     )
 
 

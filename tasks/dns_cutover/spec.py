@@ -11,24 +11,13 @@ Durations are seconds; `final_ttl` null means "the original TTL".
 
 from __future__ import annotations
 
-import base64
-import json
-import zlib
 from typing import Any
 
 from tasks.common.settings import setting
+from tasks.contracts import ENV_DNS_WAVE_SPEC, decode_spec, encode_spec
 
-ENV_DNS_WAVE_SPEC = "WAVECTL_DNS_WAVE_SPEC"
 ALIAS_TYPES = ("A", "AAAA")
-
-
-def encode_spec(spec: dict[str, Any]) -> str:
-    raw = json.dumps(spec, separators=(",", ":"), sort_keys=True).encode()
-    return base64.b64encode(zlib.compress(raw, 9)).decode()
-
-
-def decode_spec(encoded: str) -> dict[str, Any]:
-    return json.loads(zlib.decompress(base64.b64decode(encoded)))
+__all__ = ["ENV_DNS_WAVE_SPEC", "encode_spec", "wave_spec"]
 
 
 def wave_spec(event: dict[str, Any]) -> dict[str, Any]:

@@ -10,21 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tasks.common.errors import WavectlError
-from tasks.contracts import ErrorName
+from tasks.common.errors import AlarmTripped, TaskFailed
 from tasks.dns_cutover import alarms as alarm_states
 from tasks.dns_cutover import evidence, route53, targets
 from tasks.dns_cutover.reach import Reach, Run
 from tasks.dns_cutover.records import Pair, describe_weights, desired, pair_of, removal_of_old
 from tasks.dns_cutover.spec import fqdn, step_plan
-
-
-class AlarmTripped(WavectlError):
-    """An alarm went to ALARM, or a new target's health check failed, while traffic was shifted."""
-
-
-AlarmTripped.__name__ = AlarmTripped.__qualname__ = "Wavectl.AlarmTripped"
-AlarmTripped.error_name = ErrorName.TASK_FAILED  # the ASL matches the class name, which is what counts
 
 Evidence = Callable[[Run, str, dict[str, Any]], Any]
 
@@ -40,7 +31,7 @@ class Zone:
     def of(cls, reach: Reach, spec: dict[str, Any]) -> Zone:
         found = route53.find_zone(reach.route53(spec["zone_account"]), spec["zone"])
         if found is None:
-            raise WavectlError(f"zone {spec['zone']} is gone from the {spec['zone_account']} account")
+            raise TaskFailed(f"zone {spec['zone']} is gone from the {spec['zone_account']} account")
         return cls(reach, spec, route53.zone_id(found))
 
     def pairs(self) -> list[Pair]:

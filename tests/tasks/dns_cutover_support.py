@@ -19,8 +19,8 @@ from tasks import contracts as c
 from tasks.dns_cutover import handler
 from tasks.dns_cutover.spec import ENV_DNS_WAVE_SPEC, encode_spec
 from wavectl.local.dns_estate import seed_dns_zone
-from wavectl.local.estate_rds import moto_session
 from wavectl.local.route53 import Route53Journal
+from wavectl.local.seeders.db_snapshot_copy import moto_session
 
 SOURCE, TARGET = "222222222222", "333333333333"
 ACCOUNTS = {"source": SOURCE, "target": TARGET}

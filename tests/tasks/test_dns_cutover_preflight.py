@@ -9,7 +9,7 @@ import pytest
 from tasks.common.errors import PreflightFailed
 from tasks.dns_cutover import handler
 from tests.tasks.dns_cutover_support import API, WWW, start_dns, wave_spec
-from wavectl.local.estate_rds import moto_session
+from wavectl.local.seeders.db_snapshot_copy import moto_session
 
 
 def problems_of(error: pytest.ExceptionInfo) -> list[str]:
