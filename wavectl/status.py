@@ -7,7 +7,10 @@ The contract (later versions add keys, never remove or rename them):
                 "current_state", "approvals": [{"gate", "decision", "approvers", "decided_at"}],
                 "error": null | {"name", "message", "cause"},
                 "state_machine_version_arn", "definition_sha256", "pending_gates",
-                "placeholder"}]}
+                "placeholder", "outcome"}]}
+
+`outcome` is the one-line summary a wave's workflow leaves in its output (`$.outcome.summary`, e.g.
+a DNS cutover's weights reached), or null.
 
 `placeholder` is true for a wave whose kind has no workflow yet: its execution ran one gate and a Pass
 state and did nothing else, so its `SUCCEEDED` is never shown as a plain success.
@@ -92,9 +95,19 @@ def wave_status(session: boto3.Session, sfn: Any, runbook: Runbook, wave: Wave, 
         pending_gates=list(where.pending_gates) if where else [],
         approvals=approvals_for(session, table, description["executionArn"]),
         error=error.as_dict() if error else None,
+        outcome=_outcome(description),
     )
     entry.update(_version_of(sfn, description, wave))
     return entry
+
+
+def _outcome(description: dict[str, Any]) -> str | None:
+    try:
+        output = json.loads(description.get("output") or "{}")
+    except ValueError:
+        return None
+    outcome = output.get("outcome") if isinstance(output, dict) else None
+    return str(outcome["summary"]) if isinstance(outcome, dict) and outcome.get("summary") else None
 
 
 def _not_started(wave: Wave) -> dict[str, Any]:
@@ -113,6 +126,7 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "definition_sha256": None,
         "pending_gates": [],
         "placeholder": is_placeholder(wave),
+        "outcome": None,
     }
 
 
@@ -181,7 +195,7 @@ def _state_or_error(wave: dict[str, Any]) -> str:
         return f"{error['name']}: {error['message']}"
     if wave.get("pending_gates"):
         return f"waiting for approval at {', '.join(wave['pending_gates'])}"
-    return wave.get("current_state") or ""
+    return wave.get("current_state") or wave.get("outcome") or ""
 
 
 def shown_status(wave: dict[str, Any]) -> str:

@@ -172,7 +172,7 @@ def _after_last_step(ctx: WaveContext, wave: DnsCutoverWave, task, functions, ro
             "ttl.$": "$.ttl",
             "close.$": "$.close",
         },
-        result_path="$.evidence",
+        result_path="$.outcome",
     )
     window.next(close).next(evidence)
     return window, evidence

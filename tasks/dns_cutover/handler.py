@@ -95,4 +95,15 @@ def record_evidence(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "final_record_sets": zone.record_sets(),
         "zone_record_count": len(all_record_sets(zone.client, zone.id)),
     }
-    return {"key": evidence.write(run, f"dns-cutover-{body['outcome']}", body)}
+    key = evidence.write(run, f"dns-cutover-{body['outcome']}", body)
+    return {"evidence_key": key, "summary": weights_summary(zone.pairs())}
+
+
+def weights_summary(pairs: list) -> str:
+    """`weights reached: api.example.com new 100% (old removed), ...` for status pages."""
+    parts = []
+    for pair in pairs:
+        weights = pair.weights()
+        old = "old removed" if pair.old is None and pair.plain is None else f"old {weights['old']}%"
+        parts.append(f"{pair.record['name']} new {weights['new']}% ({old})")
+    return "weights reached: " + ", ".join(parts)
