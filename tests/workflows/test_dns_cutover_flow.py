@@ -161,16 +161,35 @@ def test_rejection_at_the_100_percent_gate_rolls_back(dns_cloud, monkeypatch):
     assert weighted(dns_cloud, WWW) == {"wavectl-old": (100, 900), "wavectl-new": (0, 900)}
 
 
-def test_rejecting_the_rollback_window_puts_traffic_back_and_a_second_compensation_changes_nothing(
+def test_wavectl_rollback_in_the_window_puts_traffic_back_and_a_second_compensation_changes_nothing(
     dns_cloud, monkeypatch
 ):
-    # Given approvers who reject the close-rollback-window gate after 100 %
-    reject_gate(monkeypatch, "close-rollback-window")
+    # Given every gate approved, except that once the rollback window is open, alice runs
+    # `wavectl rollback api-dns` (the open close-rollback-window gate is rejected as her IAM identity)
+    from wavectl.cli_approvals import _decide_locally, open_rollback_window
+    from wavectl.local import gates
+
+    approve = gates.answer_pending_gates
+    rolled_back = []
+
+    def answer(cloud, runbook, execution_arn):
+        window = open_rollback_window(cloud.session, runbook, WAVE)
+        if window is None:
+            approve(cloud, runbook, execution_arn)
+        elif not rolled_back:
+            rolled_back.append(
+                _decide_locally(cloud.session, runbook, window, "reject", "5xx on checkout", "alice")
+            )
+
+    monkeypatch.setattr(gates, "answer_pending_gates", answer)
     # When the wave runs
     run = run_wave(dns_cloud, WAVE)
-    # Then traffic is back on the old targets
+    # Then the rollback was accepted, the wave failed as rejected, and traffic is back on the old targets
+    assert rolled_back[0][0] == 200, rolled_back
     assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
     assert weighted(dns_cloud, API) == {"acme": (100, 300), "globex": (0, 300)}
+    assert weighted(dns_cloud, WWW) == {"wavectl-old": (100, 900), "wavectl-new": (0, 900)}
+    assert new_weights(wave_changes(dns_cloud)[-1]) == {API: 0, WWW: 0}
     changes = len(dns_cloud.route53.history())
     # And running the compensation again changes nothing
     again = dns_cloud.invoke_function(
