@@ -103,4 +103,4 @@ def test_dns_cutover_plan_text_fits_80_columns_and_names_records_steps_and_alarm
     # Then every line fits 80 columns and the plan names what an approver needs
     assert all(len(line) <= 80 for line in text.splitlines()), text
     assert "api.acme-invest.example" in text and "www.acme-invest.example" in text
-    assert "100% new: gate, bake 15m" in text and "api-5xx-rate" in text
+    assert "100% new: gate, bake 10m" in text and "api-5xx-rate" in text

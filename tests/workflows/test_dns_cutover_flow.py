@@ -10,7 +10,7 @@ from wavectl.local.runner import run_wave
 
 WAVE = "api-dns"
 API, WWW = "api.acme-invest.example.", "www.acme-invest.example."
-ALARM_POLL, BAKE = 30, 15 * 60
+ALARM_POLL, BAKE = 30, 10 * 60
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_api_dns_shifts_both_records_step_by_step_and_closes_the_window(dns_clou
     assert run.status == "SUCCEEDED", run.error
     lower, *shifts, close = wave_changes(dns_cloud)
     assert ttls(lower) == {60} and new_weights(lower) == {API: 0, WWW: 0}
-    assert [new_weights(c) for c in shifts] == [{API: w, WWW: w} for w in (10, 25, 50, 100)]
+    assert [new_weights(c) for c in shifts] == [{API: w, WWW: w} for w in (10, 50, 100)]
     # And the first shift came exactly the largest original TTL (900 s) after the lowering, in simulated time
     waited = shifts[0].submitted_at - lower.submitted_at
     assert 900 <= waited < 900 + 20, waited
@@ -199,29 +199,16 @@ def test_wavectl_rollback_in_the_window_puts_traffic_back_and_a_second_compensat
     assert again["changed"] is False and len(dns_cloud.route53.history()) == changes
 
 
-@pytest.mark.parametrize(
-    "problem", ["missing record", "alarm in ALARM", "unhealthy new target", "zone elsewhere"]
-)
+@pytest.mark.parametrize("problem", ["alarm in ALARM", "zone elsewhere"])
 def test_preflight_refuses_with_a_clear_message_and_leaves_the_zone_alone(dns_cloud, problem):
-    # Given one thing wrong with the estate
+    # Given one thing wrong with the estate (every preflight check is covered in tests/tasks)
     client = route53(dns_cloud)
-    if problem == "missing record":
-        www = next(s for s in record_sets(dns_cloud) if s["Name"] == WWW)
-        client.change_resource_record_sets(
-            HostedZoneId=zone_id(dns_cloud),
-            ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": www}]},
-        )
-        expected = f"CNAME {WWW.rstrip('.')} not found in the zone"
-    elif problem == "alarm in ALARM":
+    if problem == "alarm in ALARM":
         cloudwatch = dns_cloud.account_session(dns_cloud.accounts.source).client(
             "cloudwatch", region_name="eu-west-1"
         )
         cloudwatch.set_alarm_state(AlarmName="api-p99-latency", StateValue="ALARM", StateReason="p99 2.3s")
         expected = "alarm api-p99-latency is ALARM, not OK (p99 2.3s)"
-    elif problem == "unhealthy new target":
-        check = dns_cloud.estate[WAVE]["health_checks"]["api-globex.acme-invest.example"]
-        dns_cloud.route53.set_health(check, healthy=False)
-        expected = f"health check {check} of new_target api-globex.acme-invest.example is not healthy"
     else:
         other = dns_cloud.account_session("444444444444").client("route53", region_name="us-east-1")
         sets = [s for s in record_sets(dns_cloud) if s["Type"] not in ("NS", "SOA")]
