@@ -31,7 +31,7 @@ def test_gate_is_a_wait_for_task_token_invoke_of_the_request_function(gate):
     assert payload["execution.$"] == "$$.Execution.Id"
     assert payload["requested_by.$"] == "$.request.requested_by"
     assert payload["policy"] == {"group": "platform", "required": 2, "timeout": 7200, "remind_after": 1800}
-    assert payload["wave"] == {"name": "api-dns", "kind": "dns-cutover", "version": 2}
+    assert payload["wave"] == {"name": "api-dns", "kind": "dns-cutover", "version": 1}
 
 
 def test_gate_times_out_with_the_policy_timeout(gate):
