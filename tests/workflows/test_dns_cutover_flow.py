@@ -166,17 +166,22 @@ def test_wavectl_rollback_in_the_window_puts_traffic_back_and_a_second_compensat
 ):
     # Given every gate approved, except that once the rollback window is open, alice runs
     # `wavectl rollback api-dns` (the open close-rollback-window gate is rejected as her IAM identity)
-    from wavectl.cli_approvals import _decide_locally, open_rollback_window
+    from wavectl import approvals
+    from wavectl.cli_approvals import ROLLBACK_WINDOW_GATE, _decide_locally, open_rollback_window
     from wavectl.local import gates
 
-    approve = gates.answer_pending_gates
     rolled_back = []
 
     def answer(cloud, runbook, execution_arn):
+        for record in approvals.execution_records(
+            cloud.session, runbook.approvals_table_name(), execution_arn
+        ):
+            if record.get("status") != "pending" or record.get("gate") == ROLLBACK_WINDOW_GATE:
+                continue
+            for user in gates.approvers_to_click(runbook, record):
+                gates.click(cloud, record["approval_id"], user, "approve")
         window = open_rollback_window(cloud.session, runbook, WAVE)
-        if window is None:
-            approve(cloud, runbook, execution_arn)
-        elif not rolled_back:
+        if window is not None and not rolled_back:
             rolled_back.append(
                 _decide_locally(cloud.session, runbook, window, "reject", "5xx on checkout", "alice")
             )
