@@ -218,3 +218,34 @@ PENDING_ATTRIBUTES: tuple[str, ...] = ("pk", "sk", "status", "expires_at", *STAT
 APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
 APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
 ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"
+
+# ----------------------------------------------------------------------------- payment bridge (infrastructure)
+# Names of what the bridge stack creates, derived from the program name so the dual-run wave, the
+# tool and the embedded AWS find them without lookups: <program>-payment-bridge-<what>.
+BRIDGE_INBOUND_RULE = "inbound"  # the on/off switch: events:EnableRule / events:DisableRule on this rule
+BRIDGE_OUTBOUND_RULE = "outbound"  # outbound batch manifest written -> transfer function
+BRIDGE_TRANSFER_RESULT_RULE = "transfer-result"  # SFTP Connector File Send Completed/Failed -> transfer
+BRIDGE_ACKS_RULE = "acknowledgements"  # listing or acknowledgement object arrived -> acks function
+BRIDGE_ACK_POLL_RULE = "ack-poll"  # schedule: list the new owner's acknowledgement directory
+BRIDGE_ACK_POLL_MINUTES = 5
+BRIDGE_INGEST_TASK = "payment-bridge-ingest"
+BRIDGE_TRANSFER_TASK = "payment-bridge-transfer"
+BRIDGE_ACKS_TASK = "payment-bridge-acks"
+
+
+def bridge_resource_name(program: str, what: str) -> str:
+    """`acme-to-globex-payment-bridge-inbound`: rules, table and roles of the program's bridge."""
+    return f"{program}-payment-bridge-{what}"
+
+
+# Acknowledgement bucket layout: connector listings, retrieved acknowledgement files, their index.
+BRIDGE_ACK_LISTINGS_PREFIX = "listings/"
+BRIDGE_ACK_RECEIVED_PREFIX = "received/"
+BRIDGE_ACK_INDEX_PREFIX = "index/"
+# Environment of the transfer and acknowledgement functions.
+ENV_BRIDGE_TABLE = "WAVECTL_BRIDGE_TABLE"  # deliveries and acknowledgements (pk, sk)
+ENV_BRIDGE_CONNECTOR_ID = "WAVECTL_BRIDGE_CONNECTOR_ID"
+ENV_BRIDGE_REMOTE_OUTBOUND = "WAVECTL_BRIDGE_REMOTE_OUTBOUND"
+ENV_BRIDGE_REMOTE_ACKNOWLEDGEMENTS = "WAVECTL_BRIDGE_REMOTE_ACKNOWLEDGEMENTS"
+ENV_BRIDGE_ACK_BUCKET = "WAVECTL_BRIDGE_ACK_BUCKET"
+ENV_BRIDGE_OUTBOUND_BUCKET_FOR_TRANSFER = "WAVECTL_BRIDGE_OUTBOUND_BUCKET"
