@@ -7,6 +7,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.constructs.task_function import BUNDLE_CONTEXT_KEY, task_code
 from stacks.control_plane import ControlPlaneStack
+from stacks.payment_bridge import PaymentBridgeStack, payment_bridge_stack_name
 from stacks.wave_stack import WaveStack
 from wavectl.runbook import Runbook
 
@@ -38,6 +39,19 @@ def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
         env=env,
         description=f"wavectl {program.program}: control plane (approvals, evidence, Slack)",
     )
+    bridge = getattr(program, "payment_bridge", None)
+    if bridge is not None:
+        PaymentBridgeStack(
+            app,
+            "PaymentBridge",
+            stack_name=payment_bridge_stack_name(program.program),
+            program=program.program,
+            settings=bridge,
+            key=control.refs.key,
+            code=task_code(bundle),  # one asset per stack, as CDK requires
+            env=env,
+            description=f"wavectl {program.program}: payment bridge (inbound -> new owner over SFTP -> acks)",
+        )
     for wave in runbook.ordered_waves():
         WaveStack(
             app,
