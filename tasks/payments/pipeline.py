@@ -9,6 +9,7 @@ The inbound Lambda gives it an S3 sink, `wavectl bridge` a local folder. No envi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -21,6 +22,7 @@ from tasks.payments.records import Enricher, Refused, ValidationContext, validat
 
 QUARANTINE_RECORD_FIELDS = ("location", "reason", "record")
 FILE_REASON_NAME = "file-quarantined.json"
+PROGRESS_EVERY = 10_000
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,14 @@ def process(
     sink: Sink,
     received_at: datetime,
     source: dict[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> FileReport:
     """Validate, enrich and chunk one input file; quarantine what cannot go on; write the manifest.
 
     `name` is the file's name (its format is detected from it and its first bytes), `received_at` when
     it arrived (an aware datetime: metadata of every record, and the reference for date checks),
-    `source` what identifies the input in the manifest (bucket/key/version, or a local path).
+    `source` what identifies the input in the manifest (bucket/key/version, or a local path);
+    `progress(records_read)` is called every PROGRESS_EVERY records.
     """
     received = received_at.isoformat().replace("+00:00", "Z")
     report = FileReport(
@@ -128,6 +132,8 @@ def process(
             )
         for record in read_records(records, report.format):
             report.records_in += 1
+            if progress is not None and report.records_in % PROGRESS_EVERY == 0:
+                progress(report.records_in)
             try:
                 payment = validate(record, context)
                 row = enricher.enrich(payment, record.location)
