@@ -219,6 +219,24 @@ APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
 APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
 ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"
 
+# ----------------------------------------------------------------------------- payment bridge (pipeline)
+# Columns the bridge appends after CANONICAL_PAYMENT_FIELDS in its output chunks (enrichment): the new
+# owner's ledger code (runbook mapping of the old account) and where/when/by what each record came in.
+BRIDGE_METADATA_FIELDS: tuple[str, ...] = (
+    "ledger_code",
+    "source_file",
+    "source_location",
+    "received_at",
+    "bridge_version",
+)
+# Environment of the inbound (validate/enrich) function.
+ENV_BRIDGE_OUTBOUND_BUCKET = "WAVECTL_BRIDGE_OUTBOUND_BUCKET"
+ENV_BRIDGE_QUARANTINE_BUCKET = "WAVECTL_BRIDGE_QUARANTINE_BUCKET"
+# The pipeline settings (input formats, output format, chunk size, enrichment mappings) as compact JSON:
+# wavectl.bridge_model.pipeline_spec(settings) writes it, tasks.payments.pipeline.PipelineSettings reads it.
+ENV_BRIDGE_PIPELINE_SPEC = "WAVECTL_BRIDGE_PIPELINE_SPEC"
+# Every processed input gets one batch manifest in outbound, written last: <batch>/BRIDGE_MANIFEST_NAME.
+BRIDGE_MANIFEST_NAME = "manifest.json"
 # ----------------------------------------------------------------------------- payment bridge (infrastructure)
 # Names of what the bridge stack creates, derived from the program name so the dual-run wave, the
 # tool and the embedded AWS find them without lookups: <program>-payment-bridge-<what>.

@@ -15,11 +15,14 @@ import binascii
 import re
 import struct
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from wavectl.runbook import Region, _Model
+
+if TYPE_CHECKING:
+    from tasks.payments.pipeline import PipelineSettings
 
 Loc = tuple[str | int, ...]
 
@@ -212,3 +215,23 @@ def residency_problems(
                 )
             )
     return problems
+
+
+def pipeline_settings(settings: PaymentBridgeSettings | None) -> PipelineSettings:
+    """What the pipeline (Lambda and `wavectl bridge`) needs from the section; defaults when it is absent."""
+    from tasks.payments.pipeline import PipelineSettings  # lazy: lxml/schwifty only when the bridge runs
+
+    if settings is None:
+        return PipelineSettings()
+    return PipelineSettings(
+        input_formats=tuple(str(fmt) for fmt in settings.input_formats),
+        output_format=settings.output.format,
+        chunk_size=settings.output.chunk_size,
+        accounts=dict(settings.enrichment.accounts),
+        statuses=dict(settings.enrichment.statuses),
+    )
+
+
+def pipeline_spec(settings: PaymentBridgeSettings) -> str:
+    """The inbound function's `tasks.contracts.ENV_BRIDGE_PIPELINE_SPEC` value (compact JSON)."""
+    return pipeline_settings(settings).to_json()

@@ -139,7 +139,7 @@ def _register_optional_commands() -> None:
     """Command groups living in their own modules (local rehearsal, approvals)."""
     import importlib
 
-    for module in ("wavectl.cli_local", "wavectl.cli_approvals"):
+    for module in ("wavectl.cli_local", "wavectl.cli_approvals", "wavectl.cli_bridge"):
         try:
             importlib.import_module(module).register(app)
         except ModuleNotFoundError as exc:
