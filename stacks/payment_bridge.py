@@ -8,6 +8,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from stacks.constructs.payment_bridge import PaymentBridge
+from tasks.contracts import ENV_BRIDGE_PIPELINE_SPEC
+from wavectl.bridge_model import pipeline_spec
 
 
 def payment_bridge_stack_name(program: str) -> str:
@@ -16,12 +18,7 @@ def payment_bridge_stack_name(program: str) -> str:
 
 def pipeline_environment(settings) -> dict[str, str]:
     """The ingest function's pipeline settings (formats, chunking, enrichment), as the pipeline reads them."""
-    from tasks import contracts
-    from wavectl import bridge_model
-
-    spec = getattr(bridge_model, "pipeline_spec", None)
-    name = getattr(contracts, "ENV_BRIDGE_PIPELINE_SPEC", None)
-    return {name: spec(settings)} if spec is not None and name is not None else {}
+    return {ENV_BRIDGE_PIPELINE_SPEC: pipeline_spec(settings)}
 
 
 class PaymentBridgeStack(Stack):
@@ -37,7 +34,10 @@ class PaymentBridgeStack(Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        regions = {getattr(settings.buckets, role).region for role in ("inbound", "outbound", "quarantine", "acknowledgements")}
+        regions = {
+            getattr(settings.buckets, role).region
+            for role in ("inbound", "outbound", "quarantine", "acknowledgements")
+        }
         if regions != {self.region}:
             raise ValueError(
                 f"payment_bridge buckets must be in the program's home region {self.region} (the program key "

@@ -167,6 +167,25 @@ class RemoteDirectories(_Model):
     acknowledgements: RemotePath = Field(description="directory the new owner writes acknowledgements to")
 
 
+# ----------------------------------------------------------------------------- Kubernetes writer (IRSA)
+
+
+class KubernetesWriter(_Model):
+    """The old platform's Kubernetes application that writes extracts into inbound (IRSA contract)."""
+
+    oidc_issuer: str = Field(
+        pattern=r"^(https://)?[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$",
+        description="the cluster's OIDC issuer, e.g. oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53",
+    )
+    namespace: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    service_account: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    prefix: str = Field(
+        default="k8s/",
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$",
+        description="the only inbound prefix the pod may write to (ends with /)",
+    )
+
+
 # ----------------------------------------------------------------------------- the section
 
 
@@ -180,6 +199,9 @@ class PaymentBridgeSettings(_Model):
     sftp: SftpEndpoint
     remote_directories: RemoteDirectories
     retention: RetentionDays = Field(description="how long bridge files are kept (S3 lifecycle), e.g. 7y")
+    kubernetes_writer: KubernetesWriter | None = Field(
+        default=None, description="the Kubernetes extract writer allowed into inbound through IRSA"
+    )
 
     @field_validator("input_formats")
     @classmethod

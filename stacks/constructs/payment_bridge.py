@@ -94,7 +94,9 @@ class PaymentBridge(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(self.settings.retention))],
         )
         acknowledge(
-            bucket, "AwsSolutions-S1", "This is the bridge's access-log bucket; logging it to itself would loop."
+            bucket,
+            "AwsSolutions-S1",
+            "This is the bridge's access-log bucket; logging it to itself would loop.",
         )
         return bucket
 
@@ -131,7 +133,9 @@ class PaymentBridge(Construct):
         Lambda to set it; the property needs none)."""
         cfn: s3.CfnBucket = bucket.node.default_child
         cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )
 
     def _state_table(self) -> dynamodb.Table:
@@ -159,7 +163,7 @@ class PaymentBridge(Construct):
             "SftpCredentials",
             secret_name=self.settings.sftp.credentials_secret,
             description=(
-                "SFTP connector credentials for the new owner's endpoint: JSON {\"Username\", \"PrivateKey\"} "
+                'SFTP connector credentials for the new owner\'s endpoint: JSON {"Username", "PrivateKey"} '
                 "(put the value after the first deploy; the public key goes to the new owner)"
             ),
             encryption_key=self.key,
@@ -180,7 +184,7 @@ class PaymentBridge(Construct):
             self,
             "ConnectorAccessRole",
             assumed_by=iam.ServicePrincipal("transfer.amazonaws.com"),
-            description="Transfer Family connector of the payment bridge: read outbound, write acknowledgements",
+            description="payment bridge connector: read outbound, write acknowledgements",
         )
         self.outbound.grant_read(access)
         self.acknowledgements.grant_put(access, f"{contracts.BRIDGE_ACK_LISTINGS_PREFIX}*")
@@ -230,7 +234,9 @@ class PaymentBridge(Construct):
 
     # ------------------------------------------------------------------ functions
 
-    def _function(self, task: str, handler: str, description: str, timeout: int, memory: int, env) -> TaskFunction:
+    def _function(
+        self, task: str, handler: str, description: str, timeout: int, memory: int, env
+    ) -> TaskFunction:
         function = TaskFunction(
             self,
             f"Task-{task}",
@@ -253,9 +259,10 @@ class PaymentBridge(Construct):
             timeout=900,
             memory=1024,
             env={
-                _env("ENV_BRIDGE_OUTBOUND_BUCKET", "WAVECTL_BRIDGE_OUTBOUND_BUCKET"): self.outbound.bucket_name,
-                _env("ENV_BRIDGE_QUARANTINE_BUCKET", "WAVECTL_BRIDGE_QUARANTINE_BUCKET"): self.quarantine.bucket_name,
+                contracts.ENV_BRIDGE_OUTBOUND_BUCKET: self.outbound.bucket_name,
+                contracts.ENV_BRIDGE_QUARANTINE_BUCKET: self.quarantine.bucket_name,
                 contracts.ENV_BRIDGE_TABLE: self.table.table_name,
+                contracts.ENV_KMS_KEY: self.key.key_arn,
                 **pipeline_environment,
             },
         )
@@ -295,7 +302,7 @@ class PaymentBridge(Construct):
         function = self._function(
             contracts.BRIDGE_ACKS_TASK,
             "tasks.payments.acks.handler",
-            "payment bridge: fetch the new owner's acknowledgements through the connector, check and index them",
+            "payment bridge: fetch the new owner's acknowledgements, check and index them",
             timeout=300,
             memory=512,
             env=self._transfer_environment(),
@@ -453,21 +460,17 @@ class PaymentBridge(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             )
         )
+        inbound_id = Stack.of(self).get_logical_id(self.inbound.node.default_child)
         acknowledge(
             role,
-            "AwsSolutions-IAM5",
-            f"PutObject only, under {writer.prefix} of the inbound bucket: each extract is a new object name.",
+            f"AwsSolutions-IAM5[Resource::<{inbound_id}.Arn>/{writer.prefix}*]",
+            f"PutObject only, under {writer.prefix} of the inbound bucket (each extract is a new object).",
         )
         return role
 
 
-def _env(name: str, value: str) -> str:
-    """A pipeline variable name from tasks.contracts (the pipeline's names land with its branch)."""
-    return getattr(contracts, name, value)
-
-
 def _manifest_name() -> str:
-    return getattr(contracts, "BRIDGE_MANIFEST_NAME", "manifest.json")
+    return contracts.BRIDGE_MANIFEST_NAME
 
 
 def _object_created(bucket_name: str, key: list[str] | None = None) -> events.EventPattern:

@@ -218,7 +218,9 @@ def check_acknowledgement(name: str, lines: Any) -> AckIndex:
         reader = csv.DictReader(lines)
         header = tuple(reader.fieldnames or ())
         if header[: len(ACK_FIELDS)] != ACK_FIELDS:
-            return _invalid(index, f"wrong header {','.join(header)[:200]!r}; expected {','.join(ACK_FIELDS)}")
+            return _invalid(
+                index, f"wrong header {','.join(header)[:200]!r}; expected {','.join(ACK_FIELDS)}"
+            )
         for line_number, row in enumerate(reader, start=2):
             index.rows += 1
             seen[row["end_to_end_id"]] += 1

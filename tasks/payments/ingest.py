@@ -73,6 +73,11 @@ def batch_name(source: dict[str, Any]) -> str:
     return f"{source['key']}.{digest}"
 
 
+def chunk_stem(batch: str) -> str:
+    """`<file name>.<digest>`: chunk names unique across batches (they share one remote directory)."""
+    return batch.rsplit("/", 1)[-1]
+
+
 def ingest(
     s3: Any,
     source: dict[str, Any],
@@ -105,7 +110,9 @@ def ingest(
     identity = {k: source.get(k) for k in ("bucket", "key", "version_id", "etag")}
     try:
         with body:
-            report = process(body, key.rsplit("/", 1)[-1], settings, sink, received, identity)
+            report = process(
+                body, key.rsplit("/", 1)[-1], settings, sink, received, identity, chunk_stem=chunk_stem(batch)
+            )
     except AlreadyProcessed:
         return {**result, "status": "already-processed"}
     return {

@@ -105,19 +105,22 @@ def process(
     received_at: datetime,
     source: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    chunk_stem: str = "part",
 ) -> FileReport:
     """Validate, enrich and chunk one input file; quarantine what cannot go on; write the manifest.
 
     `name` is the file's name (its format is detected from it and its first bytes), `received_at` when
     it arrived (an aware datetime: metadata of every record, and the reference for date checks),
     `source` what identifies the input in the manifest (bucket/key/version, or a local path);
-    `progress(records_read)` is called every PROGRESS_EVERY records.
+    `progress(records_read)` is called every PROGRESS_EVERY records; output chunks are named
+    `<chunk_stem>-00001.<fmt>` (the Lambda passes a stem unique per batch: every chunk of every batch
+    lands in the same remote SFTP directory, so chunk file names must never repeat).
     """
     received = received_at.isoformat().replace("+00:00", "Z")
     report = FileReport(
         input=source or {"name": name}, received_at=received, output_format=settings.output_format
     )
-    out = ChunkWriter(sink, OUT, "part", settings.output_format, settings.chunk_size)
+    out = ChunkWriter(sink, OUT, chunk_stem, settings.output_format, settings.chunk_size)
     rejected = ChunkWriter(
         sink, QUARANTINE, "records", "jsonl", settings.chunk_size, QUARANTINE_RECORD_FIELDS
     )

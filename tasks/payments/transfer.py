@@ -3,10 +3,10 @@
 Two events reach the transfer function (EventBridge rules of the bridge stack):
 
 - **outbound batch manifest created** (S3 "Object Created", key `<batch>/manifest.json`): the
-  manifest is checked again before anything is sent: records in = records out + records
-  quarantined, the chunks' record counts add up to records out, and every chunk's bytes still have
-  the sha256, record count and per-currency sums of minor units the manifest states. A batch that
-  does not balance raises `Wavectl.VerificationFailed` and nothing of it is sent. Each chunk is then
+  batch is checked again before anything is sent, by the pipeline's own `verify_batch`: records
+  in = records out + records quarantined, and every chunk's bytes still have the sha256, record
+  count and per-currency sums of minor units the manifest states. A batch that does not check out
+  raises `Wavectl.VerificationFailed` and nothing of it is sent. Each chunk is then
   claimed in the bridge table (conditional write keyed by file name): a file already claimed or
   delivered with the same name and sha256 is not sent again; the same name with other bytes is
   refused (the remote file would be silently replaced). Claimed chunks go out in
@@ -21,14 +21,10 @@ local server (wavectl.local.transfer).
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -38,12 +34,13 @@ from tasks.common.errors import InvalidInput, VerificationFailed
 from tasks.common.logging import logger
 from tasks.common.settings import setting
 from tasks.contracts import (
+    BRIDGE_MANIFEST_NAME,
     ENV_BRIDGE_CONNECTOR_ID,
     ENV_BRIDGE_REMOTE_OUTBOUND,
     ENV_BRIDGE_TABLE,
 )
+from tasks.payments.chunks import verify_batch
 
-BRIDGE_MANIFEST_NAME = "manifest.json"  # the pipeline writes <batch>/manifest.json last
 SEND_COMPLETED = "SFTP Connector File Send Completed"
 SEND_FAILED = "SFTP Connector File Send Failed"
 OBJECT_CREATED = "Object Created"
@@ -107,70 +104,33 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- manifest check
 
 
-def manifest_chunks(manifest: dict[str, Any]) -> list[Chunk]:
-    """The chunks of a batch manifest, after checking that the batch balances."""
-    try:
-        records_in = int(manifest["records_in"])
-        records_out = int(manifest["records_out"])
-        quarantined = int(manifest["records_quarantined"])
-        chunks = [
-            Chunk(
-                key=c["key"],
-                records=int(c["records"]),
-                sha256=c["sha256"],
-                sum_minor_by_currency={k: int(v) for k, v in c.get("sum_minor_by_currency", {}).items()},
-            )
-            for c in manifest.get("chunks", [])
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VerificationFailed(f"the manifest is incomplete: {type(exc).__name__} {exc}") from exc
-    if records_in != records_out + quarantined:
+def checked_chunks(s3: Any, bucket: str, manifest_key: str) -> list[Chunk]:
+    """The chunks of a batch, after `verify_batch` (the pipeline's own check) found the batch sound."""
+    batch = posixpath.dirname(manifest_key)
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+
+    def read(name: str) -> bytes | None:
+        try:
+            return s3.get_object(Bucket=bucket, Key=f"{batch}/{name}")["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    problems = verify_batch(manifest, read)
+    if problems:
         raise VerificationFailed(
-            f"the batch does not balance: {records_in} records in, {records_out} out + "
-            f"{quarantined} quarantined"
+            f"{manifest_key}: nothing sent, the batch does not check out: " + "; ".join(problems)
         )
-    in_chunks = sum(c.records for c in chunks)
-    if in_chunks != records_out:
-        raise VerificationFailed(f"the chunks hold {in_chunks} records, the manifest says {records_out} out")
-    return chunks
-
-
-def check_chunk(chunk: Chunk, body: bytes) -> None:
-    """The chunk's bytes still are what the manifest describes (sha256, records, sums per currency)."""
-    digest = hashlib.sha256(body).hexdigest()
-    if digest != chunk.sha256:
-        raise VerificationFailed(f"{chunk.name}: sha256 {digest} differs from the manifest's {chunk.sha256}")
-    records, sums = count_records(chunk.name, body)
-    if records != chunk.records:
-        raise VerificationFailed(f"{chunk.name}: {records} records, the manifest says {chunk.records}")
-    if chunk.sum_minor_by_currency and sums != chunk.sum_minor_by_currency:
-        raise VerificationFailed(
-            f"{chunk.name}: sums of minor units {sums} differ from the manifest's {chunk.sum_minor_by_currency}"
+    return [
+        Chunk(
+            key=f"{batch}/{c['name']}",
+            records=int(c["records"]),
+            sha256=c["sha256"],
+            sum_minor_by_currency=dict(c["sum_minor_by_currency"]),
         )
-
-
-def count_records(name: str, body: bytes) -> tuple[int, dict[str, int]]:
-    """Records and the sum of minor units per currency of a canonical chunk (CSV or JSON Lines)."""
-    text = body.decode("utf-8")
-    if name.endswith(".jsonl"):
-        rows: Any = (json.loads(line) for line in text.splitlines() if line.strip())
-    else:
-        rows = csv.DictReader(io.StringIO(text))
-    records, sums = 0, {}
-    for row in rows:
-        records += 1
-        minor = minor_units(str(row["amount"]))
-        sums[row["currency"]] = sums.get(row["currency"], 0) + minor
-    return records, sums
-
-
-def minor_units(amount: str) -> int:
-    """`1234.56` -> 123456, `1500` -> 1500: a canonical amount already has its currency's decimals."""
-    try:
-        Decimal(amount)
-    except InvalidOperation as exc:
-        raise VerificationFailed(f"amount {amount!r} is not a decimal") from exc
-    return int(amount.replace(".", ""))
+        for c in manifest["chunks"]
+    ]
 
 
 # ----------------------------------------------------------------------------- sending
@@ -179,11 +139,7 @@ def minor_units(amount: str) -> int:
 def send_batch(session: Any, settings: TransferSettings, bucket: str, manifest_key: str) -> dict[str, Any]:
     if posixpath.basename(manifest_key) != BRIDGE_MANIFEST_NAME:
         raise InvalidInput(f"{manifest_key} is not a batch manifest ({BRIDGE_MANIFEST_NAME})")
-    s3 = session.client("s3")
-    manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
-    chunks = manifest_chunks(manifest)
-    for chunk in chunks:  # every chunk checked before any is sent
-        check_chunk(chunk, s3.get_object(Bucket=bucket, Key=chunk.key)["Body"].read())
+    chunks = checked_chunks(session.client("s3"), bucket, manifest_key)  # all checked before any is sent
     dynamodb = session.client("dynamodb")
     claimed = [c for c in chunks if claim(dynamodb, settings.table, bucket, manifest_key, c)]
     transfers = []
@@ -202,7 +158,12 @@ def send_batch(session: Any, settings: TransferSettings, bucket: str, manifest_k
         "payment chunks handed to the connector",
         extra={"manifest": manifest_key, "sent": [c.name for c in claimed], "already_sent": skipped},
     )
-    return {"manifest": manifest_key, "sent": [c.name for c in claimed], "skipped": skipped, "transfers": transfers}
+    return {
+        "manifest": manifest_key,
+        "sent": [c.name for c in claimed],
+        "skipped": skipped,
+        "transfers": transfers,
+    }
 
 
 def claim(dynamodb: Any, table: str, bucket: str, manifest_key: str, chunk: Chunk) -> bool:

@@ -267,7 +267,10 @@ def _bucket_notifications(s3: Any, name: str, props: dict[str, Any]) -> None:
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    converted: dict[str, Any] = {"Status": rule.get("Status", "Enabled"), "Filter": {"Prefix": rule.get("Prefix", "")}}
+    converted: dict[str, Any] = {
+        "Status": rule.get("Status", "Enabled"),
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
     if rule.get("Id"):
         converted["ID"] = rule["Id"]
     if "ExpirationInDays" in rule:
@@ -455,7 +458,11 @@ def _event_rule(ctx: ResourceContext) -> tuple[str, dict[str, Any]]:
         args["Description"] = ctx.props["Description"]
     arn = events.put_rule(**args)["RuleArn"]
     targets = [
-        {k: v for k, v in target.items() if k in ("Id", "Arn", "Input", "InputPath", "RetryPolicy", "RoleArn")}
+        {
+            k: v
+            for k, v in target.items()
+            if k in ("Id", "Arn", "Input", "InputPath", "RetryPolicy", "RoleArn")
+        }
         for target in ctx.props.get("Targets", [])
     ]
     if targets:

@@ -99,7 +99,9 @@ def host_key_of(line: str) -> asyncssh.SSHKey:
     for index, part in enumerate(parts[:-1]):
         if part.startswith(("ssh-", "ecdsa-", "rsa-sha2")):
             return asyncssh.import_public_key(f"{part} {parts[index + 1]}")
-    raise TransferFailure("HOST_KEY_NOT_TRUSTED", f"trusted host key {line[:40]!r} is not an OpenSSH key line")
+    raise TransferFailure(
+        "HOST_KEY_NOT_TRUSTED", f"trusted host key {line[:40]!r} is not an OpenSSH key line"
+    )
 
 
 class LocalTransfer:
@@ -175,7 +177,13 @@ class LocalTransfer:
     # ------------------------------------------------------------------ work (worker thread, no lock)
 
     def _transfer(
-        self, connector: ConnectorView, transfer_id: str, operation: str, paths: list[str], remote: str, local: str
+        self,
+        connector: ConnectorView,
+        transfer_id: str,
+        operation: str,
+        paths: list[str],
+        remote: str,
+        local: str,
     ) -> None:
         session = self.cloud.account_session(connector.account)
         s3 = session.client("s3", region_name=connector.region)
@@ -275,12 +283,15 @@ class LocalTransfer:
         except Exception as exc:
             raise TransferFailure(
                 "AUTHENTICATION_FAILED",
-                f"secret {connector.user_secret_id!r} must be JSON with Username and PrivateKey ({type(exc).__name__})",
+                f"secret {connector.user_secret_id!r} must be JSON with Username and PrivateKey "
+                f"({type(exc).__name__})",
             ) from exc
 
     # ------------------------------------------------------------------ results and events
 
-    def _set(self, transfer_id: str, path: str, status: str, code: str | None = None, message: str | None = None):
+    def _set(
+        self, transfer_id: str, path: str, status: str, code: str | None = None, message: str | None = None
+    ):
         with self._lock:
             result = self.results[transfer_id][path]
             result.status, result.failure_code, result.failure_message = status, code, message
