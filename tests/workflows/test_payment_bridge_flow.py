@@ -144,9 +144,9 @@ def test_bridge_sends_every_fixture_to_the_new_owner_and_brings_acknowledgements
         n.rsplit(".", 1)[0] + ".ack.csv" for n in chunks
     )
     for key, body in received.items():
-        index = json.loads(bridge.objects(bridge.buckets.acknowledgements.name, "index/")[
-            f"index/{key.split('/')[-1]}.json"
-        ])
+        index = json.loads(
+            bridge.objects(bridge.buckets.acknowledgements.name, "index/")[f"index/{key.split('/')[-1]}.json"]
+        )
         assert index["status"] == "valid"
         assert index["rows"] == len(rows(body)) == len(rows(chunks[index["chunk_stem"] + ".csv"]))
 
@@ -160,9 +160,11 @@ def test_bridge_redelivered_events_send_nothing_twice(bridge_cloud):
     outbound_versions = bridge.versions(bridge.buckets.outbound.name)
     transfers_before = len(bridge_cloud.transfer.results)
     inbound_event, manifest_event = (
-        next(d.event for d in bridge_cloud.events.deliveries if d.rule == bridge_resource_name(
-            bridge_cloud.runbook.program.program, rule
-        ))
+        next(
+            d.event
+            for d in bridge_cloud.events.deliveries
+            if d.rule == bridge_resource_name(bridge_cloud.runbook.program.program, rule)
+        )
         for rule in (BRIDGE_INBOUND_RULE, "outbound")
     )
     # When EventBridge delivers the same S3 events again (at-least-once delivery)
