@@ -19,6 +19,7 @@ from rich.console import Console
 from wavectl.bridge_model import pipeline_settings
 
 EXIT_OK, EXIT_UNBALANCED, EXIT_USAGE = 0, 1, 2
+RESERVED_NAMES = frozenset({"manifest.json", "quarantine"})
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -145,13 +146,15 @@ def _prepare_out(out_dir: Path, replace: bool) -> None:
 
 
 def _batches(files: list[Path]) -> list[tuple[Path, str]]:
-    """Each file with its batch folder name: the file name, numbered when two files share one."""
+    """Each file with its batch folder name: the file name, numbered when two files share one
+    (a file named like DIR's own entries, manifest.json or quarantine, gets an `input-` prefix)."""
     seen: dict[str, int] = {}
     batches = []
     for path in files:
-        count = seen.get(path.name, 0) + 1
-        seen[path.name] = count
-        batches.append((path, path.name if count == 1 else f"{path.name}-{count}"))
+        name = f"input-{path.name}" if path.name in RESERVED_NAMES else path.name
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        batches.append((path, name if count == 1 else f"{name}-{count}"))
     return batches
 
 

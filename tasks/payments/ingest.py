@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from tasks.common.aws import own_session
+from tasks.common.logging import logger
 from tasks.common.settings import setting
 from tasks.contracts import (
     BRIDGE_MANIFEST_NAME,
@@ -40,7 +41,7 @@ class AlreadyProcessed(Exception):
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     settings = PipelineSettings.from_json(setting(ENV_BRIDGE_PIPELINE_SPEC))
     s3 = own_session().client("s3")
-    return ingest(
+    result = ingest(
         s3,
         object_of(event),
         settings,
@@ -48,6 +49,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         quarantine=setting(ENV_BRIDGE_QUARANTINE_BUCKET),
         kms_key=setting(ENV_KMS_KEY, "") or None,
     )
+    # counts and names only: never a payment's fields
+    logger().info("payment file ingested", extra={k: v for k, v in result.items() if k != "chunks"})
+    return result
 
 
 def object_of(event: dict[str, Any]) -> dict[str, Any]:

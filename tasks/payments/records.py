@@ -108,7 +108,8 @@ def validate(record: RawRecord, context: ValidationContext) -> Payment:
     """The canonical payment of `record`, or `Refused` with the first reason it cannot be one."""
     if record.problem is not None:
         raise Refused(record.problem)
-    values = {name: _text(record.fields.get(name)) for name in CANONICAL_PAYMENT_FIELDS}
+    raw = record.fields
+    values = {name: (raw.get(name) or "").strip() for name in CANONICAL_PAYMENT_FIELDS}
     missing = [name for name in REQUIRED_FIELDS if not values[name]]
     if missing:
         raise Refused(f"missing required field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
