@@ -237,7 +237,8 @@ ENV_BRIDGE_QUARANTINE_BUCKET = "WAVECTL_BRIDGE_QUARANTINE_BUCKET"
 ENV_BRIDGE_PIPELINE_SPEC = "WAVECTL_BRIDGE_PIPELINE_SPEC"
 # Every processed input gets one batch manifest in outbound, written last: <batch>/BRIDGE_MANIFEST_NAME.
 BRIDGE_MANIFEST_NAME = "manifest.json"
-# ----------------------------------------------------------------------------- payment bridge (infrastructure)
+
+# ------------------------------------------------------------------------- payment bridge (infrastructure)
 # Names of what the bridge stack creates, derived from the program name so the dual-run wave, the
 # tool and the embedded AWS find them without lookups: <program>-payment-bridge-<what>.
 BRIDGE_INBOUND_RULE = "inbound"  # the on/off switch: events:EnableRule / events:DisableRule on this rule
