@@ -66,3 +66,28 @@ def test_claim_retries_a_chunk_whose_delivery_failed(dynamodb):
     )
     # Then the next manifest event may send it again
     assert claim(dynamodb, TABLE, "outbound", "batch/manifest.json", chunk())
+
+
+def test_send_batch_sends_nothing_of_a_batch_whose_chunk_changed_since_its_manifest(dynamodb):
+    from tasks.payments.transfer import TransferSettings, send_batch
+    from tests.tasks.test_payments_ingest import INBOUND, OUTBOUND, QUARANTINE, drop, run
+
+    session = boto3.Session(region_name="eu-west-1")
+    s3 = session.client("s3")
+    for bucket in (INBOUND, OUTBOUND, QUARANTINE):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    # Given a batch the pipeline wrote, one of whose chunks was altered afterwards
+    result = run(s3, drop(s3, "acme-payments-2026-11-30.csv"))
+    batch = result["batch"]
+    first = f"{batch}/{result['chunks'][0]}"
+    altered = (
+        s3.get_object(Bucket=OUTBOUND, Key=first)["Body"].read().replace(b"ACME-E2E-0001", b"ACME-E2E-9999")
+    )
+    s3.put_object(Bucket=OUTBOUND, Key=first, Body=altered)
+    settings = TransferSettings(table=TABLE, connector_id="c-00000000000000000", remote_directory="/in")
+    # When the transfer step gets the batch manifest
+    with pytest.raises(VerificationFailed, match="sha256 differs"):
+        send_batch(session, settings, OUTBOUND, result["manifest_key"])
+    # Then no chunk of the batch was even claimed for sending
+    assert dynamodb.scan(TableName=TABLE)["Items"] == []
