@@ -166,6 +166,7 @@ class LocalCloud:
 
         self.bridge = LocalBridge(settings).start()
         self._stack.callback(self.bridge.stop)
+        self._stack.callback(self.events.drain)  # deliveries in flight finish while the far side still runs
 
     def _deploy_target(self) -> DeployTarget:
         slack = self.runbook.program.slack

@@ -276,8 +276,12 @@ class LocalEventBus:
                 self._idle.wait(remaining)
         return True
 
-    def close(self) -> None:
+    def drain(self, timeout: float = 30.0) -> None:
+        """Accept no new deliveries and let those in flight finish (before the far side or moto stop)."""
         with self._idle:
             self._closed = True
-        self.wait_idle(5.0)
+        self.wait_idle(timeout)
+
+    def close(self) -> None:
+        self.drain()
         self._executor.shutdown(wait=False, cancel_futures=True)
