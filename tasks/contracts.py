@@ -301,7 +301,7 @@ def decode_spec(encoded: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- function environment
-# On AWS each function's environment is its own process's os.environ. The embedded runner calls many
+# On AWS each function's environment is its own process environment. The embedded runner calls many
 # functions in one process (some concurrently), so it installs the invoked function's environment in
 # this context variable for the call; `tasks.common.settings.setting()` looks here first.
 
@@ -319,6 +319,7 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
     finally:
         FUNCTION_ENVIRONMENT.reset(token)
 
+
 # ----------------------------------------------------------------------------- payment bridge (pipeline)
 # Columns the bridge appends after CANONICAL_PAYMENT_FIELDS in its output chunks (enrichment): the new
 # owner's ledger code (runbook mapping of the old account) and where/when/by what each record came in.
@@ -333,7 +334,7 @@ BRIDGE_METADATA_FIELDS: tuple[str, ...] = (
 ENV_BRIDGE_OUTBOUND_BUCKET = "WAVECTL_BRIDGE_OUTBOUND_BUCKET"
 ENV_BRIDGE_QUARANTINE_BUCKET = "WAVECTL_BRIDGE_QUARANTINE_BUCKET"
 # The pipeline settings (input formats, output format, chunk size, enrichment mappings) as compact JSON:
-# wavectl.bridge_model.pipeline_spec(settings) writes it, tasks.payments.pipeline.PipelineSettings reads it.
+# PaymentBridgeSettings.pipeline_spec() (wavectl.bridge_model) writes it, PipelineSettings.from_json reads it.
 ENV_BRIDGE_PIPELINE_SPEC = "WAVECTL_BRIDGE_PIPELINE_SPEC"
 # Every processed input gets one batch manifest in outbound, written last: <batch>/BRIDGE_MANIFEST_NAME.
 BRIDGE_MANIFEST_NAME = "manifest.json"

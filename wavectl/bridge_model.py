@@ -15,14 +15,12 @@ import binascii
 import re
 import struct
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from wavectl.runbook import Region, _Model
-
-if TYPE_CHECKING:
-    from tasks.payments.pipeline import PipelineSettings
+from wavectl.model import Model as _Model
+from wavectl.model import Region
 
 Loc = tuple[str | int, ...]
 
@@ -203,6 +201,23 @@ class PaymentBridgeSettings(_Model):
         default=None, description="the Kubernetes extract writer allowed into inbound through IRSA"
     )
 
+    def pipeline_spec(self) -> str:
+        """The ingest function's `ENV_BRIDGE_PIPELINE_SPEC` (what `PipelineSettings.from_json` reads),
+        stdlib only, so the stacks can set it without importing the pipeline."""
+        import json
+
+        return json.dumps(
+            {
+                "input_formats": [str(fmt) for fmt in self.input_formats],
+                "output_format": self.output.format,
+                "chunk_size": self.output.chunk_size,
+                "accounts": dict(self.enrichment.accounts),
+                "statuses": dict(self.enrichment.statuses),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
     @field_validator("input_formats")
     @classmethod
     def _unique_formats(cls, formats: list[InputFormat]) -> list[InputFormat]:
@@ -237,23 +252,3 @@ def residency_problems(
                 )
             )
     return problems
-
-
-def pipeline_settings(settings: PaymentBridgeSettings | None) -> PipelineSettings:
-    """What the pipeline (Lambda and `wavectl bridge`) needs from the section; defaults when it is absent."""
-    from tasks.payments.pipeline import PipelineSettings  # lazy: lxml/schwifty only when the bridge runs
-
-    if settings is None:
-        return PipelineSettings()
-    return PipelineSettings(
-        input_formats=tuple(str(fmt) for fmt in settings.input_formats),
-        output_format=settings.output.format,
-        chunk_size=settings.output.chunk_size,
-        accounts=dict(settings.enrichment.accounts),
-        statuses=dict(settings.enrichment.statuses),
-    )
-
-
-def pipeline_spec(settings: PaymentBridgeSettings) -> str:
-    """The inbound function's `tasks.contracts.ENV_BRIDGE_PIPELINE_SPEC` value (compact JSON)."""
-    return pipeline_settings(settings).to_json()

@@ -115,6 +115,10 @@ class Program(Model):
     slack: SlackSettings
     approvers: dict[str, list[ApproverEntry]]
     freeze: list[FreezeWindow] = Field(default_factory=list)
+    payment_bridge: _bridge_model.PaymentBridgeSettings | None = Field(
+        default=None,
+        description="the payment bridge (program infrastructure, switched by the payment-dual-run wave)",
+    )
 
     def group(self, name: str) -> list[Approver]:
         return self.approvers.get(name, [])
@@ -165,3 +169,8 @@ class ResidencyTarget:
     @property
     def data_class_loc(self) -> Loc:
         return (*self.loc[:-1], "data_class")
+
+
+# The bridge section's model builds on Model and Region above, so it is imported last, as a module
+# (it may be the one importing this module); pydantic completes Program on first use.
+from wavectl import bridge_model as _bridge_model  # noqa: E402

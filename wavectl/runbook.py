@@ -216,6 +216,7 @@ def load_runbook(path: str | Path = "runbooks") -> Runbook:
         problems.append(Problem(Position(_display(root / "waves"), 1, 1), "no wave files (waves/*.yaml)"))
     if program is not None:
         problems.extend(cross_checks(program, waves, broken_names))
+        problems.extend(_bridge_residency(program, program_src))
     if problems:
         raise RunbookInvalid(problems)
     assert program is not None
@@ -238,6 +239,16 @@ def cross_checks(
     problems += _name_lengths(program, waves)
     problems += _kind_checks(program, waves)
     return problems
+
+
+def _bridge_residency(program: Program, src: Located) -> Iterable[Problem]:
+    """The payment bridge's buckets stay in the regions their data class allows."""
+    if program.payment_bridge is None:
+        return
+    from wavectl.bridge_model import residency_problems
+
+    for loc, message in residency_problems(program.payment_bridge, program.residency):
+        yield Problem(src.position_of(loc), message)
 
 
 def _kind_checks(program: Program, waves: list[tuple[Wave, Located]]) -> Iterable[Problem]:

@@ -77,13 +77,16 @@ def test_ingest_pain001_object_writes_balanced_chunks_and_quarantine(s3):
     assert result["status"] == "processed"
     assert (result["records_in"], result["records_out"], result["records_quarantined"]) == (6, 3, 3)
     batch = result["batch"]
-    assert keys(s3, OUTBOUND) == [
-        f"{batch}/manifest.json",
-        f"{batch}/part-00001.csv",
-        f"{batch}/part-00001.csv.manifest.json",
-        f"{batch}/part-00002.csv",
-        f"{batch}/part-00002.csv.manifest.json",
-    ]
+    stem = batch.rsplit("/", 1)[-1]  # chunk names unique across batches: they share one SFTP directory
+    assert keys(s3, OUTBOUND) == sorted(
+        [
+            f"{batch}/manifest.json",
+            f"{batch}/{stem}-00001.csv",
+            f"{batch}/{stem}-00001.csv.manifest.json",
+            f"{batch}/{stem}-00002.csv",
+            f"{batch}/{stem}-00002.csv.manifest.json",
+        ]
+    )
     manifest = read_json(s3, OUTBOUND, result["manifest_key"])
     assert manifest["sum_minor_by_currency"] == {"EUR": 625010}
     assert manifest["input"]["version_id"] == event["detail"]["object"]["version-id"]
@@ -105,7 +108,7 @@ def test_ingest_pain001_object_writes_balanced_chunks_and_quarantine(s3):
         ("/Document/CstmrCdtTrfInitn/PmtInf[2]/CdtTrfTxInf[2]", "duplicate"),
     ]
     # And outputs are encrypted with the program key
-    head = s3.head_object(Bucket=OUTBOUND, Key=f"{batch}/part-00001.csv")
+    head = s3.head_object(Bucket=OUTBOUND, Key=f"{batch}/{stem}-00001.csv")
     assert head["ServerSideEncryption"] == "aws:kms"
 
 
@@ -193,5 +196,5 @@ def test_handler_reads_buckets_and_pipeline_settings_from_its_environment(s3):
     with function_environment(environment):
         result = handler(event, None)
     # Then it writes one JSON Lines chunk with every valid record
-    assert result["chunks"] == ["part-00001.jsonl"]
+    assert result["chunks"] == [f"{result['batch'].rsplit('/', 1)[-1]}-00001.jsonl"]
     assert result["records_out"] == 3
