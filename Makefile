@@ -29,7 +29,7 @@ $(NODE):
 # `wavectl synth` (which bundles them into the asset) needs no network and no Docker.
 $(WHEELHOUSE_STAMP): tasks/requirements.txt $(INSTALL_STAMP)
 	rm -rf .wheelhouse && mkdir -p .wheelhouse
-	$(PY) -m wavectl.packaging
+	$(PY) -m stacks.wheelhouse
 	touch $@
 
 # Headless Chromium for the browser test of the local Slack page (Debian packages).

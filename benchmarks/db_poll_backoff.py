@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks.db_snapshot_copy.backoff import (
+from tasks.common.backoff import (
     DEADLINE_FACTOR,
     DEFAULT_CLUSTER_GIB,
     GUESSED_SIZE_MIN_DEADLINE_SECONDS,

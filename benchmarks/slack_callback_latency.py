@@ -127,7 +127,7 @@ def _ms(seconds: float) -> str:
 
 
 def main() -> int:
-    from wavectl.cli_local import LOCAL_ASSEMBLY, ensure_assembly
+    from wavectl.cli_rehearsal import LOCAL_ASSEMBLY, ensure_assembly
     from wavectl.local.engine import LocalCloud
     from wavectl.runbook import load_runbook
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.constructs.task_function import BUNDLE_CONTEXT_KEY, task_code
+from stacks.bundling import BUNDLE_CONTEXT_KEY, task_code
 from stacks.control_plane import ControlPlaneStack
 from stacks.wave_stack import WaveStack
 from wavectl.runbook import Runbook

@@ -17,20 +17,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.constructs.approval_names import request_function_export
+from stacks.constructs.evidence_grant import grant_evidence_write
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
+from stacks.names import evidence_bucket_name, request_function_export
 from stacks.workflows.context import ControlPlaneRefs
 from tasks import contracts
 from tasks.contracts import STATUS_INDEX_ATTRIBUTES
 from wavectl.runbook import Runbook
 
 EVIDENCE_RETENTION_DAYS = 7 * 365  # financial-services record keeping (MiFID II / SEC 17a-4 order)
-
-
-def evidence_bucket_name(runbook: Runbook) -> str:
-    program = runbook.program
-    return f"{program.program}-evidence-{program.accounts.tooling}-{program.home_region}"[:63]
 
 
 class ControlPlaneStack(Stack):
@@ -343,19 +339,14 @@ class ControlPlaneStack(Stack):
         )
 
     def _grant_evidence_put(self, function: TaskFunction) -> None:
-        function.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteApprovalEvidence",
-                actions=["s3:PutObject"],
-                resources=[self.evidence_bucket.arn_for_objects("approvals/*")],
-            )
-        )
-        self.key.grant_encrypt(function.role)
         bucket_id = self.get_logical_id(self.evidence_bucket.node.default_child)
-        acknowledge(
+        grant_evidence_write(
             function.role,
-            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/approvals/*]",
-            "PutObject only, under approvals/ of the evidence bucket (one object per decision).",
+            sid="WriteApprovalEvidence",
+            objects_arn=self.evidence_bucket.arn_for_objects("approvals/*"),
+            nag_resource=f"<{bucket_id}.Arn>/approvals/*",
+            key=self.key,
+            what="under approvals/ of the evidence bucket (one object per decision)",
         )
 
     def _acknowledge_data_grants(self, function: TaskFunction) -> None:

@@ -6,7 +6,14 @@ Lambda runtime, so it must not pull in either side's dependencies.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import contextvars
+import json
+import zlib
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
+from typing import Any, NotRequired, TypedDict
 
 
 class WaveKind(StrEnum):
@@ -193,6 +200,14 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
     "escalated_at",
 )
 
+# The record's fields that are evidence of a decision (everything but bookkeeping of the sweeper and
+# of the evidence write itself; the task token is never a record attribute a reader sees).
+EVIDENCE_ATTRIBUTES: tuple[str, ...] = tuple(
+    name
+    for name in RECORD_ATTRIBUTES
+    if name not in ("evidence_key", "evidence_error", "reminded_at", "escalated_at")
+)
+
 # The (execution, gate) index records: which approval a gate has, and when it was reached.
 GATE_ATTRIBUTES: tuple[str, ...] = ("pk", "sk", "approval_id", "created_at")
 
@@ -218,6 +233,90 @@ PENDING_ATTRIBUTES: tuple[str, ...] = ("pk", "sk", "status", "expires_at", *STAT
 APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
 APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
 ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"
+
+# ----------------------------------------------------------------------------- typed payloads
+# Builders (stacks/) write these, handlers (tasks/) read them, wavectl/ readers use the same names.
+
+
+class ApprovalPolicy(TypedDict):
+    """A gate's approval policy as the state machine passes it (from the wave's `approval:`)."""
+
+    group: str
+    required: int  # distinct approvals needed (M of the group's N)
+    timeout: int  # seconds
+    remind_after: int | None
+    escalate_after: int | None
+    escalate_to: str | None
+
+
+def required_approvals(policy: Mapping[str, Any]) -> int:
+    """How many distinct approvals a gate needs (the policy's `required`, however it was stored)."""
+    return int(policy["required"])
+
+
+class WaveRef(TypedDict):
+    name: str
+    kind: str
+    version: int
+
+
+class ApprovalRequest(TypedDict):
+    """What an approval gate sends the request function (`action: request`), JSONPath fields resolved."""
+
+    action: str
+    task_token: str
+    gate: str
+    wave: WaveRef
+    policy: ApprovalPolicy
+    execution: str
+    execution_started_at: str
+    state_machine: str
+    execution_input: Any
+    entered_at: str
+    requested_by: str | None
+    requested_by_source: str | None
+    summary: str
+
+
+class MapItem(TypedDict):
+    """One resource a wave's Map iterates over: its id plus the kind's own fields."""
+
+    id: str
+    region: NotRequired[str]
+
+
+# ----------------------------------------------------------------------------- spec encoding
+# A wave's resource list travels in a task function's environment, not in the definition, so the
+# definition stays the same size for 1 or 500 resources. One encoding for both rooms.
+
+
+def encode_spec(payload: Mapping[str, Any]) -> str:
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.b64encode(zlib.compress(raw, 9)).decode()
+
+
+def decode_spec(encoded: str) -> dict[str, Any]:
+    return json.loads(zlib.decompress(base64.b64decode(encoded)))
+
+
+# ----------------------------------------------------------------------------- function environment
+# On AWS each function's environment is its own process's os.environ. The embedded runner calls many
+# functions in one process (some concurrently), so it installs the invoked function's environment in
+# this context variable for the call; `tasks.common.settings.setting()` looks here first.
+
+FUNCTION_ENVIRONMENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "wavectl_function_environment", default=None
+)
+
+
+@contextlib.contextmanager
+def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
+    """Make `environment` the settings of the code run inside the block (this thread only)."""
+    token = FUNCTION_ENVIRONMENT.set(dict(environment))
+    try:
+        yield
+    finally:
+        FUNCTION_ENVIRONMENT.reset(token)
 
 # ----------------------------------------------------------------------------- payment bridge (pipeline)
 # Columns the bridge appends after CANONICAL_PAYMENT_FIELDS in its output chunks (enrichment): the new

@@ -80,7 +80,9 @@ def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
         "approval_id": record.get(c.APPROVAL_ID),
         "requester": record.get(c.APPROVAL_REQUESTER),
         "requester_source": record.get("requester_source"),
-        "required": (record.get(c.APPROVAL_POLICY) or {}).get("required"),
+        "required": c.required_approvals(record[c.APPROVAL_POLICY])
+        if record.get(c.APPROVAL_POLICY)
+        else None,
     }
     if decision == Decision.REJECTED:
         entry["rejected_by"] = record.get(c.APPROVAL_REJECTED_BY)

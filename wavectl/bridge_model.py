@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from wavectl.runbook import Region, _Model
+from wavectl.model import Model, Region
 
 if TYPE_CHECKING:
     from tasks.payments.pipeline import PipelineSettings
@@ -61,13 +61,13 @@ BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BUCKET_ROLES: tuple[str, ...] = ("inbound", "outbound", "quarantine", "acknowledgements")
 
 
-class BridgeBucket(_Model):
+class BridgeBucket(Model):
     name: BucketName
     region: Region
     data_class: str = Field(description="residency data class of what the bucket holds (see `residency:`)")
 
 
-class BridgeBuckets(_Model):
+class BridgeBuckets(Model):
     inbound: BridgeBucket = Field(description="payment extracts land here (database extract, Kubernetes)")
     outbound: BridgeBucket = Field(description="validated, enriched chunks and their manifests")
     quarantine: BridgeBucket = Field(description="rejected records and unparseable files, with reasons")
@@ -91,14 +91,14 @@ class InputFormat(StrEnum):
     PAIN_001_001_09 = "pain.001.001.09"
 
 
-class BridgeOutput(_Model):
+class BridgeOutput(Model):
     format: Literal["csv", "jsonl"] = Field(default="csv", description="format of the canonical records out")
     chunk_size: int = Field(
         default=5000, ge=1, le=1_000_000, description="at most this many records per output file"
     )
 
 
-class Enrichment(_Model):
+class Enrichment(Model):
     accounts: dict[str, str] = Field(
         default_factory=dict,
         description="old account id (or debtor IBAN) -> the new owner's ledger code; when set, a payment "
@@ -143,7 +143,7 @@ def check_host_key(line: str) -> str:
     return " ".join(parts[:2])
 
 
-class SftpEndpoint(_Model):
+class SftpEndpoint(Model):
     host: str = Field(min_length=1, description="the new owner's SFTP server (host name or IP address)")
     port: int = Field(default=22, ge=1, le=65535)
     user: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -162,7 +162,7 @@ class SftpEndpoint(_Model):
         return check_host_key(value)
 
 
-class RemoteDirectories(_Model):
+class RemoteDirectories(Model):
     outbound: RemotePath = Field(description="directory on the SFTP server the payment chunks are sent to")
     acknowledgements: RemotePath = Field(description="directory the new owner writes acknowledgements to")
 
@@ -170,7 +170,7 @@ class RemoteDirectories(_Model):
 # ----------------------------------------------------------------------------- the section
 
 
-class PaymentBridgeSettings(_Model):
+class PaymentBridgeSettings(Model):
     buckets: BridgeBuckets
     input_formats: list[InputFormat] = Field(
         default_factory=lambda: list(InputFormat), min_length=1, description="formats accepted in inbound"

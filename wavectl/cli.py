@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from wavectl.runbook import Runbook, RunbookInvalid, format_duration, json_schema_text, load_runbook
-
-EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+from wavectl import cli_approvals, cli_bridge, cli_operate, cli_rehearsal
+from wavectl.cli_common import EXIT_FAILURE, EXIT_INVALID, RunbookPath, err, load_or_exit, out
+from wavectl.runbook import format_duration, json_schema_text
 
 app = typer.Typer(
     name="wavectl",
@@ -24,23 +23,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
-
-RunbookPath = Annotated[
-    Path, typer.Argument(help="runbooks folder (holding program.yaml and waves/) or its program.yaml")
-]
-
-
-def load_or_exit(path: Path) -> Runbook:
-    """Load the runbook; on problems print each as file:line:col and exit 2."""
-    try:
-        return load_runbook(path)
-    except RunbookInvalid as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        err.print(f"{len(exc.problems)} problem(s) found; nothing was done.", style="red", highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
 
 
 @app.command()
@@ -51,8 +33,13 @@ def validate(path: RunbookPath = Path("runbooks")) -> None:
 
     Example: wavectl validate runbooks/
     """
+    from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
+
     runbook = load_or_exit(path)
     out.print(f"{runbook.program.program}: {len(runbook.waves)} wave(s) valid", highlight=False)
+    for wave in runbook.ordered_waves():
+        if is_placeholder(wave):
+            out.print(f"  {wave.wave} ({wave.kind}): {PLACEHOLDER_NOTE}", highlight=False)
 
 
 @app.command()
@@ -135,20 +122,12 @@ def plan(path: RunbookPath = Path("runbooks")) -> None:
     out.print(table)
 
 
-def _register_optional_commands() -> None:
-    """Command groups living in their own modules (local rehearsal, approvals)."""
-    import importlib
-
-    for module in ("wavectl.cli_local", "wavectl.cli_approvals", "wavectl.cli_bridge"):
-        try:
-            importlib.import_module(module).register(app)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+# Command groups living in their own modules: one registration line each.
+for _module in (cli_rehearsal, cli_operate, cli_approvals, cli_bridge):
+    _module.register(app)
 
 
 def main() -> None:
-    _register_optional_commands()
     try:
         app(standalone_mode=True)
     except KeyboardInterrupt:

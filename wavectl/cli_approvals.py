@@ -16,16 +16,14 @@ from typing import Annotated, Any
 
 import boto3
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tasks.contracts import APPROVAL_CALLBACK_TASK
 from wavectl import approvals
+from wavectl.cli_common import err, load_or_exit, out, session_for
 from wavectl.runbook import Runbook
 
 APPROVER_ROLE = "WavectlApprover"
-out = Console()
-err = Console(stderr=True)
 
 RunbookOption = Annotated[Path, typer.Option("--runbooks", help="runbooks folder (program.yaml + waves/)")]
 LocalOption = Annotated[
@@ -51,22 +49,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _runbook(path: Path) -> Runbook:
-    from wavectl.cli import load_or_exit
-
     return load_or_exit(path)
 
 
 def _session(runbook: Runbook, local: bool, port: int | None) -> boto3.Session:
-    region = runbook.program.home_region
-    if not local:
-        return boto3.Session(region_name=region)
-    from wavectl.local.client import LocalNotRunning, connect
-
-    try:
-        return connect(region, port)
-    except LocalNotRunning as exc:
-        err.print(str(exc), style="red")
-        raise typer.Exit(1) from None
+    return session_for(runbook, local, port)
 
 
 def list_approvals(

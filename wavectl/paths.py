@@ -7,10 +7,7 @@ import subprocess
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TASKS_DIR = PROJECT_ROOT / "tasks"
 LOCAL_NODE = PROJECT_ROOT / ".node" / "node_modules" / ".bin" / "node"
-# arm64 wheels of tasks/requirements.txt, downloaded by `make install` so bundling needs no network
-WHEELHOUSE = PROJECT_ROOT / ".wheelhouse"
 
 
 def configure_jsii_node() -> None:

@@ -7,289 +7,42 @@ problem found (file:line:col and the rule broken), never just the first one.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    WithJsonSchema,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, TypeAdapter, ValidationError
 
 from tasks.contracts import WaveKind
+from wavectl.kinds import KINDS
+from wavectl.model import (
+    ApprovalPolicy,
+    Duration,
+    Model,
+    Program,
+    ResidencyTarget,
+    WaveBase,
+    format_duration,
+    parse_duration,
+)
 from wavectl.yamlpos import Loc, Located, Position, YamlSyntaxError, load_located
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> int:
-    """`90s`, `15m`, `4h`, `2d` (or a plain number of seconds) -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}: use a number and a unit, e.g. 90s, 15m, 4h, 2d")
-    if isinstance(value, int) and value > 0:
-        return value
-    match = _DURATION.match(str(value))
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"invalid duration {value!r}: use a number and a unit, e.g. 90s, 15m, 4h, 2d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def format_duration(seconds: int) -> str:
-    for unit in ("d", "h", "m"):
-        if seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
-    return f"{seconds}s"
-
-
-Duration = Annotated[
-    int,
-    BeforeValidator(parse_duration),
-    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+[smhd]$", "examples": ["90s", "15m", "4h", "2d"]}),
+__all__ = [
+    "ApprovalPolicy",
+    "Duration",
+    "Model",
+    "Program",
+    "Runbook",
+    "RunbookInvalid",
+    "Wave",
+    "format_duration",
+    "load_runbook",
+    "parse_duration",
 ]
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
-AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
-Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
-SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")]
-RoleName = Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")]
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# ----------------------------------------------------------------------------- program
-
-
-class RoleAccount(_Model):
-    id: AccountId
-    role: RoleName = Field(description="IAM role wavectl's tasks assume in this account")
-
-    def role_arn(self) -> str:
-        return f"arn:aws:iam::{self.id}:role/{self.role}"
-
-
-class Accounts(_Model):
-    tooling: AccountId = Field(description="account where the workflows and task functions run")
-    source: RoleAccount
-    target: RoleAccount
-
-
-class SlackSettings(_Model):
-    channel: Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,}$")]
-    signing_secret: str = Field(description="Secrets Manager name of the Slack signing secret")
-    bot_token: str = Field(description="Secrets Manager name of the Slack bot token")
-
-
-class Approver(_Model):
-    slack: SlackUserId
-    name: str | None = None
-    iam: list[str] = Field(
-        default_factory=list,
-        description="IAM/STS ARNs of this person, for the `wavectl approve` fallback",
-    )
-
-
-def _approver_shorthand(value: Any) -> Any:
-    return {"slack": value} if isinstance(value, str) else value
-
-
-ApproverEntry = Annotated[Approver, BeforeValidator(_approver_shorthand)]
-
-
-class FreezeWindow(_Model):
-    name: str
-    start: datetime
-    end: datetime
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FreezeWindow:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError(f"freeze window '{self.name}' needs explicit time zones (e.g. ...Z)")
-        if self.end <= self.start:
-            raise ValueError(f"freeze window '{self.name}' ends before it starts")
-        return self
-
-
-class Program(_Model):
-    program: Name
-    description: str = ""
-    home_region: Region = Field(description="region of the control plane and the wave workflows")
-    accounts: Accounts
-    residency: dict[str, list[Region]] = Field(description="data class -> regions its data may live in")
-    slack: SlackSettings
-    approvers: dict[str, list[ApproverEntry]]
-    freeze: list[FreezeWindow] = Field(default_factory=list)
-
-    def group(self, name: str) -> list[Approver]:
-        return self.approvers.get(name, [])
-
-
-# ----------------------------------------------------------------------------- waves
-
-
-class ApprovalPolicy(_Model):
-    group: str
-    required: int = Field(ge=1)
-    timeout: Duration = 4 * 3600
-    remind_after: Duration | None = None
-    escalate_after: Duration | None = None
-    escalate_to: str | None = None
-
-    @model_validator(mode="after")
-    def _times_ordered(self) -> ApprovalPolicy:
-        for name in ("remind_after", "escalate_after"):
-            value = getattr(self, name)
-            if value is not None and value >= self.timeout:
-                raise ValueError(f"{name} must be shorter than timeout ({format_duration(self.timeout)})")
-        if self.escalate_after is not None and self.escalate_to is None:
-            raise ValueError("escalate_after needs escalate_to (the backup approver group)")
-        return self
-
-
-class _WaveBase(_Model):
-    wave: Name
-    version: int = Field(ge=1, description="runbook version of this wave; bump it with every change")
-    description: str = ""
-    depends_on: list[str] = Field(default_factory=list)
-    approval: ApprovalPolicy
-
-
-class DatabaseTarget(_Model):
-    kms_key: str = Field(description="target-owned KMS key (alias/... or key ARN) the copy is encrypted with")
-    subnet_group: str
-    parameter_group: str | None = None
-    security_groups: list[str] = Field(default_factory=list)
-    instance_class: str | None = None
-    storage_type: str | None = None
-
-
-class VerifyQuery(_Model):
-    name: str
-    sql: str
-    expect: str | None = Field(
-        default=None, description="expected result; default: equal on source and target"
-    )
-
-
-class VerifySecrets(_Model):
-    """Secrets Manager secrets the verify queries run with through the RDS Data API (Aurora only)."""
-
-    source: str = Field(description="ARN of the source cluster's database secret (source account)")
-    target: str = Field(description="ARN of the restored cluster's database secret (target account)")
-    database: str | None = Field(default=None, description="database name the queries run in")
-
-    @field_validator("source", "target")
-    @classmethod
-    def _secret_arn(cls, value: str) -> str:
-        if not (value.startswith("arn:") and ":secretsmanager:" in value and ":secret:" in value):
-            raise ValueError("must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...:secret:...)")
-        return value
-
-
-class Database(_Model):
-    id: str = Field(description="source DB instance or cluster identifier")
-    type: Literal["instance", "cluster"] = "instance"
-    region: Region
-    target_region: Region
-    data_class: str
-    shared_kms_key: str = Field(description="source-account customer-managed key shared with the target")
-    target: DatabaseTarget
-    verify: list[VerifyQuery] = Field(default_factory=list)
-    verify_secret: VerifySecrets | None = Field(
-        default=None,
-        description="secrets for running `verify` queries through the RDS Data API (Aurora clusters)",
-    )
-    size_gib: float | None = Field(
-        default=None,
-        gt=0,
-        description="database size in GiB for the wait backoff (default: instance AllocatedStorage; "
-        "Aurora, which reports 1 GiB, 100 GiB); set it for large clusters",
-    )
-
-
-class DbSnapshotCopyWave(_WaveBase):
-    kind: Literal["db-snapshot-copy"]
-    max_concurrency: int = Field(default=2, ge=1, le=40)
-    databases: list[Database] = Field(min_length=1)
-
-
-class DnsShift(_Model):
-    zone: str = Field(description="hosted zone name, e.g. example.com")
-    record: str = Field(description="record to shift, e.g. api.example.com")
-    old_target: str
-    new_target: str
-    steps: list[Annotated[int, Field(ge=0, le=100)]] = Field(
-        default_factory=lambda: [10, 50, 100], description="percent of traffic on the new target, in order"
-    )
-    bake: Duration = 15 * 60
-    alarms: list[str] = Field(default_factory=list, description="CloudWatch alarms that roll the shift back")
-    ttl: int = Field(default=60, ge=1)
-
-    @field_validator("steps")
-    @classmethod
-    def _increasing(cls, steps: list[int]) -> list[int]:
-        if not steps or steps != sorted(steps) or steps[-1] != 100:
-            raise ValueError("steps must increase and end at 100")
-        return steps
-
-
-class DnsCutoverWave(_WaveBase):
-    kind: Literal["dns-cutover"]
-    region: Region
-    dns: DnsShift
-
-
-class PaymentFeed(_Model):
-    region: Region
-    data_class: str
-    old_bucket: str = Field(description="bucket the old platform writes payment files to (source account)")
-    new_bucket: str = Field(description="bucket of the new pipeline's output (target account)")
-    transfer_bucket: str = Field(description="bucket the secure transfer to the on-premise systems reads")
-    prefix: str = "payments/"
-    format: Literal["csv", "jsonl", "parquet"] = "csv"
-    key_fields: list[str] = Field(default_factory=lambda: ["payment_id"])
-    amount_field: str = "amount_cents"
-    days: int = Field(default=5, ge=1, description="business days of clean dual-run before the switch")
-    tolerance_cents: int = Field(default=0, ge=0)
-
-
-class PaymentDualRunWave(_WaveBase):
-    kind: Literal["payment-dual-run"]
-    payments: PaymentFeed
-
-
-class DecommissionScope(_Model):
-    regions: list[Region] = Field(min_length=1)
-    tag_key: str = "wavectl:decommission"
-    tag_value: str
-    resource_types: list[str] = Field(default_factory=lambda: ["rds:db", "rds:cluster", "s3:bucket"])
-    final_snapshot: bool = True
-    retain_days: int = Field(default=30, ge=0)
-
-
-class DecommissionWave(_WaveBase):
-    kind: Literal["decommission"]
-    decommission: DecommissionScope
-
-
-Wave = DbSnapshotCopyWave | DnsCutoverWave | PaymentDualRunWave | DecommissionWave
-WAVE_MODELS: dict[str, type[_WaveBase]] = {
-    WaveKind.DB_SNAPSHOT_COPY: DbSnapshotCopyWave,
-    WaveKind.DNS_CUTOVER: DnsCutoverWave,
-    WaveKind.PAYMENT_DUAL_RUN: PaymentDualRunWave,
-    WaveKind.DECOMMISSION: DecommissionWave,
-}
+# A wave of any kind: each kind's model (wavectl/kinds/) is a WaveBase with its own `kind` and section.
+Wave = WaveBase
 
 
 # ----------------------------------------------------------------------------- errors
@@ -419,14 +172,14 @@ def _parse_wave(located: Located, problems: list[Problem]) -> Wave | None:
         problems.append(Problem(located.position_of(()), "wave file must be a YAML mapping"))
         return None
     kind = data.get("kind")
-    model = WAVE_MODELS.get(str(kind)) if kind is not None else None
+    model = KINDS[WaveKind(kind)].model if kind in set(WaveKind) else None
     if model is None:
-        allowed = ", ".join(WAVE_MODELS)
+        allowed = ", ".join(KINDS)
         message = "missing required field 'kind'" if kind is None else f"kind: unknown wave kind {kind!r}"
         problems.append(Problem(located.position_of(("kind",)), f"{message} (one of: {allowed})"))
         return None
     try:
-        return model.model_validate(data)  # type: ignore[return-value]
+        return model.model_validate(data)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, located))
         return None
@@ -483,7 +236,15 @@ def cross_checks(
     problems += _approval_groups(program, waves)
     problems += _residency(program, waves)
     problems += _name_lengths(program, waves)
+    problems += _kind_checks(program, waves)
     return problems
+
+
+def _kind_checks(program: Program, waves: list[tuple[Wave, Located]]) -> Iterable[Problem]:
+    """Each kind's own rules that need program.yaml (e.g. approver groups named in its section)."""
+    for wave, src in waves:
+        for loc, message in KINDS[WaveKind(wave.kind)].program_checks(program, wave):
+            yield Problem(src.position_of(loc), message)
 
 
 def _unique_names(waves: list[tuple[Wave, Located]]) -> Iterable[Problem]:
@@ -556,31 +317,26 @@ def _approval_groups(program: Program, waves: list[tuple[Wave, Located]]) -> Ite
             )
 
 
-def residency_targets(wave: Wave) -> list[tuple[Loc, str, str, str]]:
-    """(location, field, region, data class) of every place a wave puts data."""
-    if isinstance(wave, DbSnapshotCopyWave):
-        return [
-            (("databases", i, "target_region"), "target_region", db.target_region, db.data_class)
-            for i, db in enumerate(wave.databases)
-        ]
-    if isinstance(wave, PaymentDualRunWave):
-        return [(("payments", "region"), "region", wave.payments.region, wave.payments.data_class)]
-    return []
+def residency_targets(wave: Wave) -> list[ResidencyTarget]:
+    """Every place a wave puts data (the kind says where)."""
+    return KINDS[WaveKind(wave.kind)].residency_targets(wave)
 
 
 def _residency(program: Program, waves: list[tuple[Wave, Located]]) -> Iterable[Problem]:
     for wave, src in waves:
-        for loc, field_name, region, data_class in residency_targets(wave):
-            allowed = program.residency.get(data_class)
+        for target in residency_targets(wave):
+            allowed = program.residency.get(target.data_class)
             if allowed is None:
                 yield Problem(
-                    src.position_of((*loc[:-1], "data_class")),
-                    f"unknown data class '{data_class}' "
+                    src.position_of(target.data_class_loc),
+                    f"unknown data class '{target.data_class}' "
                     f"(residency classes: {', '.join(sorted(program.residency))})",
                 )
-            elif region not in allowed:
+            elif target.region not in allowed:
                 yield Problem(
-                    src.position_of(loc), f"{field_name} {region} is not allowed for data class {data_class}"
+                    src.position_of(target.loc),
+                    f"{target.field} {target.region} is not allowed for data class {target.data_class} "
+                    f"(allowed: {', '.join(allowed)})",
                 )
 
 
@@ -600,9 +356,11 @@ def _name_lengths(program: Program, waves: list[tuple[Wave, Located]]) -> Iterab
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema for program.yaml and waves/*.yaml (for yaml-language-server and editors)."""
+    wave_models = tuple(spec.model for spec in KINDS.values())
+    any_wave = Annotated[Union[wave_models], Field(discriminator="kind")]  # noqa: UP007 (runtime tuple)
     adapter = TypeAdapter(
         Annotated[
-            Program | Annotated[Wave, Field(discriminator="kind")],
+            Program | any_wave,
             Field(description="a wavectl program file or wave file"),
         ]
     )

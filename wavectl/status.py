@@ -6,7 +6,11 @@ The contract (later versions add keys, never remove or rename them):
      "waves": [{"wave", "kind", "version", "status", "execution_arn", "started_at", "stopped_at",
                 "current_state", "approvals": [{"gate", "decision", "approvers", "decided_at"}],
                 "error": null | {"name", "message", "cause"},
-                "state_machine_version_arn", "definition_sha256", "pending_gates"}]}
+                "state_machine_version_arn", "definition_sha256", "pending_gates",
+                "placeholder"}]}
+
+`placeholder` is true for a wave whose kind has no workflow yet: its execution ran one gate and a Pass
+state and did nothing else, so its `SUCCEEDED` is never shown as a plain success.
 
 `version` is the runbook version of the state machine version the execution ran (read from the
 version's description `<wave> v<N> sha256:<digest>`), so an execution started before a change
@@ -28,6 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wavectl.local.history import execution_error, history_events, position
+from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
 from wavectl.runbook import Runbook, Wave
 
 _VERSION_DESCRIPTION = re.compile(r"\bv(?P<version>\d+)\s+sha256:(?P<digest>[0-9a-f]{64})")
@@ -107,6 +112,7 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "state_machine_version_arn": None,
         "definition_sha256": None,
         "pending_gates": [],
+        "placeholder": is_placeholder(wave),
     }
 
 
@@ -163,12 +169,30 @@ def _approvals_text(approvals: list[dict[str, Any]]) -> str:
 
 
 def _detail_text(wave: dict[str, Any]) -> str:
+    detail = _state_or_error(wave)
+    if wave.get("placeholder"):
+        return f"{PLACEHOLDER_NOTE}; {detail}" if detail else PLACEHOLDER_NOTE
+    return detail
+
+
+def _state_or_error(wave: dict[str, Any]) -> str:
     if wave.get("error"):
         error = wave["error"]
         return f"{error['name']}: {error['message']}"
     if wave.get("pending_gates"):
         return f"waiting for approval at {', '.join(wave['pending_gates'])}"
     return wave.get("current_state") or ""
+
+
+def shown_status(wave: dict[str, Any]) -> str:
+    """The status as people should read it: a placeholder's run is marked, never a plain SUCCEEDED."""
+    if wave.get("placeholder") and wave["status"] != "NOT_STARTED":
+        return f"{wave['status']} (placeholder)"
+    return str(wave["status"])
+
+
+def _status_style(wave: dict[str, Any]) -> str:
+    return "yellow" if wave.get("placeholder") else STATUS_STYLES.get(wave["status"], "")
 
 
 def status_table(document: dict[str, Any]) -> Table:
@@ -180,7 +204,7 @@ def status_table(document: dict[str, Any]) -> Table:
             wave["wave"],
             wave["kind"],
             wave["version"],
-            Text(wave["status"], style=STATUS_STYLES.get(wave["status"], "")),
+            Text(shown_status(wave), style=_status_style(wave)),
             wave["started_at"] or "-",
             wave["stopped_at"] or "-",
             _approvals_text(wave["approvals"]),
@@ -212,7 +236,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#
 h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #d6dae3;padding:.45rem .6rem;text-align:left;vertical-align:top;font-size:.9rem}
 th{background:#f2f4f8}.SUCCEEDED{color:#137333;font-weight:600}.FAILED,.TIMED_OUT{color:#b3261e;font-weight:600}
-.RUNNING{color:#0b57d0;font-weight:600}.ABORTED{color:#a56300;font-weight:600}.NOT_STARTED{color:#6b7280}
+.RUNNING{color:#0b57d0;font-weight:600}.placeholder{color:#a56300;font-style:italic}.ABORTED{color:#a56300;font-weight:600}.NOT_STARTED{color:#6b7280}
 code{font-size:.8rem;word-break:break-all}.meta{color:#6b7280;font-size:.85rem}
 """
 
@@ -243,7 +267,8 @@ def status_html(document: dict[str, Any]) -> str:
         rows.append(
             "<tr>"
             f"<td>{esc(wave['wave'])}</td><td>{esc(wave['kind'])}</td><td>{esc(wave['version'])}</td>"
-            f'<td class="{esc(wave["status"])}">{esc(wave["status"])}</td>'
+            f'<td class="{"placeholder" if wave.get("placeholder") else esc(wave["status"])}">'
+            f"{esc(shown_status(wave))}</td>"
             f"<td>{esc(wave['started_at'] or '-')}</td><td>{esc(wave['stopped_at'] or '-')}</td>"
             f"<td>{approvals}</td><td>{esc(_detail_text(wave) or '-')}</td>"
             f"<td><code>{esc(wave['execution_arn'] or '-')}</code></td>"

@@ -11,7 +11,14 @@ from wavectl.paths import PROJECT_ROOT, configure_jsii_node
 from wavectl.runbook import Runbook
 
 FINGERPRINT_FILE = "wavectl-fingerprint.json"
-_SOURCES = ("stacks", "tasks", "wavectl/runbook.py", "wavectl/yamlpos.py")
+_SOURCES = (
+    "stacks",
+    "tasks",
+    "wavectl/runbook.py",
+    "wavectl/model.py",
+    "wavectl/kinds",
+    "wavectl/yamlpos.py",
+)
 
 
 def source_fingerprint(runbook: Runbook, bundle: bool) -> str:

@@ -2,69 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
-
-import jsii
-from aws_cdk import (
-    AssetHashType,
-    BundlingOptions,
-    DockerImage,
-    Duration,
-    ILocalBundling,
-    RemovalPolicy,
-)
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from wavectl.packaging import has_wheels, install_command
-from wavectl.paths import PROJECT_ROOT, TASKS_DIR, WHEELHOUSE
+from stacks.constructs.logged_role import logged_role
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-# The asset holds tasks/ only (plus its third-party dependencies when bundled).
-ASSET_EXCLUDES = ["*", ".*", "!tasks", "!tasks/**", "**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
-BUNDLE_CONTEXT_KEY = "wavectl:bundle"
-
-
-class WheelhouseMissing(RuntimeError):
-    """Bundling needs the Lambda wheels downloaded beforehand (`make install` does it)."""
-
-
-@jsii.implements(ILocalBundling)
-class PipLocalBundling:
-    """Builds the task asset without Docker and without network: pip installs the arm64 wheels
-    that `make install` downloaded into the wheelhouse, so synth itself never reaches an index."""
-
-    def try_bundle(self, output_dir: str, _options: Any = None) -> bool:
-        if not has_wheels():
-            raise WheelhouseMissing(
-                f"no Lambda wheels in {WHEELHOUSE}: run `make install` (or `python -m wavectl.packaging`), "
-                "or synthesise with --no-bundle for a local rehearsal"
-            )
-        out = Path(output_dir)
-        shutil.copytree(TASKS_DIR, out / "tasks", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        subprocess.run(install_command(out), check=True)
-        return True
-
-
-def task_code(bundle: bool) -> lambda_.Code:
-    if not bundle:
-        return lambda_.Code.from_asset(str(PROJECT_ROOT), exclude=ASSET_EXCLUDES)
-    return lambda_.Code.from_asset(
-        str(PROJECT_ROOT),
-        exclude=ASSET_EXCLUDES,
-        asset_hash_type=AssetHashType.SOURCE,  # output of pip is not byte-stable; the inputs are
-        bundling=BundlingOptions(
-            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.14"),  # never used
-            local=PipLocalBundling(),
-        ),
-    )
 
 
 class TaskFunction(Construct):
@@ -85,19 +31,12 @@ class TaskFunction(Construct):
         log_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = logged_role(
             self,
-            "Logs",
             log_group_name=f"/aws/lambda/{function_name}",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=log_key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"wavectl task {function_name}",
+            service="lambda.amazonaws.com",
+            role_description=f"wavectl task {function_name}",
+            log_key=log_key,
         )
         self.log_group.grant_write(self.role)
         self.function = lambda_.Function(

@@ -6,12 +6,11 @@ import hashlib
 import json
 
 from aws_cdk import RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.constructs.logged_role import logged_role
 from tasks.contracts import LIVE_ALIAS
 
 
@@ -38,19 +37,12 @@ class VersionedStateMachine(Construct):
         log_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = logged_role(
             self,
-            "Logs",
             log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=log_key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description=state_machine_name,
+            service="states.amazonaws.com",
+            role_description=state_machine_name,
+            log_key=log_key,
         )
         self.state_machine = sfn.StateMachine(
             self,

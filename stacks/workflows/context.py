@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.constructs.evidence_grant import grant_evidence_write
+from stacks.constructs.lambda_step import lambda_step
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
+from stacks.names import evidence_bucket_name
 from tasks import contracts
 from wavectl.runbook import Program, Runbook, Wave
-
-# Transient Lambda service faults are retried; named Wavectl.* errors are never retried here.
-TRANSIENT_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
 
 
 @dataclass(frozen=True)
@@ -109,19 +103,23 @@ class WaveContext:
         comment: str | None = None,
     ) -> tasks.LambdaInvoke:
         """A `lambda:invoke` state returning the handler's result (not the Lambda envelope)."""
-        step = tasks.LambdaInvoke(
-            self.scope,
-            state_id,
-            lambda_function=function.function,
-            payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
-            result_path=result_path,
-            comment=comment,
+        step = lambda_step(
+            self.scope, state_id, function.function, payload, result_path=result_path, comment=comment
         )
-        step.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         self._acknowledge_version_grant(function)
         return step
+
+    def grant_evidence_write(self, function: TaskFunction) -> None:
+        """PutObject under this wave's prefix of the evidence bucket, SSE-KMS with the program key."""
+        objects = f"{evidence_bucket_name(self.runbook)}/waves/{self.wave.wave}/*"
+        grant_evidence_write(
+            function.role,
+            sid="WriteWaveEvidence",
+            objects_arn=f"arn:{Aws.PARTITION}:s3:::{objects}",
+            nag_resource=f"arn:<AWS::Partition>:s3:::{objects}",
+            key=self.control.key,
+            what="under this wave's prefix of the evidence bucket (one record per execution)",
+        )
 
     def _acknowledge_version_grant(self, function: TaskFunction) -> None:
         logical_id = Stack.of(self.scope).get_logical_id(function.function.node.default_child)

@@ -15,22 +15,16 @@ preflight from the function's environment, so the definition does not grow with 
 
 from __future__ import annotations
 
-import base64
-import json
-import zlib
-
-from aws_cdk import Aws, Duration
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.constructs.approval_step import approval_gate
-from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
+from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
 from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
 from tasks import contracts
 from tasks.contracts import CompensationStatus
-from wavectl.runbook import DbSnapshotCopyWave
+from wavectl.kinds.db_snapshot_copy import DbSnapshotCopyWave
 
 HANDLERS = "tasks.db_snapshot_copy.handler"
 MAX_SPEC_CHARS = 3000  # Lambda allows 4 KB of environment per function; the rest is wavectl's own
@@ -54,10 +48,8 @@ TASKS: dict[str, tuple[str, int, bool]] = {
 
 def spec_environment(wave: DbSnapshotCopyWave) -> dict[str, str]:
     """The wave's databases for preflight and compensation (compressed; not in the definition)."""
-    # the format `tasks.db_snapshot_copy.spec.decode_spec` reads (stacks may not import tasks code)
     databases = [db.model_dump(mode="json") for db in wave.databases]
-    raw = json.dumps({"databases": databases}, separators=(",", ":"), sort_keys=True).encode()
-    encoded = base64.b64encode(zlib.compress(raw, 9)).decode()
+    encoded = contracts.encode_spec({"databases": databases})
     if len(encoded) > MAX_SPEC_CHARS:
         raise ValueError(
             f"wave {wave.wave}: {len(wave.databases)} databases need {len(encoded)} characters of Lambda "
@@ -109,32 +101,8 @@ def _functions(ctx: WaveContext, wave: DbSnapshotCopyWave) -> dict[str, TaskFunc
             ctx.assume_workload_roles(function)
         functions[task] = function
     for task in ("compensate", "record_evidence"):
-        _grant_evidence(ctx, functions[task])
+        ctx.grant_evidence_write(functions[task])
     return functions
-
-
-def _grant_evidence(ctx: WaveContext, function: TaskFunction) -> None:
-    """PutObject under this wave's prefix of the evidence bucket, SSE-KMS with the program key."""
-    from stacks.control_plane import evidence_bucket_name  # control_plane imports the workflows
-
-    objects = f"{evidence_bucket_name(ctx.runbook)}/waves/{ctx.wave.wave}/*"
-    function.role.add_to_policy(
-        iam.PolicyStatement(
-            sid="WriteWaveEvidence",
-            actions=["s3:PutObject"],
-            resources=[f"arn:{Aws.PARTITION}:s3:::{objects}"],
-        )
-    )
-    function.role.add_to_policy(
-        iam.PolicyStatement(
-            sid="EncryptWaveEvidence", actions=["kms:GenerateDataKey"], resources=[ctx.control.key.key_arn]
-        )
-    )
-    acknowledge(
-        function.role,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{objects}]",
-        "PutObject only, under this wave's prefix of the evidence bucket (one record per execution).",
-    )
 
 
 # ----------------------------------------------------------------------------- states

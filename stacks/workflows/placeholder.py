@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.constructs.approval_step import approval_gate
+from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
 from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
 

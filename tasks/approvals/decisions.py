@@ -16,7 +16,7 @@ from tasks.approvals.config import Member
 from tasks.approvals.rules import REJECT, iso, refusal
 from tasks.approvals.store import ApprovalStore, approvers_of
 from tasks.common.logging import logger
-from tasks.contracts import Decision, ErrorName
+from tasks.contracts import Decision, ErrorName, required_approvals
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _approve(
         logger().info("approval result resent", extra={"approval_id": approval_id, "user": user, "via": via})
     else:
         logger().info("approval counted", extra={"approval_id": approval_id, "user": user, "via": via})
-    if len(record["approvers"]) < int(record["policy"]["required"]):
+    if len(record["approvers"]) < required_approvals(record["policy"]):
         return Outcome(200, "Your approval is counted.", record)
     extra = {"decided_via": via, "approvers": record["approvers"]}
     closed = services.store.close(approval_id, Decision.APPROVED, now, extra)
@@ -100,7 +100,7 @@ def _unsent_quorum(services: Services, approval_id: str, user: str) -> dict[str,
     if record is None or record.get("status") != Decision.PENDING or user not in (record.get("votes") or {}):
         return None
     record = {**record, "approvers": approvers_of(record)}
-    return record if len(record["approvers"]) >= int(record["policy"]["required"]) else None
+    return record if len(record["approvers"]) >= required_approvals(record["policy"]) else None
 
 
 def _reject(

@@ -7,15 +7,9 @@ from typing import Any
 
 from tasks.approvals import config
 from tasks.common.evidence import put_once
+from tasks.contracts import EVIDENCE_ATTRIBUTES
 
-# Fields of the approval record that are evidence; anything else (the task token first) is not.
-EVIDENCE_FIELDS = (
-    "approval_id", "status", "gate", "wave", "kind", "runbook_version", "execution", "state_machine",
-    "definition_digest", "definition_digest_source", "input_digest", "policy", "summary", "channel",
-    "message_ts", "requester", "requester_source", "requester_ids", "requester_input", "requester_principal",
-    "requester_identities_differ", "requester_resolved_at", "execution_started_at", "created_at",
-    "expires_at", "decided_at", "approvers", "votes", "voided_votes", "rejected_by", "reason", "decided_via",
-)  # fmt: skip
+EVIDENCE_FIELDS = EVIDENCE_ATTRIBUTES  # the record fields that are evidence (tasks/contracts.py)
 
 
 def _jsonable(value: Any) -> Any:

@@ -21,7 +21,7 @@ from tasks.approvals.rules import iso, parse_time
 from tasks.approvals.store import ApprovalStore
 from tasks.common.aws import own_session
 from tasks.common.logging import logger
-from tasks.contracts import Decision, ErrorName
+from tasks.contracts import ApprovalPolicy, ApprovalRequest, Decision, ErrorName
 
 _DIGEST_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})")
 
@@ -90,8 +90,8 @@ def requester(event: dict[str, Any], services: Services, started: datetime) -> d
     )
 
 
-def new_record(event: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
-    policy = event["policy"]
+def new_record(event: ApprovalRequest, services: Services, now: datetime) -> dict[str, Any]:
+    policy: ApprovalPolicy = event["policy"]
     wave = event["wave"]
     digest, digest_source = definition_digest(services.sfn, event["execution"])
     started = execution_started_at(event, services.sfn, now)
@@ -118,7 +118,7 @@ def new_record(event: dict[str, Any], services: Services, now: datetime) -> dict
     }
 
 
-def open_gate(event: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
+def open_gate(event: ApprovalRequest, services: Services, now: datetime) -> dict[str, Any]:
     record, created = services.store.open(new_record(event, services, now))
     log = {"approval_id": record["approval_id"], "gate": record["gate"], "wave": record["wave"]}
     logger().info("approval opened" if created else "approval request retried", extra=log)

@@ -13,7 +13,7 @@ from slack_sdk.webhook import WebhookClient
 from tasks.approvals import config
 from tasks.approvals.config import Member
 from tasks.approvals.store import approvers_of
-from tasks.contracts import Decision
+from tasks.contracts import Decision, required_approvals
 
 APPROVE_ACTION = "wavectl_approve"
 REJECT_ACTION = "wavectl_reject"
@@ -96,7 +96,7 @@ def progress_text(record: dict[str, Any]) -> str:
         return f":x: Rejected by <@{record.get('rejected_by')}> at {when}{reason}"
     if status == Decision.TIMED_OUT:
         return f":hourglass: Timed out at {when} with no decision; the wave did not proceed"
-    required = int(record["policy"]["required"])
+    required = required_approvals(record["policy"])
     count = len(voters)
     return f"{count} of {required} approvals" + (f": {approvers}" if approvers else "")
 

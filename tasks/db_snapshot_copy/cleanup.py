@@ -18,9 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tasks.common.estate import Estate
 from tasks.contracts import CompensationStatus
 from tasks.db_snapshot_copy import rds
-from tasks.db_snapshot_copy.estate import Estate
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET, Run
 
 # Rounds and waits between them: 30 s doubling to a 10-minute cap, ~6 h in all (a restore of a

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tasks.common.estate import Estate
 from tasks.db_snapshot_copy import rds
-from tasks.db_snapshot_copy.estate import Estate
 
 
 class QueryNotRun(Exception):

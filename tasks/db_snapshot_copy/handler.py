@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.common.aws import own_session
+from tasks.common.estate import estate_from_settings, run_from
 from tasks.common.logging import logger
 from tasks.db_snapshot_copy import cleanup as cleanup_logic
 from tasks.db_snapshot_copy import evidence, steps
-from tasks.db_snapshot_copy.estate import estate_from_settings, run_from
 from tasks.db_snapshot_copy.preflight import run_preflight
 from tasks.db_snapshot_copy.spec import wave_databases
 from tasks.db_snapshot_copy.verify import load_hook, verify_database

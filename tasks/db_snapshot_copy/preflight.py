@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tasks.common.backoff import DEFAULT_CLUSTER_GIB
 from tasks.common.errors import PreflightFailed
+from tasks.common.estate import Estate
 from tasks.db_snapshot_copy import rds
-from tasks.db_snapshot_copy.backoff import DEFAULT_CLUSTER_GIB
-from tasks.db_snapshot_copy.estate import Estate
 from tasks.db_snapshot_copy.naming import Run
 
 DEFAULT_RDS_ALIAS = "alias/aws/rds"

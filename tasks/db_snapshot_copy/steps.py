@@ -13,15 +13,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tasks.common.errors import TaskFailed
-from tasks.db_snapshot_copy import rds
-from tasks.db_snapshot_copy.backoff import (
+from tasks.common.backoff import (
     DEADLINE_FACTOR,
     deadline_seconds,
     expected_seconds,
     next_wait,
 )
-from tasks.db_snapshot_copy.estate import Estate
+from tasks.common.errors import TaskFailed
+from tasks.common.estate import Estate
+from tasks.db_snapshot_copy import rds
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET, Run, tag_dict
 
 STEP_SOURCE_SNAPSHOT = "source-snapshot"

@@ -9,11 +9,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tasks.common.errors import VerificationFailed
+from tasks.common.estate import Estate
 from tasks.common.settings import setting
 from tasks.contracts import ENV_DB_VERIFY_HOOK
 from tasks.db_snapshot_copy import rds
 from tasks.db_snapshot_copy.dataapi import DataApiHook, QueryNotRun
-from tasks.db_snapshot_copy.estate import Estate
 
 # hook(query, db, side) -> the query's result as text; side is "source" or "target"
 QueryHook = Callable[[dict[str, Any], dict[str, Any], str], str]

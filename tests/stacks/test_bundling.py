@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wavectl.packaging import has_wheels
+from stacks.wheelhouse import has_wheels
 
 pytestmark = pytest.mark.skipif(not has_wheels(), reason="no .wheelhouse: run `make install`")
 
@@ -31,8 +31,8 @@ def test_bundled_asset_holds_tasks_and_their_dependencies_only(bundled_assembly:
 
 
 def test_bundling_without_wheelhouse_says_what_to_do(monkeypatch, tmp_path: Path):
-    from stacks.constructs import task_function
+    from stacks import bundling
 
-    monkeypatch.setattr(task_function, "has_wheels", lambda: False)
-    with pytest.raises(task_function.WheelhouseMissing, match="run `make install`"):
-        task_function.PipLocalBundling().try_bundle(str(tmp_path), None)
+    monkeypatch.setattr(bundling, "has_wheels", lambda: False)
+    with pytest.raises(bundling.WheelhouseMissing, match="run `make install`"):
+        bundling.PipLocalBundling().try_bundle(str(tmp_path), None)

@@ -163,8 +163,8 @@ def test_definition_size_does_not_grow_with_the_number_of_databases(tmp_path):
 def test_spec_in_the_environment_is_what_the_tasks_read(example_runbook):
     from stacks.workflows.db_snapshot_copy import spec_environment
     from tasks import contracts
-    from tasks.db_snapshot_copy.spec import decode_spec
+    from tasks.contracts import decode_spec
 
     wave = example_runbook.wave("orders-db")
     encoded = spec_environment(wave)[contracts.ENV_DB_WAVE_SPEC]
-    assert decode_spec(encoded) == [db.model_dump(mode="json") for db in wave.databases]
+    assert decode_spec(encoded)["databases"] == [db.model_dump(mode="json") for db in wave.databases]

@@ -14,8 +14,8 @@ from moto import mock_aws
 from tasks import contracts as c
 from tasks.db_snapshot_copy import handler
 from tasks.db_snapshot_copy.naming import Run
-from tasks.db_snapshot_copy.spec import encode_spec
-from wavectl.local.estate_rds import moto_session, seed_rds
+from tasks.db_snapshot_copy.spec import encode_databases
+from wavectl.local.seeders.db_snapshot_copy import moto_session, seed_rds
 
 SOURCE, TARGET = "222222222222", "333333333333"
 WAVE, PROGRAM, BUCKET = "orders-db", "acme-to-globex", "wavectl-evidence"
@@ -44,7 +44,7 @@ def cloud_fixture(example_runbook, monkeypatch) -> Iterator[dict[str, Any]]:
             c.ENV_SOURCE_ROLE_ARN: f"arn:aws:iam::{SOURCE}:role/WavectlSource",
             c.ENV_TARGET_ROLE_ARN: f"arn:aws:iam::{TARGET}:role/WavectlTarget",
             c.ENV_EVIDENCE_BUCKET: BUCKET,
-            c.ENV_DB_WAVE_SPEC: encode_spec(wave_databases(example_runbook)),
+            c.ENV_DB_WAVE_SPEC: encode_databases(wave_databases(example_runbook)),
         }
         for name, value in environment.items():
             monkeypatch.setenv(name, value)

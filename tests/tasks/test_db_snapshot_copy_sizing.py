@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tasks.db_snapshot_copy import handler
-from tasks.db_snapshot_copy.backoff import (
+from tasks.common.backoff import (
     DEADLINE_FACTOR,
     DEFAULT_CLUSTER_GIB,
     GUESSED_SIZE_MIN_DEADLINE_SECONDS,
     POLL_BUDGET,
     expected_seconds,
 )
+from tasks.db_snapshot_copy import handler
 from tests.tasks.db_copy_support import (
     EXECUTION,
     SOURCE,

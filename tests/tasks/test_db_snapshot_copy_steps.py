@@ -7,14 +7,14 @@ import json
 import boto3
 import pytest
 
-from tasks.common.errors import TaskFailed
-from tasks.db_snapshot_copy import handler
-from tasks.db_snapshot_copy.backoff import (
+from tasks.common.backoff import (
     DEADLINE_FACTOR,
     LATENCY_FRACTION,
     MIN_DEADLINE_SECONDS,
     POLL_BUDGET,
 )
+from tasks.common.errors import TaskFailed
+from tasks.db_snapshot_copy import handler
 from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET
 from tests.tasks.db_copy_support import (
     BUCKET,
@@ -30,7 +30,7 @@ from tests.tasks.db_copy_support import (
 
 
 def kms_arn(account: str, region: str, alias: str) -> str:
-    from wavectl.local.estate_rds import moto_session
+    from wavectl.local.seeders.db_snapshot_copy import moto_session
 
     return moto_session(account, region).client("kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
 

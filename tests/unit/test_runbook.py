@@ -72,7 +72,8 @@ def test_residency_violation_points_at_target_region(program_dir: Path):
     write_wave(program_dir, "orders", db_wave(region="us-east-1"))
     # Then the error names the file, the line and column of target_region, and the rule
     assert problems_of(program_dir) == [
-        "runbooks/waves/orders.yaml:9:20: target_region us-east-1 is not allowed for data class eu-personal"
+        "runbooks/waves/orders.yaml:9:20: target_region us-east-1 is not allowed for data class eu-personal "
+        "(allowed: eu-west-1, eu-central-1)"
     ]
 
 

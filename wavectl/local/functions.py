@@ -1,7 +1,7 @@
 """In-process Lambda runtime: an invoke of a deployed function calls the Python function its `Handler` names.
 
 Installed over `moto.awslambda_simple.models.LambdaSimpleBackend.invoke`. The handler runs inside
-`tasks.common.settings.function_environment(...)` with the function's own environment variables
+`tasks.contracts.function_environment(...)` with the function's own environment variables
 (plus the variables the Lambda runtime sets), and with a Lambda-like context object. An exception
 becomes a Lambda `FunctionError` whose `errorType` is `type(exc).__name__`, so a state's Retry and
 Catch match on it exactly as on AWS.
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.common.settings import function_environment
+from tasks.contracts import function_environment
 
 FUNCTION_ERROR_HEADER = "x-amz-function-error"
 

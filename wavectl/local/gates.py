@@ -16,7 +16,13 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from tasks.contracts import APPROVAL_CALLBACK_TASK, APPROVAL_GATE, APPROVAL_STATUS, Decision
+from tasks.contracts import (
+    APPROVAL_CALLBACK_TASK,
+    APPROVAL_GATE,
+    APPROVAL_STATUS,
+    Decision,
+    required_approvals,
+)
 from wavectl import approvals
 from wavectl.runbook import Runbook
 
@@ -105,7 +111,7 @@ def approvers_to_click(runbook: Runbook, record: dict[str, Any]) -> list[str]:
     policy = record.get("policy") or {}
     requester = set(record.get("requester_ids") or []) | {record.get("requester")}
     members = [m.slack for m in runbook.program.group(policy.get("group", "")) if m.slack not in requester]
-    return members[: int(policy.get("required", 1))]
+    return members[: required_approvals(policy) if policy else 1]
 
 
 def answer_pending_gates(

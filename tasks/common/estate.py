@@ -1,4 +1,4 @@
-"""Who acts where: the source and target accounts, each reached through its own session."""
+"""Who acts where, for every wave kind: the source and target accounts, each through its own session."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 
 from tasks.common.aws import assumed_session
+from tasks.common.naming import Run
 from tasks.common.settings import setting
 from tasks.contracts import ENV_PROGRAM, ENV_SOURCE_ROLE_ARN, ENV_TARGET_ROLE_ARN, ENV_WAVE
-from tasks.db_snapshot_copy.naming import Run
 
 SessionFor = Callable[[str], boto3.Session]  # region -> session in one account
 

@@ -1,4 +1,4 @@
-"""How long to wait before the next status poll of a long RDS operation.
+"""How long to wait before the next status poll of a long operation (any wave kind: RDS copies, deletes).
 
 Each operation gets an expected duration from the database size. Polls then follow a capped
 exponential backoff: a first short wait (half the cap), then waits of `LATENCY_FRACTION` (5%) of

@@ -1,6 +1,8 @@
 """The demo RDS estate of a `db-snapshot-copy` wave, seeded into the embedded AWS (moto).
 
-`seed_rds(runbook, sessions)` creates, for every database of every `db-snapshot-copy` wave:
+`seed(cloud, wave)` is the wave kind's seeder; `seed_rds(runbook, session_for)` does the same for
+every `db-snapshot-copy` wave with any `(account, region) -> session` factory (the task tests use moto
+sessions without a LocalCloud). For every database it creates:
 
 - in the source account: a customer-managed KMS key under the runbook's `shared_kms_key` alias
   whose key policy lets the target account use it (in the database's region and, for a
@@ -18,23 +20,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.loaders
 import botocore.session
 
-from wavectl.runbook import Database, DbSnapshotCopyWave, Runbook
+from tasks.contracts import WaveKind
+from wavectl.kinds.db_snapshot_copy import Database, DbSnapshotCopyWave
+from wavectl.runbook import Runbook
+
+if TYPE_CHECKING:
+    from wavectl.local.engine import LocalCloud
 
 SessionFactory = Callable[[str, str], boto3.Session]
 SOURCE_ENGINES = {"instance": ("postgres", "16.3"), "cluster": ("aurora-postgresql", "15.4")}
 SOURCE_INSTANCE_CLASS = "db.r6g.large"
 SOURCE_SIZE_GIB = 100
 SEED_TAGS = [{"Key": "app", "Value": "acme-core"}, {"Key": "owner", "Value": "platform"}]
-
-
-class _HasSession(Protocol):
-    def session(self, *args: Any, **kwargs: Any) -> boto3.Session: ...
 
 
 @cache
@@ -63,16 +66,6 @@ def moto_session(account_id: str, region: str) -> boto3.Session:
     )
 
 
-def _session_factory(sessions_or_cloud: SessionFactory | _HasSession | None) -> SessionFactory:
-    if sessions_or_cloud is None:
-        return moto_session
-    if callable(getattr(sessions_or_cloud, "account_session", None)):  # the local runner's LocalCloud
-        from wavectl.local.accounts import account_session
-
-        return account_session
-    return sessions_or_cloud  # type: ignore[return-value]
-
-
 def _cached(session_for: SessionFactory) -> SessionFactory:
     sessions: dict[tuple[str, str], boto3.Session] = {}
 
@@ -84,34 +77,36 @@ def _cached(session_for: SessionFactory) -> SessionFactory:
     return cached
 
 
+def seed(cloud: LocalCloud, wave: DbSnapshotCopyWave) -> dict[str, Any]:
+    """The wave kind's seeder: this wave's databases and landing zone in the embedded AWS."""
+    from wavectl.local.accounts import account_session
+
+    return seed_rds(cloud.runbook, account_session, waves=[wave])
+
+
 def seed_rds(
-    runbook: Runbook | None = None,
-    sessions_or_cloud: SessionFactory | _HasSession | None = None,
+    runbook: Runbook,
+    session_for: SessionFactory = moto_session,
     *,
-    cloud: _HasSession | None = None,
-    wave: DbSnapshotCopyWave | None = None,
-    tags: list[dict[str, str]] | None = None,
-) -> dict:
+    waves: list[DbSnapshotCopyWave] | None = None,
+) -> dict[str, Any]:
     """Seed the source databases and the target landing zone of `db-snapshot-copy` waves into moto.
 
-    `sessions_or_cloud` is a `(account_id, region) -> boto3.Session` callable or the local runner's
-    `LocalCloud` (also accepted as `cloud=`); default: sessions through moto STS. `wave` limits the
-    seeding to one wave (default: every db-snapshot-copy wave); `tags` go on the source databases.
+    `session_for(account_id, region)` gives a session in that account (default: moto STS);
+    `waves` limits the seeding (default: every db-snapshot-copy wave of the runbook).
     Returns what was created: `{"source": {...}, "target": {...}}` keyed by `account/region`.
     """
     allow_shared_snapshot_copies()
     allow_enabling_the_data_api()
-    runbook = runbook or getattr(cloud, "runbook", None)
-    if runbook is None:
-        raise ValueError("seed_rds needs the runbook (or a LocalCloud that has one)")
-    session_for = _cached(_session_factory(sessions_or_cloud or cloud))
+    session_for = _cached(session_for)
     accounts = runbook.program.accounts
-    waves = [wave] if wave is not None else [w for w in runbook.waves if isinstance(w, DbSnapshotCopyWave)]
+    if waves is None:
+        waves = [w for w in runbook.waves if w.kind == WaveKind.DB_SNAPSHOT_COPY]  # type: ignore[misc]
     seeded: dict[str, dict[str, Any]] = {"source": {}, "target": {}}
     for copy_wave in waves:
         for db in copy_wave.databases:
             source = _SourceSeeder(session_for, accounts.source.id, accounts.target.id, seeded["source"])
-            source.database(db, tags or [])
+            source.database(db)
             _TargetSeeder(session_for, accounts.target.id, seeded["target"]).landing_zone(db)
     return seeded
 
@@ -166,7 +161,7 @@ class _SourceSeeder:
         self.target_account = target_account
         self.out = out
 
-    def database(self, db: Database, extra_tags: list[dict[str, str]]) -> None:
+    def database(self, db: Database) -> None:
         policy = shared_key_policy(self.account, self.target_account)
         regions = dict.fromkeys([db.region, db.target_region])
         keys = {
@@ -178,7 +173,7 @@ class _SourceSeeder:
         rds = self.session_for(self.account, db.region).client("rds")
         record = self.out.setdefault(f"{self.account}/{db.region}", {"keys": {}, "databases": []})
         record["keys"][db.shared_kms_key] = keys[db.region]
-        tags = [*SEED_TAGS, {"Key": "data-class", "Value": db.data_class}, *extra_tags]
+        tags = [*SEED_TAGS, {"Key": "data-class", "Value": db.data_class}]
         if db.type == "instance":
             self._instance(rds, db, keys[db.region], tags)
         else:

@@ -1,4 +1,4 @@
-"""Local rehearsal commands: `run --local`, `demo`, `local up`, `start`, `status`."""
+"""Rehearsal commands on the embedded AWS: `run --local`, `demo`, `local up`."""
 
 from __future__ import annotations
 
@@ -12,17 +12,23 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from wavectl.cli_common import (
+    EXIT_FAILURE,
+    EXIT_INVALID,
+    EXIT_OK,
+    Port,
+    Runbooks,
+    err,
+    known_wave_or_exit,
+    load_or_exit,
+)
+from wavectl.cli_common import wide_out as out
 from wavectl.runbook import Runbook
-
-EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
-out = Console() if Console().is_terminal else Console(width=160)  # logs and CI: wide, unwrapped table
-err = Console(stderr=True)
 
 # The rehearsal's own assembly (no bundling): kept apart from cdk.out, the bundled one that is deployed,
 # so a rehearsal never replaces the artefact a person is about to `cdk deploy`.
 LOCAL_ASSEMBLY = Path("cdk.local.out")
 
-Runbooks = Annotated[Path, typer.Option("--runbooks", help="runbooks folder (program.yaml + waves/)")]
 Assembly = Annotated[
     Path,
     typer.Option("--assembly", help="cloud assembly to deploy locally; synthesised (no bundling) if stale"),
@@ -34,7 +40,6 @@ SpeedOption = Annotated[
     ),
 ]
 DEFAULT_GATE_MINUTES = 30.0
-Port = Annotated[int | None, typer.Option("--port", help="port of `wavectl local up` (default 4599)")]
 local_app = typer.Typer(help="Keep an embedded AWS running for rehearsal by hand.", no_args_is_help=True)
 
 
@@ -50,8 +55,6 @@ def _quiet_task_logs() -> None:
 def register(app: typer.Typer) -> None:
     app.command(name="run")(run)
     app.command(name="demo")(demo)
-    app.command(name="start")(start)
-    app.command(name="status")(status)
     app.add_typer(local_app, name="local")
 
 
@@ -59,8 +62,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _load(path: Path) -> Runbook:
-    from wavectl.cli import load_or_exit
-
     return load_or_exit(path)
 
 
@@ -218,7 +219,21 @@ def _run_locally(
         style="green" if ok else "red",
         highlight=False,
     )
+    _print_placeholders(runbook, runs)
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _print_placeholders(runbook: Runbook, runs: list[Any]) -> None:
+    """Say how many of the waves that ran did nothing real (their kind has no workflow yet)."""
+    from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
+
+    names = [run.wave for run in runs if is_placeholder(runbook.wave(run.wave))]
+    if names:
+        out.print(
+            f"{len(names)} of {len(runs)} wave(s) are placeholders ({PLACEHOLDER_NOTE}): {', '.join(names)}",
+            style="yellow",
+            highlight=False,
+        )
 
 
 # ----------------------------------------------------------------------------- commands
@@ -249,9 +264,7 @@ def run(
     from wavectl.local.runner import run_wave, run_with_dependencies
 
     runbook = _load(runbooks)
-    if wave not in {w.wave for w in runbook.waves}:
-        err.print(f"no wave named {wave!r} (waves: {', '.join(w.wave for w in runbook.ordered_waves())})")
-        raise typer.Exit(EXIT_INVALID)
+    known_wave_or_exit(runbook, wave)
 
     def runner(cloud: Any, on_progress: Any, on_done: Any) -> list[Any]:
         if deps:
@@ -361,77 +374,3 @@ def _approve_forever(cloud: Any, stop: threading.Event) -> None:
         for arn in cloud.resources.state_machines.values():
             for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
                 answer(execution["executionArn"])
-
-
-def _session(runbook: Runbook, local: bool, port: int | None):
-    import boto3
-
-    if not local:
-        return boto3.Session(region_name=runbook.program.home_region)
-    from wavectl.local.client import LocalNotRunning, connect
-
-    try:
-        return connect(runbook.program.home_region, port)
-    except LocalNotRunning as exc:
-        err.print(str(exc), style="red")
-        raise typer.Exit(EXIT_FAILURE) from None
-
-
-def start(
-    wave: Annotated[str, typer.Argument(help="the wave to start")],
-    local: Annotated[
-        bool, typer.Option("--local", help="start it on `wavectl local up` (127.0.0.1)")
-    ] = False,
-    port: Port = None,
-    runbooks: Runbooks = Path("runbooks"),
-    requested_by: Annotated[
-        str | None, typer.Option("--requested-by", help="who asks (default: $USER)")
-    ] = None,
-) -> None:
-    """Start a wave on its `live` alias (input: {"requested_by": ...}); print the execution ARN.
-
-    Example: wavectl start orders-db --local
-    """
-    import getpass
-
-    from wavectl.local.runner import start_wave
-
-    runbook = _load(runbooks)
-    if wave not in {w.wave for w in runbook.waves}:
-        err.print(f"no wave named {wave!r} (waves: {', '.join(w.wave for w in runbook.ordered_waves())})")
-        raise typer.Exit(EXIT_INVALID)
-    session = _session(runbook, local, port)
-    execution_arn = start_wave(session, runbook, wave, requested_by or getpass.getuser())
-    out.print(f"started {wave}: {execution_arn}", highlight=False, soft_wrap=True)
-
-
-def status(
-    local: Annotated[
-        bool, typer.Option("--local", help="read it from `wavectl local up` (127.0.0.1)")
-    ] = False,
-    port: Port = None,
-    output_format: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
-    output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
-    runbooks: Runbooks = Path("runbooks"),
-) -> None:
-    """Per-wave status: latest execution, the version it ran, approvals, current state or error.
-
-    Example: wavectl status --local --format json
-    """
-    import sys
-
-    from wavectl.status import build_status, print_status, status_html, status_json
-
-    if output_format not in ("table", "json", "html"):
-        err.print(f"--format must be table, json or html (got {output_format!r})")
-        raise typer.Exit(EXIT_INVALID)
-    runbook = _load(runbooks)
-    document = build_status(_session(runbook, local, port), runbook)
-    if output_format == "table":
-        print_status(document, Console(file=output.open("w")) if output else out)
-        return
-    text = status_json(document) if output_format == "json" else status_html(document)
-    if output is not None:
-        output.write_text(text)
-    else:
-        sys.stdout.write(text)

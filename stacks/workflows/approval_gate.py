@@ -17,20 +17,20 @@ import re
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from stacks.constructs.approval_names import request_function_export
+from stacks.constructs.lambda_step import lambda_step
 from stacks.constructs.nag import acknowledge
-from stacks.workflows.context import TRANSIENT_ERRORS, WaveContext
-from tasks.contracts import REQUEST_PATH, ErrorName
-from wavectl.runbook import ApprovalPolicy
+from stacks.names import request_function_export
+from stacks.workflows.context import WaveContext
+from tasks.contracts import REQUEST_PATH, ApprovalPolicy, ErrorName
+from wavectl.model import ApprovalPolicy as ApprovalPolicyModel
 
 APPROVAL_RESULT_PATH = "$.approval"  # the last gate's decision: {decision, approvers, decided_at}
 ERROR_PATH = "$.error"
 _GATE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
-def policy_payload(policy: ApprovalPolicy) -> dict[str, object]:
+def policy_payload(policy: ApprovalPolicyModel) -> ApprovalPolicy:
     return {
         "group": policy.group,
         "required": policy.required,
@@ -79,19 +79,14 @@ def _request_function(ctx: WaveContext) -> lambda_.IFunction:
 
 def _record_timeout(ctx: WaveContext, gate: str, on_failure: sfn.IChainable) -> sfn.IChainable:
     """Mark the approval timed_out (table, Slack, evidence) and set $.error to ApprovalTimedOut."""
-    record = tasks.LambdaInvoke(
+    record = lambda_step(
         ctx.scope,
         f"Record timeout: {gate}",
-        lambda_function=_request_function(ctx),
-        payload=sfn.TaskInput.from_object(
-            {"action": "timed_out", "gate": gate, "execution.$": "$$.Execution.Id", "error.$": ERROR_PATH}
-        ),
-        payload_response_only=True,
-        retry_on_service_exceptions=False,
+        _request_function(ctx),
+        {"action": "timed_out", "gate": gate, "execution.$": "$$.Execution.Id", "error.$": ERROR_PATH},
         result_path=ERROR_PATH,
         comment="approval timed out: close it, say so in Slack, write evidence",
     )
-    record.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
     fallback = sfn.Pass(
         ctx.scope,
         f"Timed out: {gate}",
@@ -123,18 +118,15 @@ def approval_gate(
     if summary is not None and summary_path is not None:
         raise ValueError("give summary or summary_path, not both")
     policy = ctx.wave.approval
-    step = tasks.LambdaInvoke(
+    step = lambda_step(
         ctx.scope,
         f"Approval: {gate}",
-        lambda_function=_request_function(ctx),
-        integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        payload=sfn.TaskInput.from_object(request_payload(ctx, gate, summary, summary_path)),
-        task_timeout=sfn.Timeout.duration(Duration.seconds(policy.timeout)),
-        retry_on_service_exceptions=False,
+        _request_function(ctx),
+        request_payload(ctx, gate, summary, summary_path),
+        wait_for_token=Duration.seconds(policy.timeout),
         result_path=APPROVAL_RESULT_PATH,
         comment=f"{policy.required} of {policy.group} approve in Slack (Wavectl.Rejected / States.Timeout)",
     )
-    step.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
     step.add_catch(on_failure, errors=[ErrorName.REJECTED.value], result_path=ERROR_PATH)
     step.add_catch(
         _record_timeout(ctx, gate, on_failure), errors=[sfn.Errors.TIMEOUT], result_path=ERROR_PATH

@@ -1,7 +1,7 @@
-"""How the task functions' third-party packages are built for Lambda (arm64), without Docker.
+"""The arm64 wheels of `tasks/requirements.txt` for the Lambda asset: where they are, how pip gets them.
 
-`make install` runs `python -m wavectl.packaging` once to download the wheels into `.wheelhouse/`;
-bundling at synth then installs from there with `--no-index`, so synth needs no network.
+Standard library only, so `make install` can run `python -m stacks.wheelhouse` (download once)
+without starting the CDK; bundling at synth then installs from there with `--no-index`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wavectl.paths import TASKS_DIR, WHEELHOUSE
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TASKS_DIR = PROJECT_ROOT / "tasks"
+# arm64 wheels of tasks/requirements.txt, downloaded by `make install` so bundling needs no network
+WHEELHOUSE = PROJECT_ROOT / ".wheelhouse"
 
 RUNTIME_PYTHON_VERSION = "3.14"
 LAMBDA_PLATFORM = [

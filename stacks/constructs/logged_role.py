@@ -1,0 +1,30 @@
+"""The log group and role every function and state machine of wavectl gets: its own, named, encrypted."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+
+def logged_role(
+    scope: Construct,
+    *,
+    log_group_name: str,
+    service: str,
+    role_description: str,
+    log_key: kms.IKey | None,
+) -> tuple[logs.LogGroup, iam.Role]:
+    """A one-year, KMS-encrypted, retained log group `Logs` and an empty role `Role` for `service`."""
+    log_group = logs.LogGroup(
+        scope,
+        "Logs",
+        log_group_name=log_group_name,
+        retention=logs.RetentionDays.ONE_YEAR,
+        encryption_key=log_key,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal(service), description=role_description)
+    return log_group, role

@@ -1,0 +1,15 @@
+"""Names the control plane gives its resources and the wave stacks refer to (no cross-stack lookups)."""
+
+from __future__ import annotations
+
+from wavectl.runbook import Runbook
+
+
+def request_function_export(program: str) -> str:
+    """CloudFormation export name of the control plane's approval request function ARN."""
+    return f"{program}-approval-request-function-arn"
+
+
+def evidence_bucket_name(runbook: Runbook) -> str:
+    program = runbook.program
+    return f"{program.program}-evidence-{program.accounts.tooling}-{program.home_region}"[:63]
