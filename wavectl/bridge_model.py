@@ -12,17 +12,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import struct
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from wavectl.model import Model, Region
+from tasks.contracts import BridgePipelineSpec
 
-if TYPE_CHECKING:
-    from tasks.payments.pipeline import PipelineSettings
+# wavectl.model's Program holds this section, so this module cannot import wavectl.model: the two shared
+# pieces are repeated here (tests/unit/test_bridge_model.py checks they stay the same).
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
 
 Loc = tuple[str | int, ...]
 
@@ -217,21 +232,13 @@ def residency_problems(
     return problems
 
 
-def pipeline_settings(settings: PaymentBridgeSettings | None) -> PipelineSettings:
-    """What the pipeline (Lambda and `wavectl bridge`) needs from the section; defaults when it is absent."""
-    from tasks.payments.pipeline import PipelineSettings  # lazy: lxml/schwifty only when the bridge runs
-
-    if settings is None:
-        return PipelineSettings()
-    return PipelineSettings(
-        input_formats=tuple(str(fmt) for fmt in settings.input_formats),
+def pipeline_spec(settings: PaymentBridgeSettings) -> str:
+    """The pipeline's settings as `tasks.contracts.ENV_BRIDGE_PIPELINE_SPEC` holds them (compact JSON)."""
+    spec = BridgePipelineSpec(
+        input_formats=[str(fmt) for fmt in settings.input_formats],
         output_format=settings.output.format,
         chunk_size=settings.output.chunk_size,
         accounts=dict(settings.enrichment.accounts),
         statuses=dict(settings.enrichment.statuses),
     )
-
-
-def pipeline_spec(settings: PaymentBridgeSettings) -> str:
-    """The inbound function's `tasks.contracts.ENV_BRIDGE_PIPELINE_SPEC` value (compact JSON)."""
-    return pipeline_settings(settings).to_json()
+    return json.dumps(spec, separators=(",", ":"), sort_keys=True)

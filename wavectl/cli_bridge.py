@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from wavectl.bridge_model import pipeline_settings
+from wavectl.bridge_model import PaymentBridgeSettings, pipeline_spec
 
 EXIT_OK, EXIT_UNBALANCED, EXIT_USAGE = 0, 1, 2
 RESERVED_NAMES = frozenset({"manifest.json", "quarantine"})
@@ -90,6 +90,13 @@ def bridge(
         err.print(f"NOT balanced: {', '.join(unbalanced)} (see {out_dir / 'manifest.json'})")
         raise typer.Exit(EXIT_UNBALANCED)
     out.print(f"{len(results)} file(s) balanced; manifest: {out_dir / 'manifest.json'}")
+
+
+def pipeline_settings(section: PaymentBridgeSettings | None) -> Any:
+    """The pipeline's settings from the runbook section (the Lambda's, through the same spec), or defaults."""
+    from tasks.payments.pipeline import PipelineSettings
+
+    return PipelineSettings() if section is None else PipelineSettings.from_json(pipeline_spec(section))
 
 
 def _bridge_version() -> str:

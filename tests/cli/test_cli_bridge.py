@@ -176,7 +176,7 @@ def test_bridge_file_that_cannot_be_written_exits_one_and_the_others_still_run(
     from typer.testing import CliRunner
 
     from tasks.payments.storage import LocalSink
-    from wavectl.cli import _register_optional_commands, app
+    from wavectl.cli import app
 
     write = LocalSink.write
 
@@ -187,7 +187,6 @@ def test_bridge_file_that_cannot_be_written_exits_one_and_the_others_still_run(
 
     monkeypatch.setattr(LocalSink, "write", full_disk)
     monkeypatch.chdir(tmp_path)
-    _register_optional_commands()
     # When the bridge runs on two files with chunks of 2 records
     from tasks.payments import pipeline
 
