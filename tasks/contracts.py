@@ -318,6 +318,7 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
     finally:
         FUNCTION_ENVIRONMENT.reset(token)
 
+
 # ----------------------------------------------------------------------------- payment bridge (pipeline)
 # Columns the bridge appends after CANONICAL_PAYMENT_FIELDS in its output chunks (enrichment): the new
 # owner's ledger code (runbook mapping of the old account) and where/when/by what each record came in.
