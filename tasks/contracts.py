@@ -300,7 +300,7 @@ def decode_spec(encoded: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- function environment
-# On AWS each function's environment is its own process's os.environ. The embedded runner calls many
+# On AWS each function's environment is its own process environment. The embedded runner calls many
 # functions in one process (some concurrently), so it installs the invoked function's environment in
 # this context variable for the call; `tasks.common.settings.setting()` looks here first.
 

@@ -26,7 +26,7 @@ IMPURE_TASK_MARKERS = {"tasks.common.settings", "tasks.common.aws", "boto3", "bo
 MODEL_ALLOWED = {
     "pydantic",
     "wavectl.model",
-    "wavectl.bridge_model",  # program.yaml's payment_bridge section
+    "wavectl.bridge_model",  # the program's payment_bridge: section
     "wavectl.kinds",
     "wavectl.yamlpos",
     "tasks.contracts",
@@ -77,8 +77,8 @@ def _under(name: str, prefix: str) -> bool:
 @cache
 def is_pure_task_module(name: str) -> bool:
     """A tasks module that reads no environment and makes no AWS client, nor does anything it imports."""
-    if not _is_module(name) or name == "tasks.contracts":
-        return True  # a name imported from a module; or the contracts (standard library only, checked above)
+    if not _is_module(name):
+        return True  # a name imported from a module, not a module
     path = ROOT / Path(*name.split("."))
     path = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path / "__init__.py"
     source = path.read_text()
