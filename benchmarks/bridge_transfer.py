@@ -1,13 +1,12 @@
 """The payment bridge end to end in the embedded AWS: how long from a file in inbound to its chunks on
 the new owner's SFTP server, and to their acknowledgements back in the acknowledgement bucket.
 
-Synthesises the example program with the bridge tests' `payment_bridge:` section (chunks of
-`--chunk-size` records), starts the embedded AWS with the local SFTP server and counterparty, drops
-one generated CSV of `--records` payments into inbound and measures (real seconds):
+Synthesises the example program (its `payment_bridge:`, chunks of `--chunk-size` records), starts
+the embedded AWS with the local SFTP server and counterparty, drops one generated CSV of `--records`
+payments into inbound and measures (real seconds):
 
-- inbound -> every chunk delivered (ingest, manifest, verify_batch, claims, SFTP upload, send events);
-- -> every acknowledgement indexed (counterparty, directory listing, retrieval, index);
-- the SFTP upload rate the emulated connector achieved (bytes of chunks / upload span).
+- inbound -> every chunk on the SFTP server (ingest, manifest, verify_batch, claims, SFTP upload);
+- -> every acknowledgement indexed (counterparty, directory listing, retrieval, index).
 
     .venv/bin/python benchmarks/bridge_transfer.py [--records 20000] [--chunk-size 5000]
 """
@@ -32,15 +31,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from benchmarks.bridge import iban_pool, write_csv
-    from tests.bridge_support import bridge_section
-    from wavectl.bridge_model import PaymentBridgeSettings
+    from wavectl.bridge_model import BridgeOutput
     from wavectl.local.engine import LocalCloud
     from wavectl.runbook import load_runbook
     from wavectl.synth import synthesize
 
-    section = bridge_section() | {"output": {"format": "csv", "chunk_size": args.chunk_size}}
-    settings = PaymentBridgeSettings.model_validate(section)
     runbook = load_runbook(ROOT / "runbooks")
+    output = BridgeOutput(format="csv", chunk_size=args.chunk_size)
+    settings = runbook.program.payment_bridge.model_copy(update={"output": output})
     runbook = dataclasses.replace(
         runbook, program=runbook.program.model_copy(update={"payment_bridge": settings})
     )

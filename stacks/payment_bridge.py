@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.constructs.payment_bridge import PaymentBridge
 from tasks.contracts import ENV_BRIDGE_PIPELINE_SPEC
+from wavectl.bridge_model import pipeline_spec
 
 
 def payment_bridge_stack_name(program: str) -> str:
@@ -17,7 +18,7 @@ def payment_bridge_stack_name(program: str) -> str:
 
 def pipeline_environment(settings) -> dict[str, str]:
     """The ingest function's pipeline settings (formats, chunking, enrichment), as the pipeline reads them."""
-    return {ENV_BRIDGE_PIPELINE_SPEC: settings.pipeline_spec()}
+    return {ENV_BRIDGE_PIPELINE_SPEC: pipeline_spec(settings)}
 
 
 class PaymentBridgeStack(Stack):

@@ -234,7 +234,6 @@ APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
 APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
 ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"
 
-
 # ----------------------------------------------------------------------------- typed payloads
 # Builders (stacks/) write these, handlers (tasks/) read them, wavectl/ readers use the same names.
 
@@ -333,9 +332,21 @@ BRIDGE_METADATA_FIELDS: tuple[str, ...] = (
 # Environment of the inbound (validate/enrich) function.
 ENV_BRIDGE_OUTBOUND_BUCKET = "WAVECTL_BRIDGE_OUTBOUND_BUCKET"
 ENV_BRIDGE_QUARANTINE_BUCKET = "WAVECTL_BRIDGE_QUARANTINE_BUCKET"
-# The pipeline settings (input formats, output format, chunk size, enrichment mappings) as compact JSON:
-# PaymentBridgeSettings.pipeline_spec() (wavectl.bridge_model) writes it, PipelineSettings.from_json reads it.
+# The pipeline settings as compact JSON of a BridgePipelineSpec: wavectl.bridge_model.pipeline_spec(settings)
+# writes it (the stack, wavectl bridge), tasks.payments.pipeline.PipelineSettings.from_json reads it.
 ENV_BRIDGE_PIPELINE_SPEC = "WAVECTL_BRIDGE_PIPELINE_SPEC"
+
+
+class BridgePipelineSpec(TypedDict):
+    """What the payment pipeline takes from the runbook's `payment_bridge:` section."""
+
+    input_formats: list[str]  # of csv, jsonl, pain.001.001.03, pain.001.001.09
+    output_format: str  # csv | jsonl
+    chunk_size: int  # records per output file, at most
+    accounts: dict[str, str]  # old account id (or debtor IBAN) -> new ledger code
+    statuses: dict[str, str]  # old status code -> new status code
+
+
 # Every processed input gets one batch manifest in outbound, written last: <batch>/BRIDGE_MANIFEST_NAME.
 BRIDGE_MANIFEST_NAME = "manifest.json"
 

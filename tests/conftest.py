@@ -35,23 +35,3 @@ def cloud_assembly(tmp_path_factory, example_runbook) -> Path:
     outdir = tmp_path_factory.mktemp("assembly") / "cdk.out"
     synthesize(example_runbook, outdir, bundle=False)
     return outdir
-
-
-@pytest.fixture(scope="session")
-def bridge_runbook(example_runbook):
-    """The example program with a payment bridge (its own, or the bridge tests' section)."""
-    from tests.bridge_support import with_bridge
-
-    return with_bridge(example_runbook)
-
-
-@pytest.fixture(scope="session")
-def bridge_assembly(tmp_path_factory, example_runbook, bridge_runbook, request) -> Path:
-    """The bridge program synthesised once per session (the session's one synth when the example has it)."""
-    if bridge_runbook is example_runbook:
-        return request.getfixturevalue("cloud_assembly")
-    from wavectl.synth import synthesize
-
-    outdir = tmp_path_factory.mktemp("bridge-assembly") / "cdk.out"
-    synthesize(bridge_runbook, outdir, bundle=False)
-    return outdir

@@ -12,15 +12,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import struct
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from wavectl.model import Model as _Model
-from wavectl.model import Region
+from tasks.contracts import BridgePipelineSpec
+
+# wavectl.model's Program holds this section, so this module cannot import wavectl.model: the two shared
+# pieces are repeated here (tests/unit/test_bridge_model.py checks they stay the same).
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
 
 Loc = tuple[str | int, ...]
 
@@ -59,13 +76,13 @@ BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BUCKET_ROLES: tuple[str, ...] = ("inbound", "outbound", "quarantine", "acknowledgements")
 
 
-class BridgeBucket(_Model):
+class BridgeBucket(Model):
     name: BucketName
     region: Region
     data_class: str = Field(description="residency data class of what the bucket holds (see `residency:`)")
 
 
-class BridgeBuckets(_Model):
+class BridgeBuckets(Model):
     inbound: BridgeBucket = Field(description="payment extracts land here (database extract, Kubernetes)")
     outbound: BridgeBucket = Field(description="validated, enriched chunks and their manifests")
     quarantine: BridgeBucket = Field(description="rejected records and unparseable files, with reasons")
@@ -89,14 +106,14 @@ class InputFormat(StrEnum):
     PAIN_001_001_09 = "pain.001.001.09"
 
 
-class BridgeOutput(_Model):
+class BridgeOutput(Model):
     format: Literal["csv", "jsonl"] = Field(default="csv", description="format of the canonical records out")
     chunk_size: int = Field(
         default=5000, ge=1, le=1_000_000, description="at most this many records per output file"
     )
 
 
-class Enrichment(_Model):
+class Enrichment(Model):
     accounts: dict[str, str] = Field(
         default_factory=dict,
         description="old account id (or debtor IBAN) -> the new owner's ledger code; when set, a payment "
@@ -141,7 +158,7 @@ def check_host_key(line: str) -> str:
     return " ".join(parts[:2])
 
 
-class SftpEndpoint(_Model):
+class SftpEndpoint(Model):
     host: str = Field(min_length=1, description="the new owner's SFTP server (host name or IP address)")
     port: int = Field(default=22, ge=1, le=65535)
     user: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -160,7 +177,7 @@ class SftpEndpoint(_Model):
         return check_host_key(value)
 
 
-class RemoteDirectories(_Model):
+class RemoteDirectories(Model):
     outbound: RemotePath = Field(description="directory on the SFTP server the payment chunks are sent to")
     acknowledgements: RemotePath = Field(description="directory the new owner writes acknowledgements to")
 
@@ -168,7 +185,7 @@ class RemoteDirectories(_Model):
 # ----------------------------------------------------------------------------- Kubernetes writer (IRSA)
 
 
-class KubernetesWriter(_Model):
+class KubernetesWriter(Model):
     """The old platform's Kubernetes application that writes extracts into inbound (IRSA contract)."""
 
     oidc_issuer: str = Field(
@@ -187,7 +204,7 @@ class KubernetesWriter(_Model):
 # ----------------------------------------------------------------------------- the section
 
 
-class PaymentBridgeSettings(_Model):
+class PaymentBridgeSettings(Model):
     buckets: BridgeBuckets
     input_formats: list[InputFormat] = Field(
         default_factory=lambda: list(InputFormat), min_length=1, description="formats accepted in inbound"
@@ -200,23 +217,6 @@ class PaymentBridgeSettings(_Model):
     kubernetes_writer: KubernetesWriter | None = Field(
         default=None, description="the Kubernetes extract writer allowed into inbound through IRSA"
     )
-
-    def pipeline_spec(self) -> str:
-        """The ingest function's `ENV_BRIDGE_PIPELINE_SPEC` (what `PipelineSettings.from_json` reads),
-        stdlib only, so the stacks can set it without importing the pipeline."""
-        import json
-
-        return json.dumps(
-            {
-                "input_formats": [str(fmt) for fmt in self.input_formats],
-                "output_format": self.output.format,
-                "chunk_size": self.output.chunk_size,
-                "accounts": dict(self.enrichment.accounts),
-                "statuses": dict(self.enrichment.statuses),
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
 
     @field_validator("input_formats")
     @classmethod
@@ -252,3 +252,15 @@ def residency_problems(
                 )
             )
     return problems
+
+
+def pipeline_spec(settings: PaymentBridgeSettings) -> str:
+    """The pipeline's settings as `tasks.contracts.ENV_BRIDGE_PIPELINE_SPEC` holds them (compact JSON)."""
+    spec = BridgePipelineSpec(
+        input_formats=[str(fmt) for fmt in settings.input_formats],
+        output_format=settings.output.format,
+        chunk_size=settings.output.chunk_size,
+        accounts=dict(settings.enrichment.accounts),
+        statuses=dict(settings.enrichment.statuses),
+    )
+    return json.dumps(spec, separators=(",", ":"), sort_keys=True)

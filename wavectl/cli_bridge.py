@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from wavectl.bridge_model import PaymentBridgeSettings, pipeline_spec
+
 EXIT_OK, EXIT_UNBALANCED, EXIT_USAGE = 0, 1, 2
 RESERVED_NAMES = frozenset({"manifest.json", "quarantine"})
 out = Console(highlight=False, soft_wrap=True)
@@ -40,14 +42,6 @@ an error), 1 when a file could not be processed or balanced, 2 on unusable argum
 
 Example: wavectl bridge extracts/2026-11-30.csv extracts/pain001.xml --out /tmp/bridge-check
 """
-
-
-def pipeline_settings(settings: Any) -> Any:
-    """The pipeline's settings from a `payment_bridge:` section (defaults without one), read from the
-    same JSON the Lambda gets (`PaymentBridgeSettings.pipeline_spec`): one conversion everywhere."""
-    from tasks.payments.pipeline import PipelineSettings  # lazy: lxml/schwifty only when the bridge runs
-
-    return PipelineSettings() if settings is None else PipelineSettings.from_json(settings.pipeline_spec())
 
 
 def register(app: typer.Typer) -> None:
@@ -96,6 +90,13 @@ def bridge(
         err.print(f"NOT balanced: {', '.join(unbalanced)} (see {out_dir / 'manifest.json'})")
         raise typer.Exit(EXIT_UNBALANCED)
     out.print(f"{len(results)} file(s) balanced; manifest: {out_dir / 'manifest.json'}")
+
+
+def pipeline_settings(section: PaymentBridgeSettings | None) -> Any:
+    """The pipeline's settings from the runbook section (the Lambda's, through the same spec), or defaults."""
+    from tasks.payments.pipeline import PipelineSettings
+
+    return PipelineSettings() if section is None else PipelineSettings.from_json(pipeline_spec(section))
 
 
 def _bridge_version() -> str:

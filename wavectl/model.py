@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from wavectl.bridge_model import PaymentBridgeSettings
 from wavectl.yamlpos import Loc
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -115,9 +116,9 @@ class Program(Model):
     slack: SlackSettings
     approvers: dict[str, list[ApproverEntry]]
     freeze: list[FreezeWindow] = Field(default_factory=list)
-    payment_bridge: _bridge_model.PaymentBridgeSettings | None = Field(
+    payment_bridge: PaymentBridgeSettings | None = Field(
         default=None,
-        description="the payment bridge (program infrastructure, switched by the payment-dual-run wave)",
+        description="the payment bridge: infrastructure the payment-dual-run wave switches on and off",
     )
 
     def group(self, name: str) -> list[Approver]:
@@ -169,8 +170,3 @@ class ResidencyTarget:
     @property
     def data_class_loc(self) -> Loc:
         return (*self.loc[:-1], "data_class")
-
-
-# The bridge section's model builds on Model and Region above, so it is imported last, as a module
-# (it may be the one importing this module); pydantic completes Program on first use.
-from wavectl import bridge_model as _bridge_model  # noqa: E402

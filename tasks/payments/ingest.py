@@ -177,7 +177,7 @@ def _open(s3: Any, source: dict[str, Any]) -> tuple[Any, str]:
             code = exc.response["Error"]["Code"]
             if code == "PreconditionFailed":
                 return None, key
-            if code not in ("NoSuchKey", "404"):
+            if code not in ("NoSuchKey", "NoSuchVersion", "404"):
                 raise
     raise FileNotFoundError(f"s3://{source['bucket']}/{source['key']} does not exist")
 

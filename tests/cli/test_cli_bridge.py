@@ -106,8 +106,6 @@ def test_bridge_uses_the_runbook_payment_bridge_mappings_when_given(tmp_path, ex
     # Given a program whose payment_bridge maps statuses but not SETTLED
     from tests.unit.test_bridge_model import bridge_section
 
-    if "payment_bridge" not in _program_fields():
-        pytest.skip("Program has no payment_bridge field before the wave-kind seam lands")
     runbooks = tmp_path / "runbooks"
     shutil.copytree(ROOT / "runbooks", runbooks)
     import yaml
@@ -121,12 +119,6 @@ def test_bridge_uses_the_runbook_payment_bridge_mappings_when_given(tmp_path, ex
     # Then every record with an unmapped status is quarantined for it
     assert result.returncode == 0, result.stderr
     assert "9 in, 0 out, 9 quarantined" in result.stdout
-
-
-def _program_fields() -> set[str]:
-    from wavectl.runbook import Program
-
-    return set(Program.model_fields)
 
 
 @pytest.mark.parametrize(
@@ -213,3 +205,32 @@ def test_bridge_help_explains_outputs_and_exit_codes(tmp_path):
     assert result.returncode == 0
     for phrase in ("DIR/manifest.json", "quarantine", "Exit status: 0", "1 when a file", "2 on unusable"):
         assert phrase in " ".join(result.stdout.split())
+
+
+def test_bridge_with_the_example_program_enriches_ledger_codes_and_statuses(tmp_path, extracts):
+    # Given the example program's payment_bridge (account -> ledger code, SETTLED -> ACSC, PDNG -> PDNG)
+    runbooks = str(ROOT / "runbooks")
+    names = [f"extracts/{GOOD[0]}", f"extracts/{GOOD[2]}"]
+    # When the CSV and the pain.001.001.03 fixtures go through the bridge with it
+    result = wavectl("bridge", *names, "--out", "o", "--runbooks", runbooks, cwd=tmp_path)
+    # Then the valid records carry the new ledger code and status; the counts are as without mappings
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "acme-payments-2026-11-30.csv: 9 in, 5 out, 4 quarantined",
+        "acme-pain001-001-03.xml: 6 in, 3 out, 3 quarantined",
+    ]
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "o" / GOOD[0] / "part-00001.csv").open(newline="")))
+    assert {(r["end_to_end_id"], r["ledger_code"], r["status"]) for r in rows[:3]} == {
+        ("ACME-E2E-0001", "GLX-LEDGER-7", "ACSC"),
+        ("ACME-E2E-0002", "GLX-LEDGER-7", "ACSC"),
+        ("ACME-E2E-0003", "GLX-LEDGER-8", "ACSC"),
+    }
+    rows = list(csv.DictReader((tmp_path / "o" / GOOD[2] / "part-00001.csv").open(newline="")))
+    assert {(r["ledger_code"], r["status"]) for r in rows} == {
+        ("GLX-LEDGER-7", "PDNG"),
+        ("GLX-LEDGER-8", "PDNG"),
+    }
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["settings"]["from"].endswith("runbooks/program.yaml payment_bridge")

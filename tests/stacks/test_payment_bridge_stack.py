@@ -18,11 +18,11 @@ from tests.stacks.templates import resources_of_type
 
 
 @pytest.fixture(scope="module")
-def bridge(bridge_runbook, bridge_assembly: Path) -> dict:
-    program = bridge_runbook.program.program
-    return json.loads((bridge_assembly / "PaymentBridge.template.json").read_text()) | {
+def bridge(example_runbook, cloud_assembly: Path) -> dict:
+    program = example_runbook.program.program
+    return json.loads((cloud_assembly / "PaymentBridge.template.json").read_text()) | {
         "_program": program,
-        "_settings": bridge_runbook.program.payment_bridge,
+        "_settings": example_runbook.program.payment_bridge,
     }
 
 

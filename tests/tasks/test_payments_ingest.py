@@ -198,3 +198,12 @@ def test_handler_reads_buckets_and_pipeline_settings_from_its_environment(s3):
     # Then it writes one JSON Lines chunk with every valid record
     assert result["chunks"] == [f"{result['batch'].rsplit('/', 1)[-1]}-00001.jsonl"]
     assert result["records_out"] == 3
+
+
+def test_ingest_finds_an_object_whose_key_the_event_url_encoded(s3):
+    # Given an object with a space in its key, announced with the key URL-encoded
+    event = drop(s3, "acme-payments-2026-11-30.jsonl", key="extracts/day one.jsonl")
+    event["detail"]["object"]["key"] = "extracts/day+one.jsonl"
+    # When it is ingested / Then the object is read and processed
+    result = run(s3, event)
+    assert result["status"] == "processed" and result["records_out"] == 3

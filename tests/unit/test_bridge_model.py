@@ -123,3 +123,51 @@ def test_residency_problems_name_an_unknown_data_class():
     [(loc, message)] = residency_problems(settings, RESIDENCY)
     assert loc == ("payment_bridge", "buckets", "acknowledgements", "data_class")
     assert message == "unknown data class 'eu-pay' (residency classes: eu-payments, public)"
+
+
+def test_bridge_model_shares_the_runbook_model_base_and_region_rule():
+    # wavectl.model imports the bridge section, so the section repeats two pieces: they must not drift
+    from typing import get_args
+
+    from wavectl import bridge_model, model
+
+    assert bridge_model.Model.model_config == model.Model.model_config
+
+    def pattern(region: object) -> list[str]:
+        return [item.pattern for item in get_args(region)[1].metadata]
+
+    assert pattern(bridge_model.Region) == pattern(model.Region)
+
+
+def test_example_program_has_a_valid_payment_bridge():
+    from tests.conftest import RUNBOOKS
+    from wavectl.runbook import load_runbook
+
+    bridge = load_runbook(RUNBOOKS).program.payment_bridge
+    assert bridge is not None and bridge.buckets.outbound.data_class == "eu-payments"
+
+
+def test_loader_reports_a_bridge_bucket_outside_its_regions_at_its_line(tmp_path, monkeypatch):
+    # Given the example runbooks with the outbound bridge bucket moved to us-east-1
+    import shutil
+
+    from tests.conftest import RUNBOOKS
+    from wavectl.runbook import RunbookInvalid, load_runbook
+
+    root = tmp_path / "runbooks"
+    shutil.copytree(RUNBOOKS, root)
+    program = root / "program.yaml"
+    lines = program.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if "globex-payment-bridge-outbound" in line)
+    lines[number] = lines[number].replace("eu-west-1", "us-east-1")
+    program.write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    # When the runbooks are loaded
+    with pytest.raises(RunbookInvalid) as caught:
+        load_runbook(root)
+    # Then the problem names program.yaml, the line and column of that region, and the rule
+    column = lines[number].index("us-east-1") + 1
+    assert [str(p) for p in caught.value.problems] == [
+        f"runbooks/program.yaml:{number + 1}:{column}: outbound bucket region us-east-1 is not allowed "
+        "for data class eu-payments (allowed: eu-west-1)"
+    ]

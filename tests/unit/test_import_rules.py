@@ -8,8 +8,9 @@
 - `wavectl/`: the tool. Never the CDK or `stacks`, except `wavectl/synth.py`, which runs the CDK app
   in process for `wavectl synth` (`stacks.app`). Of `tasks/` only `tasks.contracts` and modules of
   pure logic (reading no environment, making no AWS client, transitively). The model
-  (`wavectl/model.py`, `wavectl/kinds/`) imports only pydantic, the standard library and itself,
-  because the CDK app loads it. Command modules never import each other (only `cli_common`).
+  (`wavectl/model.py`, `wavectl/bridge_model.py`, `wavectl/kinds/`) imports only pydantic, the standard
+  library and itself, because the CDK app loads it. Command modules never import each other (only
+  `cli_common`).
 """
 
 from __future__ import annotations

@@ -318,3 +318,50 @@ def test_local_sink_keeps_the_input_byte_for_byte(tmp_path):
     shutil.copyfile(PAYMENTS / "wrong-header.csv", source)
     LocalSink(tmp_path / "out", "in.csv", source).keep_input("in.csv")
     assert (tmp_path / "out" / "quarantine" / "in.csv" / "in.csv").read_bytes() == source.read_bytes()
+
+
+CORRUPTIONS = [
+    ("amount", "12.345"),
+    ("amount", "-1"),
+    ("currency", "EUX"),
+    ("creditor_iban", "NL20INGB0001234568"),
+    ("requested_execution_date", "2026-13-01"),
+    ("debtor_name", ""),
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_process_every_record_is_either_out_or_quarantined_exactly_once(tmp_path, seed):
+    # Given 300 records, a random third of them corrupted in a random way, some ids repeated
+    import random
+
+    rng = random.Random(seed)
+    lines = (PAYMENTS / "acme-payments-2026-11-30.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    template = dict(zip(header, next(csv.reader([lines[1]])), strict=True))
+    rows, expected_bad = [], set()
+    for n in range(300):
+        row = {**template, "end_to_end_id": f"RND-{rng.randint(0, 280):04d}"}
+        if rng.random() < 0.33:
+            field, value = rng.choice(CORRUPTIONS)
+            row[field] = value
+            expected_bad.add(n)
+        rows.append(row)
+    path = tmp_path / "random.csv"
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    # When it goes through the pipeline
+    report = run(path, tmp_path / "out", PipelineSettings(chunk_size=37))
+    # Then each input line is in exactly one of out / quarantine, and the corrupted ones are never out
+    out_lines = [r["source_location"] for r in output_rows(tmp_path / "out", report, "random.csv")]
+    quarantined_lines = [loc for loc, _ in quarantined(tmp_path / "out", report, "random.csv")]
+    assert sorted(out_lines + quarantined_lines, key=lambda s: int(s.split()[1])) == [
+        f"line {n + 2}" for n in range(300)
+    ]
+    assert not {f"line {n + 2}" for n in expected_bad} & set(out_lines)
+    assert len(set(r for r in out_lines)) == len(out_lines)
+    assert report.balanced and report.records_in == 300
+    ids_out = [r["end_to_end_id"] for r in output_rows(tmp_path / "out", report, "random.csv")]
+    assert len(ids_out) == len(set(ids_out))

@@ -32,8 +32,8 @@ SETTLE_SECONDS = 60
 
 
 @pytest.fixture
-def bridge_cloud(bridge_runbook, bridge_assembly):
-    cloud = LocalCloud(bridge_runbook, bridge_assembly, seed_estate=False).start()
+def bridge_cloud(example_runbook, cloud_assembly):
+    cloud = LocalCloud(example_runbook, cloud_assembly, seed_estate=False).start()
     yield cloud
     cloud.stop()
 
