@@ -7,13 +7,17 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.bundling import BUNDLE_CONTEXT_KEY, task_code
 from stacks.control_plane import ControlPlaneStack
-from stacks.payment_bridge import PaymentBridgeStack, payment_bridge_stack_name
+from stacks.payment_bridge import PaymentBridgeStack
 from stacks.wave_stack import WaveStack
 from wavectl.runbook import Runbook
 
 
 def control_plane_stack_name(runbook: Runbook) -> str:
     return f"{runbook.program.program}-control-plane"
+
+
+def payment_bridge_stack_name(runbook: Runbook) -> str:
+    return f"{runbook.program.program}-payment-bridge"
 
 
 def wave_stack_name(runbook: Runbook, wave: str) -> str:
@@ -44,7 +48,7 @@ def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
         PaymentBridgeStack(
             app,
             "PaymentBridge",
-            stack_name=payment_bridge_stack_name(program.program),
+            stack_name=payment_bridge_stack_name(runbook),
             program=program.program,
             settings=bridge,
             key=control.refs.key,

@@ -12,10 +12,6 @@ from tasks.contracts import ENV_BRIDGE_PIPELINE_SPEC
 from wavectl.bridge_model import pipeline_spec
 
 
-def payment_bridge_stack_name(program: str) -> str:
-    return f"{program}-payment-bridge"
-
-
 def pipeline_environment(settings) -> dict[str, str]:
     """The ingest function's pipeline settings (formats, chunking, enrichment), as the pipeline reads them."""
     return {ENV_BRIDGE_PIPELINE_SPEC: pipeline_spec(settings)}
