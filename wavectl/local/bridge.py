@@ -10,7 +10,7 @@ port is picked free at start, and the deploy points the connector at it), stoppe
   the local server's (`DeployTarget.connector_endpoint`): everything else comes from `cdk.out`;
 - the counterparty (`counterparty.Counterparty`) writing acknowledgements;
 - the acknowledgement poll: the stack's `ack-poll` schedule rule fired every 5 simulated minutes
-  (at least five real seconds apart), as EventBridge would; tests call `poll_now`.
+  (at least 30 real seconds apart), as EventBridge would; tests call `poll_now`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from wavectl.local.sftp_server import LocalSftpServer, new_key, public_line
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
 
-MIN_POLL_SECONDS = 5.0  # real seconds between polls at least (each is an SFTP session)
+MIN_POLL_SECONDS = 30.0  # real seconds between polls at least (each is an SFTP session)
 
 
 class LocalBridge:
