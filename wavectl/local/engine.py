@@ -35,6 +35,7 @@ from typing import Any
 
 import boto3
 
+from wavectl.local import chaos as fault_injection
 from wavectl.local import patches
 from wavectl.local.accounts import (
     ProgramAccounts,
@@ -45,6 +46,7 @@ from wavectl.local.accounts import (
     tooling_session,
 )
 from wavectl.local.assembly import read_assembly
+from wavectl.local.chaos import Chaos
 from wavectl.local.clock import SimClock, Speed
 from wavectl.local.deploy import SLACK_API_URL_VARIABLE, DeployTarget, deploy_assembly
 from wavectl.local.eventbridge import LocalEventBus
@@ -95,6 +97,7 @@ class LocalCloud:
         *,
         speed: Speed | str | float | None = None,
         seed_estate: bool = True,
+        chaos: Chaos | None = None,
     ) -> None:
         self.runbook = runbook
         self.assembly = Path(assembly)
@@ -111,6 +114,7 @@ class LocalCloud:
         self.estate: dict[str, Any] = {}
         self.slack_page_url = ""  # the local Slack channel page, once started
         self._seed_estate = seed_estate
+        self.chaos = chaos  # faults injected into the task functions (wavectl demo --chaos)
         self._stack = ExitStack()
         self._server: Any = None
         self.session: boto3.Session = tooling_session(self.region)
@@ -140,6 +144,8 @@ class LocalCloud:
         self.events = LocalEventBus(self)
         self._stack.callback(self.events.close)
         self._stack.enter_context(patches.install(self))
+        if self.chaos is not None:
+            self._stack.enter_context(fault_injection.injected(self, self.chaos))
         self.slack.start()
         self._stack.callback(self.slack.stop)
         self._stack.callback(self._stop_executions)
