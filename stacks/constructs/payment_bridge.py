@@ -25,6 +25,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_transfer as transfer
 from constructs import Construct
 
+from stacks.constructs.compliance import NIST, PCI, acknowledge_own_role
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
 from tasks import contracts
@@ -98,6 +99,14 @@ class PaymentBridge(Construct):
             "AwsSolutions-S1",
             "This is the bridge's access-log bucket; logging it to itself would loop.",
         )
+        for pack in (PCI, NIST):
+            acknowledge(
+                bucket,
+                f"{pack}-S3DefaultEncryptionKMS",
+                "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3 (AWS docs: "
+                "'Amazon S3 server access logging: destination bucket encryption').",
+            )
+        _acknowledge_residency(bucket)
         return bucket
 
     def _bucket(self, construct_id: str, name: str) -> s3.Bucket:
@@ -125,6 +134,7 @@ class PaymentBridge(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self._send_events_to_eventbridge(bucket)
+        _acknowledge_residency(bucket)
         return bucket
 
     @staticmethod
@@ -140,7 +150,7 @@ class PaymentBridge(Construct):
 
     def _state_table(self) -> dynamodb.Table:
         """Deliveries (delivery#<file>) and acknowledgements (ack#<file>): what was sent and came back."""
-        return dynamodb.Table(
+        table = dynamodb.Table(
             self,
             "State",
             table_name=self.name(STATE_TABLE),
@@ -154,6 +164,14 @@ class PaymentBridge(Construct):
             ),
             removal_policy=RemovalPolicy.RETAIN,
         )
+        acknowledge(
+            table,
+            f"{NIST}-DynamoDBInBackupPlan",
+            "Working state of the transfers (claims, delivery results, acknowledgement index) with "
+            "point-in-time recovery (35 days); the files themselves, the manifests and the acknowledgements "
+            "are kept in the versioned bridge buckets for the runbook's retention.",
+        )
+        return table
 
     # ------------------------------------------------------------------ SFTP connector
 
@@ -175,6 +193,12 @@ class PaymentBridge(Construct):
             "The SFTP key pair is rotated together with the new owner (they must authorise the new public "
             "key before the old one is withdrawn, see docs/payment-bridge.md); an automatic rotation "
             "Lambda cannot do that handshake.",
+        )
+        acknowledge(
+            secret,
+            f"{NIST}-SecretsManagerRotationEnabled",
+            "The SFTP key pair is rotated together with the new owner, who must authorise the new public key "
+            "before the old one is withdrawn (docs/payment-bridge.md, SFTP trust model).",
         )
         return secret
 
@@ -221,6 +245,8 @@ class PaymentBridge(Construct):
             ),
         )
         self._acknowledge_connector_roles(access, logging)
+        acknowledge_own_role(access)
+        acknowledge_own_role(logging)
         return connector
 
     def _acknowledge_connector_roles(self, access: iam.Role, logging: iam.Role) -> None:
@@ -445,6 +471,7 @@ class PaymentBridge(Construct):
             ),
             max_session_duration=Duration.hours(1),
         )
+        acknowledge_own_role(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PutPaymentExtractsUnderTheWriterPrefix",
@@ -467,6 +494,17 @@ class PaymentBridge(Construct):
             f"PutObject only, under {writer.prefix} of the inbound bucket (each extract is a new object).",
         )
         return role
+
+
+def _acknowledge_residency(bucket: s3.IBucket) -> None:
+    for pack in (PCI, NIST):
+        acknowledge(
+            bucket,
+            f"{pack}-S3BucketReplicationEnabled",
+            "Payment data of the eu-payments class stays in the regions the runbook's residency allows "
+            "(checked at validate); versioning keeps every object's history, which is what replication would "
+            "otherwise guard against.",
+        )
 
 
 def _manifest_name() -> str:
