@@ -50,10 +50,12 @@ from wavectl.local.assembly import read_assembly
 from wavectl.local.chaos import Chaos
 from wavectl.local.clock import SimClock, Speed
 from wavectl.local.deploy import SLACK_API_URL_VARIABLE, DeployTarget, deploy_assembly
+from wavectl.local.eventbridge import LocalEventBus
 from wavectl.local.functions import InProcessLambda
 from wavectl.local.resources import Resources
 from wavectl.local.route53 import Route53Journal
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
+from wavectl.local.transfer import LocalTransfer
 from wavectl.runbook import Runbook
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -109,6 +111,9 @@ class LocalCloud:
         self.lambdas = InProcessLambda()
         self.slack = LocalSlack()
         self.resources = Resources()
+        self.events = LocalEventBus(self)
+        self.transfer = LocalTransfer(self)
+        self.bridge: Any = None  # the LocalBridge (SFTP server + counterparty) when there is a payment bridge
         self.estate: dict[str, Any] = {}
         self.slack_page_url = ""  # the local Slack channel page, once started
         self._seed_estate = seed_estate
@@ -139,6 +144,8 @@ class LocalCloud:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         self._stack.callback(mock.stop)
+        self.events = LocalEventBus(self)
+        self._stack.callback(self.events.close)
         self._stack.enter_context(patches.install(self))
         if self.chaos is not None:
             self._stack.enter_context(fault_injection.injected(self, self.chaos))
@@ -147,7 +154,10 @@ class LocalCloud:
         self._stack.callback(self._stop_executions)
         self.session = tooling_session(self.region)
         create_workload_roles(self.runbook, self.region)
+        self._start_bridge()
         self.resources = deploy_assembly(read_assembly(self.assembly), self._deploy_target())
+        if self.bridge is not None:
+            self.bridge.start_polling(self)
         from wavectl.local import slack_page  # the page clicks through gates, which need the deployed cloud
 
         self.slack_page_url = slack_page.register(self)
@@ -156,12 +166,27 @@ class LocalCloud:
 
             self.estate = seed_estate(self)
 
+    def _start_bridge(self) -> None:
+        """The new owner's SFTP endpoint and counterparty, when the program has a payment bridge."""
+        settings = getattr(self.runbook.program, "payment_bridge", None)
+        if settings is None:
+            return
+        from wavectl.local.bridge import LocalBridge
+
+        self.bridge = LocalBridge(settings).start()
+        self._stack.callback(self.bridge.stop)
+        self._stack.callback(self.events.drain)  # deliveries in flight finish while the far side still runs
+
     def _deploy_target(self) -> DeployTarget:
         slack = self.runbook.program.slack
+        secrets = {slack.signing_secret: LOCAL_SIGNING_SECRET, slack.bot_token: LOCAL_BOT_TOKEN}
+        if self.bridge is not None:
+            secrets |= self.bridge.secret_values()
         return DeployTarget(
             session=self.session,
-            secret_values={slack.signing_secret: LOCAL_SIGNING_SECRET, slack.bot_token: LOCAL_BOT_TOKEN},
+            secret_values=secrets,
             function_environment={SLACK_API_URL_VARIABLE: self.slack.base_url},
+            connector_endpoint=self.bridge.connector_endpoint() if self.bridge is not None else None,
         )
 
     def stop(self) -> None:

@@ -24,6 +24,10 @@
 - Route 53 (`wavectl.local.route53`): a change id per change and a journal of every change, deletes of
   weighted record sets by name, type and identifier (moto deletes by identifier alone), and health
   checks that can be made to fail.
+- EventBridge delivers S3 and Transfer Family events to Lambda targets, asynchronously, only through
+  enabled rules (`eventbridge.LocalEventBus`).
+- Transfer Family connectors really transfer: `StartFileTransfer` and `StartDirectoryListing` speak
+  SFTP to the connector's URL with its trusted host keys and its secret (`transfer`).
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -47,11 +51,17 @@ _UNLOCKED_EVENT = "before-send.lambda.Invoke"
 _UNLOCKED_PATH = "/invocations"
 
 
+def backend_lock() -> Any:
+    """The lock every moto backend request holds (for code that reads a backend directly)."""
+    return _backend_lock
+
+
 def install(cloud: LocalCloud) -> ExitStack:
     """Apply every patch for `cloud`; closing the returned stack undoes them."""
     stack = ExitStack()
     for target, attribute, replacement in _patches(cloud):
-        stack.enter_context(mock.patch.object(target, attribute, replacement))
+        create = not hasattr(target, attribute)  # operations moto lacks (Transfer) are added
+        stack.enter_context(mock.patch.object(target, attribute, replacement, create=create))
     return stack
 
 
@@ -70,6 +80,8 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
+
+    from wavectl.local.transfer import transfer_patches
 
     callback_cls = callback_module.StateTaskServiceCallback
     wait_for_token = callback_cls._eval_wait_for_task_token
@@ -92,6 +104,8 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         (StepFunctionResponse, "describe_execution", _describe_qualified(describe)),
         (StepFunctionsParserBackend, "_validate_definition", staticmethod(_memoised_validation(validate))),
         *cloud.route53.patches(),
+        *cloud.events.patches(),
+        *transfer_patches(cloud),
     ]
 
 
