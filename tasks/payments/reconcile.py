@@ -3,7 +3,7 @@
 Pure logic (no environment, no AWS client): the task Lambda and `wavectl reconcile` run this same code.
 DuckDB does the work, bounded by `EngineLimits.memory_limit` and spilling to `temp_directory`, so a day
 bigger than memory reconciles. Amounts never touch a float: each is parsed from its decimal text into
-integer minor units (HUGEINT) with string operations, compared and summed as integers.
+integer minor units (DECIMAL(38,0)) exactly, compared and summed as integers.
 
 Rules, per field of the canonical record (`tasks.contracts.CANONICAL_PAYMENT_FIELDS`):
 - amount: minor units of the row's currency, equal within `tolerance_minor`;
@@ -25,7 +25,7 @@ import csv
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,22 +112,27 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _exponent_sql(currency: str) -> str:
+def _per_currency_sql(currency: str, value: Callable[[int], int]) -> str:
     whens = " ".join(
-        f"WHEN {currency} IN ({', '.join(map(_literal, codes))}) THEN {exponent}"
+        f"WHEN {currency} IN ({', '.join(map(_literal, codes))}) THEN {value(exponent)}"
         for exponent, codes in CURRENCY_EXPONENTS.items()
     )
-    return f"(CASE {whens} ELSE {DEFAULT_EXPONENT} END)"
+    return f"(CASE {whens} ELSE {value(DEFAULT_EXPONENT)} END)"
 
 
 def _minor_units_sql(amount_text: str, currency: str) -> str:
-    """Integer minor units from the decimal text, by string surgery (no float, no rounding); else NULL."""
-    text, exponent = f"trim({amount_text})", _exponent_sql(currency)
-    fraction = f"split_part({text}, '.', 2)"
+    """Integer minor units of a decimal text, or NULL when it is not an amount of that currency.
+
+    DuckDB parses the text as DECIMAL(38,4) (exact; no float) and the product with 10^exponent is an
+    integer because the fraction may not be longer than the currency's exponent (<= 4): '12.5' EUR -> 1250,
+    '1500' JPY -> 1500; '12.345' EUR, '1e5', '' and 'abc' are not amounts.
+    """
+    text = f"trim({amount_text})"
+    exponent, scale = _per_currency_sql(currency, lambda e: e), _per_currency_sql(currency, lambda e: 10**e)
     return (
-        f"(CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+(\\.[0-9]+)?') "
-        f"AND length({fraction}) <= {exponent}"
-        f" THEN TRY_CAST(split_part({text}, '.', 1) || rpad({fraction}, {exponent}, '0') AS HUGEINT) END)"
+        f"(CASE WHEN length(split_part({text}, '.', 2)) <= {exponent} "
+        f"AND NOT contains({text}, 'e') AND NOT contains({text}, 'E') "
+        f"THEN CAST(TRY_CAST({text} AS DECIMAL(38,4)) * {scale} AS DECIMAL(38,0)) END)"
     )
 
 
@@ -140,34 +145,66 @@ def _date(expr: str) -> str:
     return f"coalesce(strftime(try_strptime(trim({expr}), {formats})::DATE, '%Y-%m-%d'), trim({expr}), '')"
 
 
+def _maybe_differs_sql(name: str, rules: ReconcileRules) -> str:
+    """A cheap superset of `_differs_sql`: the raw values differ (or, for status, not a mapped pair)."""
+    old, new = f"o.{_ident(name)}", f"n.{_ident(name)}"
+    if name == "status" and rules.status_mapping:
+        return f"NOT coalesce({_status_settled_raw(old, new, rules.status_mapping)}, false)"
+    return f"{old} IS DISTINCT FROM {new}"
+
+
+def _status_settled_raw(old: str, new: str, mapping: Mapping[str, tuple[str, ...]]) -> str:
+    """True when the raw codes agree as spelled: a mapped pair, or the same unmapped code."""
+    keys = ", ".join(_literal(code) for code in sorted(mapping))
+    exact = " OR ".join(
+        f"({old} = {_literal(code)} AND {new} IN ({', '.join(map(_literal, accepted))}))"
+        for code, accepted in sorted(mapping.items())
+        if accepted
+    )
+    return f"({exact or 'false'} OR ({old} = {new} AND {old} NOT IN ({keys})))"
+
+
 def _status_differs(old: str, new: str, mapping: Mapping[str, tuple[str, ...]]) -> str:
+    """The old code through the mapping (unmapped codes map to themselves), trimmed and case-insensitive.
+
+    Pairs spelled exactly as in the mapping (the usual case) are settled on the raw values first.
+    """
     old_code, new_code = f"upper(trim(coalesce({old}, '')))", f"upper(trim(coalesce({new}, '')))"
+    same_raw = f"coalesce({old}, '') = coalesce({new}, '')"
     if not mapping:
-        return f"({old_code} <> {new_code})"
+        return f"(CASE WHEN {same_raw} THEN false ELSE {old_code} <> {new_code} END)"
     whens = " ".join(
         f"WHEN {_literal(code.strip().upper())} THEN NOT list_contains("
         f"[{', '.join(_literal(c.strip().upper()) for c in accepted)}]::VARCHAR[], {new_code})"
         for code, accepted in sorted(mapping.items())
     )
-    return f"(CASE {old_code} {whens} ELSE {old_code} <> {new_code} END)"
+    return (
+        f"(CASE WHEN {_status_settled_raw(old, new, mapping)} THEN false "
+        f"ELSE (CASE {old_code} {whens} ELSE {old_code} <> {new_code} END) END)"
+    )
 
 
-def _differs_sql(name: str, rules: ReconcileRules) -> str:
-    """True when a matched payment's field differs under the field's rule (o./n. are the two sides)."""
+def _differs_sql(name: str, rules: ReconcileRules, minors: tuple[str, str]) -> str:
+    """True when a matched payment's field differs under the field's rule (o./n. are the two sides).
+
+    Normalisation runs only where the raw values differ (a CASE evaluates its branch on those rows only).
+    """
     old, new = f"o.{_ident(name)}", f"n.{_ident(name)}"
-    raw_differs = f"coalesce({old}, '') <> coalesce({new}, '')"
+    same_raw = f"coalesce({old}, '') = coalesce({new}, '')"
     if name == "amount":
+        old_minor, new_minor = minors
         return (
-            f"(CASE WHEN o.{PREPARED_MINOR} IS NULL OR n.{PREPARED_MINOR} IS NULL THEN {raw_differs}"
-            f" ELSE abs(o.{PREPARED_MINOR} - n.{PREPARED_MINOR}) > {rules.tolerance_minor} END)"
+            f"(CASE WHEN {same_raw} AND o.currency IS NOT DISTINCT FROM n.currency THEN false "
+            f"WHEN {old_minor} IS NULL OR {new_minor} IS NULL THEN NOT ({same_raw})"
+            f" ELSE abs({old_minor} - {new_minor}) > {rules.tolerance_minor} END)"
         )
     if name == "status":
         return _status_differs(old, new, rules.status_mapping)
     if name in SPACELESS_FIELDS:
-        return f"({raw_differs} AND {_spaceless(old)} <> {_spaceless(new)})"
+        return f"(CASE WHEN {same_raw} THEN false ELSE {_spaceless(old)} <> {_spaceless(new)} END)"
     if name in DATE_FIELDS:
-        return f"({raw_differs} AND {_date(old)} <> {_date(new)})"
-    return f"({raw_differs})"
+        return f"(CASE WHEN {same_raw} THEN false ELSE {_date(old)} <> {_date(new)} END)"
+    return f"(NOT ({same_raw}))"
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -218,22 +255,41 @@ def _source_sql(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, bool]:
     return f"SELECT {', '.join(columns)} FROM {scan}", False
 
 
-def _prepare_sql(con: duckdb.DuckDBPyConnection, path: Path, rules: ReconcileRules) -> str:
-    """SELECT of the prepared rows: trimmed key, minor units, then the canonical columns as read."""
+@dataclass(frozen=True)
+class Side:
+    """One side as a SELECT: trimmed key `__key`, the canonical columns as text, and either the stored
+    minor units (a prepared partition) or whether the amount was text (JSON numbers are not amounts)."""
+
+    sql: str
+    prepared: bool
+
+    def minor(self, alias: str) -> str:
+        """The amount in integer minor units for rows of `alias` (NULL when it is not an amount)."""
+        if self.prepared:
+            return f"{alias}.{PREPARED_MINOR}"
+        units = _minor_units_sql(f"{alias}.amount", f"{alias}.currency")
+        return f"(CASE WHEN {alias}.__amount_is_text THEN {units} END)"
+
+
+def _side(con: duckdb.DuckDBPyConnection, path: Path, rules: ReconcileRules) -> Side:
+    canonical = ", ".join(_ident(name) for name in CANONICAL_PAYMENT_FIELDS)
     if path.is_file() and path.stat().st_size == 0:
         empty = ", ".join(f"NULL::VARCHAR AS {_ident(name)}" for name in CANONICAL_PAYMENT_FIELDS)
-        return f"SELECT NULL::VARCHAR AS {PREPARED_KEY}, NULL::HUGEINT AS {PREPARED_MINOR}, {empty} LIMIT 0"
+        minor = f"NULL::DECIMAL(38,0) AS {PREPARED_MINOR}"
+        return Side(f"SELECT NULL::VARCHAR AS {PREPARED_KEY}, {minor}, {empty} LIMIT 0", True)
     source, prepared = _source_sql(con, path)
-    canonical = ", ".join(_ident(name) for name in CANONICAL_PAYMENT_FIELDS)
     if prepared:
-        return (
-            f"SELECT {PREPARED_KEY}, CAST({PREPARED_MINOR} AS HUGEINT) AS {PREPARED_MINOR}, {canonical} "
-            f"FROM ({source})"
-        )
-    minor = _minor_units_sql("amount", "currency")
+        return Side(f"SELECT {PREPARED_KEY}, {PREPARED_MINOR}, {canonical} FROM ({source})", True)
+    key = f"nullif(trim({_ident(rules.key)}), '') AS {PREPARED_KEY}"
+    return Side(f"SELECT {key}, {canonical}, __amount_is_text FROM ({source})", False)
+
+
+def _prepared_sql(side: Side, alias: str) -> str:
+    """The side as stored in a partition: key, minor units (DECIMAL(38,0) in Parquet too), canonical text."""
+    canonical = ", ".join(f"{alias}.{_ident(name)}" for name in CANONICAL_PAYMENT_FIELDS)
     return (
-        f"SELECT nullif(trim({_ident(rules.key)}), '') AS {PREPARED_KEY}, "
-        f"(CASE WHEN __amount_is_text THEN {minor} END) AS {PREPARED_MINOR}, {canonical} FROM ({source})"
+        f"SELECT {alias}.{PREPARED_KEY}, {side.minor(alias)} AS {PREPARED_MINOR}, "
+        f"{canonical} FROM ({side.sql}) {alias}"
     )
 
 
@@ -243,6 +299,7 @@ def _connect(limits: EngineLimits, workdir: Path) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
     con.execute(f"SET temp_directory = {_literal(str(spill))}")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     if limits.threads:
         con.execute(f"SET threads = {int(limits.threads)}")
     return con
@@ -264,20 +321,27 @@ def reconcile(
     with tempfile.TemporaryDirectory(prefix="reconcile-", dir=limits.temp_directory) as work:
         con = _connect(limits, Path(work))
         try:
-            for side, path in (("old", old), ("new", new)):
-                con.execute(f"CREATE TABLE {side} AS {_prepare_sql(con, Path(path), rules)}")
-            counts = _reconcile_tables(con, rules)
+            sides = {"old": _side(con, Path(old), rules), "new": _side(con, Path(new), rules)}
+            counts = _reconcile_sides(con, sides, rules)
             _write_outputs(con, out_dir, rules)
         finally:
             con.close()
     return _finish(out_dir, counts, rules)
 
 
-def _reconcile_tables(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, Any]:
-    """Duplicates, then the full join of the unique keys keeping only the rows that disagree."""
-    for side in ("old", "new"):
+def _reconcile_sides(
+    con: duckdb.DuckDBPyConnection, sides: Mapping[str, Side], rules: ReconcileRules
+) -> dict[str, Any]:
+    """Keys, currencies and minor units of every row (duplicates, totals); then one full join of the
+    files keeping only the payments that disagree. Each input is read twice, never stored whole."""
+    for name, side in sides.items():
+        con.execute(f"CREATE VIEW {name} AS {side.sql}")
         con.execute(
-            f"CREATE TABLE dup_{side} AS SELECT {PREPARED_KEY}, count(*) AS occurrences FROM {side} "
+            f"CREATE TABLE keys_{name} AS SELECT {PREPARED_KEY}, coalesce(currency, '') AS currency, "
+            f"{side.minor(name)} AS {PREPARED_MINOR} FROM {name}"
+        )
+        con.execute(
+            f"CREATE TABLE dup_{name} AS SELECT {PREPARED_KEY}, count(*) AS occurrences FROM keys_{name} "
             f"WHERE {PREPARED_KEY} IS NOT NULL GROUP BY {PREPARED_KEY} HAVING count(*) > 1"
         )
     con.execute(
@@ -285,28 +349,37 @@ def _reconcile_tables(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> 
         f"SELECT {PREPARED_KEY} FROM dup_old UNION SELECT {PREPARED_KEY} FROM dup_new"
     )
     fields = rules.compared_fields
-    flags = ", ".join(f"{_differs_sql(name, rules)} AS {_ident('d_' + name)}" for name in fields)
-    tolerated = (
-        f"(o.{PREPARED_MINOR} <> n.{PREPARED_MINOR} AND abs(o.{PREPARED_MINOR} - n.{PREPARED_MINOR}) "
-        f"<= {rules.tolerance_minor})"
-    )
-    sides = ", ".join(
+    minors = (sides["old"].minor("o"), sides["new"].minor("n"))
+    flags = ", ".join(f"{_differs_sql(name, rules, minors)} AS {_ident('d_' + name)}" for name in fields)
+    tolerated = f"({minors[0]} <> {minors[1]} AND abs({minors[0]} - {minors[1]}) <= {rules.tolerance_minor})"
+    columns = ", ".join(
         f"{alias}.{_ident(name)} AS {_ident(prefix + name)}"
         for alias, prefix in (("o", "o_"), ("n", "n_"))
         for name in CANONICAL_PAYMENT_FIELDS
     )
-    unique = "(SELECT * FROM {0} WHERE {1} IS NOT NULL AND {1} NOT IN (SELECT {1} FROM dup_keys))"
-    any_flag = " OR ".join(_ident("d_" + name) for name in fields) or "false"
+    unique = f"(SELECT * FROM {{0}} WHERE {PREPARED_KEY} IS NOT NULL)"
+    if con.execute("SELECT count(*) FROM dup_keys").fetchone() != (0,):
+        unique = f"(SELECT * FROM {{0}} WHERE {PREPARED_KEY} NOT IN (SELECT {PREPARED_KEY} FROM dup_keys))"
+    unmatched = f"o.{PREPARED_KEY} IS NULL OR n.{PREPARED_KEY} IS NULL"
+    maybe_differs = " OR ".join([unmatched, *(_maybe_differs_sql(name, rules) for name in fields)])
+    # Two steps, so the optimiser cannot fold the rules into the cheap filter: the candidates (unmatched,
+    # or some raw value differs) keep each side's row as a struct `o` / `n`; the rules then run on them only.
     con.execute(
-        f"CREATE TABLE joined AS SELECT * FROM ("
-        f"SELECT coalesce(o.{PREPARED_KEY}, n.{PREPARED_KEY}) AS k, o.{PREPARED_KEY} IS NOT NULL AS in_old, "
-        f"n.{PREPARED_KEY} IS NOT NULL AS in_new, {flags}{', ' if flags else ''}"
-        f"coalesce({tolerated}, false) AS tolerated, {sides} "
-        f"FROM {unique.format('old', PREPARED_KEY)} o FULL JOIN {unique.format('new', PREPARED_KEY)} n "
-        f"ON o.{PREPARED_KEY} = n.{PREPARED_KEY}) "
-        f"WHERE NOT (in_old AND in_new) OR tolerated OR {any_flag}"
+        f"CREATE TABLE candidates AS SELECT coalesce(o.{PREPARED_KEY}, n.{PREPARED_KEY}) AS k, "
+        f"o.{PREPARED_KEY} IS NOT NULL AS in_old, n.{PREPARED_KEY} IS NOT NULL AS in_new, o, n "
+        f"FROM {unique.format('old')} o FULL JOIN {unique.format('new')} n "
+        f"ON o.{PREPARED_KEY} = n.{PREPARED_KEY} WHERE {maybe_differs}"
+    )
+    con.execute(
+        f"CREATE TABLE joined AS SELECT * FROM (SELECT k, in_old, in_new, {flags}{', ' if flags else ''}"
+        f"coalesce({tolerated}, false) AS tolerated, {columns} FROM candidates) "
+        f"WHERE NOT (in_old AND in_new) OR tolerated OR {_any_break(fields)}"
     )
     return _counts(con, rules)
+
+
+def _any_break(fields: Sequence[str]) -> str:
+    return " OR ".join(_ident("d_" + name) for name in fields) or "false"
 
 
 def _counts(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, Any]:
@@ -320,21 +393,23 @@ def _counts(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, 
     row = con.execute(
         "SELECT count(*) FILTER (WHERE in_old AND NOT in_new), "
         "count(*) FILTER (WHERE in_new AND NOT in_old), "
-        f"count(*) FILTER (WHERE in_old AND in_new AND tolerated){', ' if fields else ''}{break_sums} "
-        "FROM joined"
+        f"count(*) FILTER (WHERE in_old AND in_new AND tolerated), "
+        f"count(*) FILTER (WHERE in_old AND in_new AND ({_any_break(fields)})){', ' if fields else ''}"
+        f"{break_sums} FROM joined"
     ).fetchone()
     assert row is not None
-    missing, extra, tolerated, *per_field = row
+    missing, extra, tolerated, with_breaks, *per_field = row
     unique_old = one(
-        f"SELECT count(*) FROM old WHERE {PREPARED_KEY} IS NOT NULL "
+        f"SELECT count(*) FROM keys_old WHERE {PREPARED_KEY} IS NOT NULL "
         f"AND {PREPARED_KEY} NOT IN (SELECT {PREPARED_KEY} FROM dup_keys)"
     )
     counts: dict[str, Any] = {
         "key": rules.key,
-        "rows_old": one("SELECT count(*) FROM old"),
-        "rows_new": one("SELECT count(*) FROM new"),
+        "rows_old": one("SELECT count(*) FROM keys_old"),
+        "rows_new": one("SELECT count(*) FROM keys_new"),
         "matched": unique_old - missing,
         "breaks": dict(zip(fields, per_field, strict=True)),
+        "payments_with_breaks": with_breaks,
         "amount_within_tolerance": tolerated,
         "tolerance_minor": rules.tolerance_minor,
         "missing_in_new": missing,
@@ -342,10 +417,10 @@ def _counts(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, 
         "duplicates_old": one("SELECT count(*) FROM dup_old"),
         "duplicates_new": one("SELECT count(*) FROM dup_new"),
         "without_key": {
-            s: one(f"SELECT count(*) FROM {s} WHERE {PREPARED_KEY} IS NULL") for s in ("old", "new")
+            s: one(f"SELECT count(*) FROM keys_{s} WHERE {PREPARED_KEY} IS NULL") for s in ("old", "new")
         },
         "invalid_amounts": {
-            s: one(f"SELECT count(*) FROM {s} WHERE {PREPARED_MINOR} IS NULL") for s in ("old", "new")
+            s: one(f"SELECT count(*) FROM keys_{s} WHERE {PREPARED_MINOR} IS NULL") for s in ("old", "new")
         },
         "control_totals": {s: _control_totals(con, s) for s in ("old", "new")},
     }
@@ -354,8 +429,8 @@ def _counts(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, 
 
 def _control_totals(con: duckdb.DuckDBPyConnection, side: str) -> dict[str, dict[str, int]]:
     rows = con.execute(
-        f"SELECT coalesce(currency, '') AS c, count(*), coalesce(sum({PREPARED_MINOR}), 0::HUGEINT) "
-        f"FROM {side} GROUP BY c ORDER BY c"
+        f"SELECT currency, count(*), coalesce(sum({PREPARED_MINOR}), 0::DECIMAL(38,0)) "
+        f"FROM keys_{side} GROUP BY currency ORDER BY currency"
     ).fetchall()
     return {currency: {"count": int(count), "sum_minor": int(total)} for currency, count, total in rows}
 
@@ -532,10 +607,7 @@ def partition(
     with tempfile.TemporaryDirectory(prefix="partition-", dir=limits.temp_directory) as work:
         con = _connect(limits, Path(work))
         try:
-            stored = (
-                f"SELECT * REPLACE (CAST({PREPARED_MINOR} AS DECIMAL(38,0)) AS {PREPARED_MINOR}) "
-                f"FROM ({_prepare_sql(con, source, rules)})"
-            )  # Parquet has no HUGEINT: DECIMAL(38,0) keeps the minor units exact
+            stored = _prepared_sql(_side(con, source, rules), "s")
             con.execute(
                 f"COPY (SELECT *, hash(coalesce({PREPARED_KEY}, '')) % {partitions} AS p FROM ({stored})) "
                 f"TO {_literal(str(staging))} (FORMAT parquet, PARTITION_BY (p), OVERWRITE_OR_IGNORE true)"
@@ -599,7 +671,8 @@ def _merge_csvs(
 def merge_counts(summaries: Sequence[Mapping[str, Any]], rules: ReconcileRules) -> dict[str, Any]:
     """Add partition summaries up (counts, per-field breaks, per-currency control totals)."""
     scalar = (
-        "rows_old", "rows_new", "matched", "amount_within_tolerance", "missing_in_new", "extra_in_new",
+        "rows_old", "rows_new", "matched", "payments_with_breaks", "amount_within_tolerance",
+        "missing_in_new", "extra_in_new",
         "duplicates_old", "duplicates_new",
     )  # fmt: skip
     merged: dict[str, Any] = {"key": rules.key, **{name: 0 for name in scalar}}
@@ -620,7 +693,10 @@ def merge_counts(summaries: Sequence[Mapping[str, Any]], rules: ReconcileRules) 
                 into = merged["control_totals"][side].setdefault(currency, {"count": 0, "sum_minor": 0})
                 into["count"] += entry["count"]
                 into["sum_minor"] += entry["sum_minor"]
-    order = ("key", "rows_old", "rows_new", "matched", "breaks", "amount_within_tolerance", "tolerance_minor")
+    order = (
+        "key", "rows_old", "rows_new", "matched", "breaks", "payments_with_breaks", "amount_within_tolerance",
+        "tolerance_minor",
+    )  # fmt: skip
     ordered = {name: merged[name] for name in order}
     ordered.update({name: merged[name] for name in merged if name not in ordered})
     for side in ("old", "new"):
