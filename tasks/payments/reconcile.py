@@ -99,6 +99,9 @@ class EngineLimits:
     memory_limit: str = "1GB"
     threads: int | None = None
     temp_directory: Path | None = None
+    csv_buffer_bytes: int | None = (
+        None  # DuckDB's CSV reader takes 32 MB blocks unless told; small limits need less
+    )
 
 
 # ---------------------------------------------------------------------------------------------- SQL helpers
@@ -223,11 +226,12 @@ def input_format(path: Path) -> str:
     return found
 
 
-def _source_sql(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, bool]:
+def _source_sql(con: duckdb.DuckDBPyConnection, path: Path, limits: EngineLimits) -> tuple[str, bool]:
     """A SELECT over the file giving the canonical columns as text; and whether it is a prepared file."""
     fmt, where = input_format(path), _literal(str(path / "*.parquet" if path.is_dir() else path))
     if fmt == "csv":
-        scan = f"read_csv({where}, header=true, all_varchar=true, delim=',', quote='\"', escape='\"')"
+        buffer = f", buffer_size={int(limits.csv_buffer_bytes)}" if limits.csv_buffer_bytes else ""
+        scan = f"read_csv({where}, header=true, all_varchar=true, delim=',', quote='\"', escape='\"'{buffer})"
     elif fmt == "jsonl":
         columns = ", ".join(
             f"{_literal(name)}: {_literal('JSON' if name == 'amount' else 'VARCHAR')}"
@@ -271,13 +275,13 @@ class Side:
         return f"(CASE WHEN {alias}.__amount_is_text THEN {units} END)"
 
 
-def _side(con: duckdb.DuckDBPyConnection, path: Path, rules: ReconcileRules) -> Side:
+def _side(con: duckdb.DuckDBPyConnection, path: Path, rules: ReconcileRules, limits: EngineLimits) -> Side:
     canonical = ", ".join(_ident(name) for name in CANONICAL_PAYMENT_FIELDS)
     if path.is_file() and path.stat().st_size == 0:
         empty = ", ".join(f"NULL::VARCHAR AS {_ident(name)}" for name in CANONICAL_PAYMENT_FIELDS)
         minor = f"NULL::DECIMAL(38,0) AS {PREPARED_MINOR}"
         return Side(f"SELECT NULL::VARCHAR AS {PREPARED_KEY}, {minor}, {empty} LIMIT 0", True)
-    source, prepared = _source_sql(con, path)
+    source, prepared = _source_sql(con, path, limits)
     if prepared:
         return Side(f"SELECT {PREPARED_KEY}, {PREPARED_MINOR}, {canonical} FROM ({source})", True)
     key = f"nullif(trim({_ident(rules.key)}), '') AS {PREPARED_KEY}"
@@ -294,7 +298,7 @@ def _prepared_sql(side: Side, alias: str) -> str:
 
 
 def _connect(limits: EngineLimits, workdir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(str(workdir / "work.duckdb"))  # on disk: its tables may outgrow memory
     spill = limits.temp_directory or workdir
     con.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
     con.execute(f"SET temp_directory = {_literal(str(spill))}")
@@ -321,7 +325,7 @@ def reconcile(
     with tempfile.TemporaryDirectory(prefix="reconcile-", dir=limits.temp_directory) as work:
         con = _connect(limits, Path(work))
         try:
-            sides = {"old": _side(con, Path(old), rules), "new": _side(con, Path(new), rules)}
+            sides = {"old": _side(con, Path(old), rules, limits), "new": _side(con, Path(new), rules, limits)}
             counts = _reconcile_sides(con, sides, rules)
             _write_outputs(con, out_dir, rules)
         finally:
@@ -607,7 +611,7 @@ def partition(
     with tempfile.TemporaryDirectory(prefix="partition-", dir=limits.temp_directory) as work:
         con = _connect(limits, Path(work))
         try:
-            stored = _prepared_sql(_side(con, source, rules), "s")
+            stored = _prepared_sql(_side(con, source, rules, limits), "s")
             con.execute(
                 f"COPY (SELECT *, hash(coalesce({PREPARED_KEY}, '')) % {partitions} AS p FROM ({stored})) "
                 f"TO {_literal(str(staging))} (FORMAT parquet, PARTITION_BY (p), OVERWRITE_OR_IGNORE true)"
