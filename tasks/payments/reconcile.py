@@ -37,6 +37,7 @@ from tasks.contracts import CANONICAL_PAYMENT_FIELDS
 OUTPUT_FILES = ("breaks.csv", "missing_in_new.csv", "extra_in_new.csv", "duplicates.csv")
 SUMMARY_JSON, SUMMARY_TEXT = "summary.json", "summary.txt"
 SUMMARY_SAMPLE_BREAKS = 5
+SIDES = ("old", "new")
 
 # ISO 4217 minor units that are not 2 (the table pycountry lacks; from the ISO 4217 list, 2026).
 CURRENCY_EXPONENTS: Mapping[int, tuple[str, ...]] = {
@@ -336,22 +337,24 @@ def reconcile(
 def _reconcile_sides(
     con: duckdb.DuckDBPyConnection, sides: Mapping[str, Side], rules: ReconcileRules
 ) -> dict[str, Any]:
-    """Keys, currencies and minor units of every row (duplicates, totals); then one full join of the
-    files keeping only the payments that disagree. Each input is read twice, never stored whole."""
+    """One aggregate pass per side (per-currency totals and duplicated keys together), then one full join
+    of the files keeping only the payments that disagree. Each input is read twice, never stored whole."""
+    key = PREPARED_KEY
     for name, side in sides.items():
         con.execute(f"CREATE VIEW {name} AS {side.sql}")
         con.execute(
-            f"CREATE TABLE keys_{name} AS SELECT {PREPARED_KEY}, coalesce(currency, '') AS currency, "
-            f"{side.minor(name)} AS {PREPARED_MINOR} FROM {name}"
+            f"CREATE TABLE stats_{name} AS SELECT GROUPING({key}) = 1 AS by_currency, {key}, currency, "
+            f"count(*) AS n, coalesce(sum(m), 0::DECIMAL(38,0)) AS total, "
+            f"count(*) FILTER (WHERE m IS NULL) AS invalid "
+            f"FROM (SELECT {key}, coalesce(currency, '') AS currency, {side.minor(name)} AS m FROM {name}) "
+            f"GROUP BY GROUPING SETS (({key}), (currency)) "
+            f"HAVING GROUPING({key}) = 1 OR count(*) > 1 OR {key} IS NULL"
         )
         con.execute(
-            f"CREATE TABLE dup_{name} AS SELECT {PREPARED_KEY}, count(*) AS occurrences FROM keys_{name} "
-            f"WHERE {PREPARED_KEY} IS NOT NULL GROUP BY {PREPARED_KEY} HAVING count(*) > 1"
+            f"CREATE TABLE dup_{name} AS SELECT {key}, n AS occurrences FROM stats_{name} "
+            f"WHERE NOT by_currency AND {key} IS NOT NULL"
         )
-    con.execute(
-        f"CREATE TABLE dup_keys AS "
-        f"SELECT {PREPARED_KEY} FROM dup_old UNION SELECT {PREPARED_KEY} FROM dup_new"
-    )
+    con.execute(f"CREATE TABLE dup_keys AS SELECT {key} FROM dup_old UNION SELECT {key} FROM dup_new")
     fields = rules.compared_fields
     minors = (sides["old"].minor("o"), sides["new"].minor("n"))
     flags = ", ".join(f"{_differs_sql(name, rules, minors)} AS {_ident('d_' + name)}" for name in fields)
@@ -403,15 +406,24 @@ def _counts(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, 
     ).fetchone()
     assert row is not None
     missing, extra, tolerated, with_breaks, *per_field = row
-    unique_old = one(
-        f"SELECT count(*) FROM keys_old WHERE {PREPARED_KEY} IS NOT NULL "
-        f"AND {PREPARED_KEY} NOT IN (SELECT {PREPARED_KEY} FROM dup_keys)"
+    rows = {side: one(f"SELECT coalesce(sum(n), 0) FROM stats_{side} WHERE by_currency") for side in SIDES}
+    unkeyed = {
+        side: one(
+            f"SELECT coalesce(sum(n), 0) FROM stats_{side} WHERE NOT by_currency AND {PREPARED_KEY} IS NULL"
+        )
+        for side in SIDES
+    }
+    matched = (
+        rows["old"] - unkeyed["old"] - one("SELECT coalesce(sum(occurrences), 0) FROM dup_old") - missing
     )
+    only_new_duplicates = f"SELECT {PREPARED_KEY} FROM dup_new EXCEPT SELECT {PREPARED_KEY} FROM dup_old"
+    if one(f"SELECT count(*) FROM ({only_new_duplicates})"):  # their single old row is left out too
+        matched -= one(f"SELECT count(*) FROM old WHERE {PREPARED_KEY} IN ({only_new_duplicates})")
     counts: dict[str, Any] = {
         "key": rules.key,
-        "rows_old": one("SELECT count(*) FROM keys_old"),
-        "rows_new": one("SELECT count(*) FROM keys_new"),
-        "matched": unique_old - missing,
+        "rows_old": rows["old"],
+        "rows_new": rows["new"],
+        "matched": matched,
         "breaks": dict(zip(fields, per_field, strict=True)),
         "payments_with_breaks": with_breaks,
         "amount_within_tolerance": tolerated,
@@ -420,11 +432,10 @@ def _counts(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, 
         "extra_in_new": extra,
         "duplicates_old": one("SELECT count(*) FROM dup_old"),
         "duplicates_new": one("SELECT count(*) FROM dup_new"),
-        "without_key": {
-            s: one(f"SELECT count(*) FROM keys_{s} WHERE {PREPARED_KEY} IS NULL") for s in ("old", "new")
-        },
+        "without_key": unkeyed,
         "invalid_amounts": {
-            s: one(f"SELECT count(*) FROM keys_{s} WHERE {PREPARED_MINOR} IS NULL") for s in ("old", "new")
+            side: one(f"SELECT coalesce(sum(invalid), 0) FROM stats_{side} WHERE by_currency")
+            for side in SIDES
         },
         "control_totals": {s: _control_totals(con, s) for s in ("old", "new")},
     }
@@ -433,8 +444,7 @@ def _counts(con: duckdb.DuckDBPyConnection, rules: ReconcileRules) -> dict[str, 
 
 def _control_totals(con: duckdb.DuckDBPyConnection, side: str) -> dict[str, dict[str, int]]:
     rows = con.execute(
-        f"SELECT currency, count(*), coalesce(sum({PREPARED_MINOR}), 0::DECIMAL(38,0)) "
-        f"FROM keys_{side} GROUP BY currency ORDER BY currency"
+        f"SELECT currency, n, total FROM stats_{side} WHERE by_currency ORDER BY currency"
     ).fetchall()
     return {currency: {"count": int(count), "sum_minor": int(total)} for currency, count, total in rows}
 
