@@ -58,7 +58,7 @@ SPACELESS_FIELDS = (
     "creditor_bic",
     "creditor_name",
 )
-EXACT_FIELDS = ("currency", "remittance_info")
+EXACT_FIELDS = ("currency", "remittance_info")  # and every other field not listed above
 DATE_FIELDS = ("requested_execution_date",)
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
 
@@ -100,9 +100,8 @@ class EngineLimits:
     memory_limit: str = "1GB"
     threads: int | None = None
     temp_directory: Path | None = None
-    csv_buffer_bytes: int | None = (
-        None  # DuckDB's CSV reader takes 32 MB blocks unless told; small limits need less
-    )
+    # DuckDB's CSV reader takes 32 MB buffers unless told; a limit of a few dozen MB needs smaller ones
+    csv_buffer_bytes: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------- SQL helpers
