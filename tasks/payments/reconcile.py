@@ -298,7 +298,7 @@ def _prepared_sql(side: Side, alias: str) -> str:
 
 
 def _connect(limits: EngineLimits, workdir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(workdir / "work.duckdb"))  # on disk: its tables may outgrow memory
+    con = duckdb.connect(":memory:")  # it stores only aggregates and candidates; operators spill to workdir
     spill = limits.temp_directory or workdir
     con.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
     con.execute(f"SET temp_directory = {_literal(str(spill))}")
