@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wavectl import cli_approvals, cli_bridge, cli_operate, cli_rehearsal
+from wavectl import cli_approvals, cli_bridge, cli_operate, cli_reconcile, cli_rehearsal
 from wavectl.cli_common import EXIT_FAILURE, EXIT_INVALID, RunbookPath, err, load_or_exit, out
 from wavectl.runbook import format_duration, json_schema_text
 
@@ -123,7 +123,7 @@ def plan(path: RunbookPath = Path("runbooks")) -> None:
 
 
 # Command groups living in their own modules: one registration line each.
-for _module in (cli_rehearsal, cli_operate, cli_approvals, cli_bridge):
+for _module in (cli_rehearsal, cli_operate, cli_approvals, cli_bridge, cli_reconcile):
     _module.register(app)
 
 

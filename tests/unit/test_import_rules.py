@@ -87,6 +87,8 @@ def is_pure_task_module(name: str) -> bool:
     for _, imported in imports_of(source, name):
         if any(_under(imported, marker) for marker in IMPURE_TASK_MARKERS):
             return False
+        if imported == "tasks.contracts":  # standard library only by its own rule (comments name os.environ)
+            continue
         if _under(imported, "tasks") and imported != name and not is_pure_task_module(imported):
             return False
     return True
