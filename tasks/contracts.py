@@ -61,6 +61,7 @@ class ErrorName(StrEnum):
     VERIFICATION_FAILED = "Wavectl.VerificationFailed"
     COMPENSATED = "Wavectl.Compensated"
     ALARM_TRIPPED = "Wavectl.AlarmTripped"  # dns-cutover: an alarm or a new target's health check
+    ABORTED = "Wavectl.Aborted"  # decommission: `wavectl abort` during the cool-off (resources restored)
 
 
 class Decision(StrEnum):
@@ -319,3 +320,14 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         FUNCTION_ENVIRONMENT.reset(token)
+# ----------------------------------------------------------------------------- decommission
+# The wave's decommission section for its task functions, zlib+base64 JSON (tasks.decommission.spec).
+ENV_DECOMMISSION_SPEC = "WAVECTL_DECOMMISSION_SPEC"
+# `wavectl abort WAVE`: the callback (same identity rules as a rejection) stores one signal record
+# {pk: execution#<execution arn>, sk: ABORT_SK} in the approvals table; the cool-off loop reads it.
+ABORT_ACTION = "abort"
+ABORT_SK = "abort"
+ABORT_GATE = "decommission"  # the gate whose approvers may abort the cool-off that follows it
+# Where a decommission execution's output keeps its counts for status.json:
+# output["decommission"]["counts"] = {in_scope, retained, disabled, deleted, left}.
+DECOMMISSION_OUTPUT_KEY = "decommission"
