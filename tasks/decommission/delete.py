@@ -184,7 +184,7 @@ def _route53(reach: Reach, item: dict[str, Any]) -> str:
     record = resources.find_record(route53, item["id"])
     if record is not None:
         route53.change_resource_record_sets(
-            HostedZoneId=resources.record_ref(item["id"])[0],
+            HostedZoneId=resources.zone_id(route53, resources.record_ref(item["id"])[0]),
             ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]},
         )
     return "deleted"

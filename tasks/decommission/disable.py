@@ -198,9 +198,10 @@ def _apply_elb(reach: Reach, record: dict[str, Any]) -> None:
 
 
 def _apply_route53(reach: Reach, record: dict[str, Any]) -> None:
-    zone = resources.record_ref(record["id"])[0]
+    route53 = reach.source("route53", resources.GLOBAL_REGION)
+    zone = resources.zone_id(route53, resources.record_ref(record["id"])[0])
     weighted = {**record["previous"]["record"], "Weight": 0}
-    reach.source("route53", resources.GLOBAL_REGION).change_resource_record_sets(
+    route53.change_resource_record_sets(
         HostedZoneId=zone,
         ChangeBatch={
             "Comment": "wavectl decommission: weight 0",
@@ -286,8 +287,9 @@ def _restore_elb(reach: Reach, record: dict[str, Any]) -> bool:
 
 def _restore_route53(reach: Reach, record: dict[str, Any]) -> bool:
     previous = record["previous"].get("record")
-    zone = resources.record_ref(record["id"])[0]
-    reach.source("route53", resources.GLOBAL_REGION).change_resource_record_sets(
+    route53 = reach.source("route53", resources.GLOBAL_REGION)
+    zone = resources.zone_id(route53, resources.record_ref(record["id"])[0])
+    route53.change_resource_record_sets(
         HostedZoneId=zone,
         ChangeBatch={
             "Comment": "wavectl decommission: restored",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tasks.common.errors import PreflightFailed
 from tasks.decommission import resources
 from tasks.decommission.estate import Reach
@@ -70,7 +72,8 @@ def problems(spec: dict[str, Any], items: list[dict[str, Any]]) -> list[str]:
             found.append(
                 f"{what} is data class {item['data_class']}, which has no retention rule in the runbook"
             )
-        if item["type"] == DYNAMODB_TABLE and item["data_class"] in rules:
+        retained = (rules.get(item["data_class"] or "") or {}).get("retain", True)
+        if item["type"] == DYNAMODB_TABLE and item["data_class"] in rules and retained:
             found.append(
                 f"{what}: DynamoDB retention copies are not supported; export the table to the "
                 "retention bucket first and untag it"
@@ -83,7 +86,7 @@ def problems(spec: dict[str, Any], items: list[dict[str, Any]]) -> list[str]:
 def take(reach: Reach, spec: dict[str, Any]) -> dict[str, Any]:
     """The inventory the gate shows and the deletion is held to; PreflightFailed on any problem."""
     items = read(reach, spec)
-    found = problems(spec, items)
+    found = problems(spec, items) + retention_problems(reach, spec, items)
     if found:
         raise PreflightFailed(
             f"{len(found)} problem(s) in the decommission scope; nothing was changed:\n- "
@@ -102,3 +105,25 @@ def summary(items: list[dict[str, Any]]) -> str:
     text = f"{len(items)} resource(s): " + ", ".join(f"{n} {t}" for t, n in sorted(by_type.items()))
     text += f"; {size / resources.GIB:.1f} GiB"
     return text + (f"; data classes {', '.join(classes)}" if classes else "")
+
+
+def retention_problems(reach: Reach, spec: dict[str, Any], items: list[dict[str, Any]]) -> list[str]:
+    """Each retention bucket a class in scope needs must exist with Object Lock enabled."""
+    classes = {i["data_class"] for i in items if i["type"] == resources.S3_BUCKET and i["data_class"]}
+    found = []
+    for data_class in sorted(classes):
+        rule = (spec.get("retention") or {}).get(data_class) or {}
+        if not rule.get("retain", True):
+            continue
+        where = f"retention bucket {rule['bucket']} (account {rule['account']} {rule['region']})"
+        try:
+            config = reach.retention(rule, "s3").get_object_lock_configuration(Bucket=rule["bucket"])
+        except ClientError as error:
+            found.append(
+                f"{where} for {data_class}: {error.response['Error'].get('Code')}; create it with "
+                "Object Lock enabled"
+            )
+            continue
+        if config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
+            found.append(f"{where} for {data_class} does not have Object Lock enabled")
+    return found

@@ -223,8 +223,21 @@ def _dynamodb(client_for: Any, arn: str) -> dict[str, Any] | None:
     )
 
 
+def zone_id(route53: Any, zone: str) -> str | None:
+    """A hosted zone id as given (`Z...`), or looked up from the zone's name (`example.com`)."""
+    if "." not in zone:
+        return zone
+    wanted = zone if zone.endswith(".") else f"{zone}."
+    zones = route53.list_hosted_zones_by_name(DNSName=wanted).get("HostedZones", [])
+    found = [z["Id"].split("/")[-1] for z in zones if z["Name"] == wanted]
+    return found[0] if found else None
+
+
 def find_record(route53: Any, arn: str) -> dict[str, Any] | None:
-    zone, name, rtype, ident = record_ref(arn)
+    zone_ref, name, rtype, ident = record_ref(arn)
+    zone = zone_id(route53, zone_ref)
+    if zone is None:
+        return None
     pages = route53.get_paginator("list_resource_record_sets").paginate(
         HostedZoneId=zone, StartRecordName=name, StartRecordType=rtype
     )

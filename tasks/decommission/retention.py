@@ -43,7 +43,7 @@ def plan(spec: dict[str, Any], items: list[dict[str, Any]], now: datetime | None
     databases, buckets = [], []
     for item in items:
         rule = rules.get(item.get("data_class") or "")
-        if rule is None:
+        if rule is None or not rule.get("retain", True):
             continue
         until = retain_until(now, rule["period"]).isoformat()
         if item["type"] in (RDS_DB, RDS_CLUSTER):

@@ -101,7 +101,7 @@ def prove(
     reach: Reach, spec: dict[str, Any], items: list[dict[str, Any]], now: datetime | None = None
 ) -> dict:
     """Usage proof of every item; PreflightFailed naming each resource in use or unproven."""
-    end = now or datetime.now(UTC)
+    end = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(seconds=int(spec["lookback_seconds"]))
     proofs, failures = [], []
     for item in items:
