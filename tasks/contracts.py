@@ -324,8 +324,9 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
 # The wave's decommission section for its task functions, zlib+base64 JSON (tasks.decommission.spec).
 ENV_DECOMMISSION_SPEC = "WAVECTL_DECOMMISSION_SPEC"
 # `wavectl abort WAVE`: the callback (same identity rules as a rejection) stores one signal record
-# {pk: execution#<execution arn>, sk: ABORT_SK} in the approvals table; the cool-off loop reads it.
+# {pk: abort#<execution arn>, sk: ABORT_SK} in the approvals table; the cool-off loop reads it.
 ABORT_ACTION = "abort"
+ABORT_PK_PREFIX = "abort#"
 ABORT_SK = "abort"
 ABORT_GATE = "decommission"  # the gate whose approvers may abort the cool-off that follows it
 # Where a decommission execution's output keeps its counts for status.json:

@@ -1,6 +1,6 @@
 """The cool-off: wait `cool_off` in steps, looking for a `wavectl abort` signal between steps.
 
-The signal is a record in the approvals table ({pk: execution#<arn>, sk: abort}) that the approvals
+The signal is a record in the approvals table ({pk: abort#<arn>, sk: abort}) that the approvals
 callback writes after checking the caller as it checks a rejection. Simulated time is counted by
 the loop itself (the waits it asked for), so a compressed rehearsal ends the cool-off on time.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.contracts import ABORT_SK, EXECUTION_PK_PREFIX
+from tasks.contracts import ABORT_PK_PREFIX, ABORT_SK
 
 
 def abort_signal(dynamodb: Any, table: str, execution_arn: str) -> dict[str, Any] | None:
     item = dynamodb.get_item(
         TableName=table,
-        Key={"pk": {"S": f"{EXECUTION_PK_PREFIX}{execution_arn}"}, "sk": {"S": ABORT_SK}},
+        Key={"pk": {"S": f"{ABORT_PK_PREFIX}{execution_arn}"}, "sk": {"S": ABORT_SK}},
         ConsistentRead=True,
     ).get("Item")
     if item is None:
