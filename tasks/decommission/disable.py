@@ -75,6 +75,9 @@ def restore_all(reach: Reach, records: list[dict[str, Any]]) -> list[dict[str, A
     """Put every disabled resource back to its recorded state; one result per record."""
     results = []
     for record in records:
+        if resources.describe(reach.source, record["id"]) is None:
+            results.append({**record, "restored": False, "gone": True})  # deleted after the final gate
+            continue
         try:
             results.append({**record, "restored": _RESTORE[record["type"]](reach, record)})
         except ClientError as error:

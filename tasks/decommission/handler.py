@@ -133,14 +133,45 @@ def record_evidence(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """After a failure or rejection: restore what was disabled (nothing was deleted before the final
     gate), record it, and give the cause the final Fail raises."""
-    logger().warning("compensating", extra={"execution": event.get("execution"), "error": event.get("error")})
-    run = run_from(event)
-    records = (event.get("disabled") or {}).get("records") or []
+    state = {**(event.get("state") or {}), **{k: v for k, v in event.items() if k != "state"}}
+    logger().warning("compensating", extra={"execution": state.get("execution"), "error": state.get("error")})
+    run = run_from(state)
+    records = (state.get("disabled") or {}).get("records") or []
     restored = disable.restore_all(reach_from_settings("compensate"), records)
-    error = event.get("error") or {}
-    not_restored = [r["id"] for r in restored if not r["restored"]]
+    error = state.get("error") or {}
+    not_restored = [r["id"] for r in restored if not r["restored"] and not r.get("gone")]
     cause = str(error.get("Cause") or error.get("Error") or "the wave failed")
     if not_restored:
         cause += f" | NOT restored (restore by hand): {', '.join(not_restored)}"
-    key = evidence.write(run, "compensated", {"error": error, "restored": restored, "counts": counts(event)})
-    return {"restored": restored, "cause": cause, "evidence_key": key, "counts": counts(event)}
+    key = evidence.write(run, "compensated", {"error": error, "restored": restored, "counts": counts(state)})
+    return {"restored": restored, "cause": cause, "evidence_key": key, "counts": counts(state)}
+
+
+def summarise(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The approvers' message for a gate: what is in scope, the usage proof, the retention copies."""
+    return {"text": gate_text(event)}
+
+
+def gate_text(event: dict[str, Any]) -> str:
+    wave, gate = event.get("wave") or {}, event.get("gate")
+    usage_proof = event.get("usage") or {}
+    lines = [
+        f"*Decommission {wave.get('name')} v{wave.get('version')}* in account {wave.get('source_account')}.",
+        f"*Inventory:* {(event.get('inventory') or {}).get('summary')}.",
+        f"*Usage proof* ({str(usage_proof.get('from', ''))[:10]} to {str(usage_proof.get('to', ''))[:10]}): "
+        f"{usage_proof.get('summary')}.",
+        f"*Retention copies, verified:* {(event.get('retention_verified') or {}).get('summary')}.",
+    ]
+    if gate == "decommission":
+        lines.append(
+            "*If approved:* every resource is disabled (previous state recorded) for a "
+            f"{wave.get('cool_off')} cool-off; `wavectl abort {wave.get('name')}` restores them. "
+            "A final approval then deletes them."
+        )
+    else:
+        disabled = (event.get("disabled") or {}).get("count", 0)
+        lines.append(
+            f"*Disabled:* {disabled} resource(s), cool-off over without an abort. *If approved:* the "
+            "approved inventory is deleted (anything tagged into scope since is left and reported)."
+        )
+    return "\n".join(lines)
