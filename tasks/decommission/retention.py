@@ -274,7 +274,10 @@ def _verify_database(reach: Reach, run: Run, db: dict[str, Any], problems: list[
         problems.append(f"{db['id']}: retention snapshot {name} not found in {where}")
     elif found.get("Status") != "available":
         problems.append(f"{db['id']}: retention snapshot {name} is {found.get('Status')!r}, not available")
-    elif not found.get("Encrypted") or found.get("KmsKeyId") != db["target_key_arn"]:
+    elif (
+        not (found.get("Encrypted") or found.get("StorageEncrypted"))
+        or found.get("KmsKeyId") != db["target_key_arn"]
+    ):
         problems.append(
             f"{db['id']}: retention snapshot {name} is encrypted with {found.get('KmsKeyId')}, "
             f"not the retention key {db['target_key_arn']}"

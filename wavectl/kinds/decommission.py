@@ -19,6 +19,7 @@ decommission:
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -179,11 +180,13 @@ def describe(wave: DecommissionWave) -> str:
     scope = [f"tag {d.scope.tag.key}={d.scope.tag.value}"] if d.scope.tag else []
     scope += [f"{len(d.scope.arns)} named ARN(s)"] if d.scope.arns else []
     lines = [
-        f"retire {' and '.join(scope)} in {', '.join(d.scope.regions)}",
-        f"types: {', '.join(d.resource_types)}",
-        f"prove unused over {format_duration(d.usage.lookback)} of CloudWatch metrics"
-        + (f" (no proof needed: {', '.join(d.usage.accept_unproven)})" if d.usage.accept_unproven else ""),
+        f"retire {' and '.join(scope)}",
+        f"  in {', '.join(d.scope.regions)}",
+        *textwrap.wrap(f"types: {', '.join(d.resource_types)}", 78, subsequent_indent="  "),
+        f"prove unused over {format_duration(d.usage.lookback)} of CloudWatch metrics",
     ]
+    if d.usage.accept_unproven:
+        lines.append(f"  (no proof needed: {', '.join(d.usage.accept_unproven)})")
     for data_class, rule in d.retention.items():
         if rule.retain:
             lines.append(
@@ -193,9 +196,9 @@ def describe(wave: DecommissionWave) -> str:
         else:
             lines.append(f"keep {data_class}: nothing (retain: false)")
     lines.append(
-        f"gate decommission ({wave.approval.required} approvers), disable, cool-off "
-        f"{format_duration(d.cool_off)} (wavectl abort restores), gate delete, delete"
+        f"gate decommission ({wave.approval.required} approvers), disable, cool-off {format_duration(d.cool_off)}"
     )
+    lines.append(f"  (wavectl abort {wave.wave} restores), gate delete, delete")
     return "\n".join(lines)
 
 

@@ -32,6 +32,8 @@ def seed(cloud: LocalCloud, wave: DecommissionWave) -> dict[str, Any]:
     for arn, data_class in _earlier_waves(cloud, scope.regions):
         legacy.tag_resource(account_session, source, arn, {tag[0]: tag[1], DATA_CLASS_TAG: data_class})
         made["in_scope"][arn.split(":")[-1]] = arn
+    for arn in scope.arns:  # named by ARN (the weighted api record): in scope when it exists
+        made["in_scope"][arn] = arn
     spec = task_spec(cloud.runbook.program, wave)
     _ensure_keys(cloud, spec["retention"])
     made["retention_buckets"] = legacy.seed_retention_buckets(account_session, spec["retention"])
