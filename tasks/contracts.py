@@ -27,6 +27,7 @@ class WaveKind(StrEnum):
 # and every report marks their executions as placeholders. A kind leaves this set when its workflow lands;
 # when the set is empty, the placeholder builder and the marking go away with it.
 PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset({WaveKind.PAYMENT_DUAL_RUN, WaveKind.DECOMMISSION})
+PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset({WaveKind.DNS_CUTOVER, WaveKind.PAYMENT_DUAL_RUN})
 
 # The canonical payment record (payment bridge output, reconciliation input): CSV header, in this order.
 # `amount` is a decimal string in the currency's minor units ("1234.56", "1500" for JPY), never a float;
@@ -320,6 +321,8 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         FUNCTION_ENVIRONMENT.reset(token)
+
+
 # ----------------------------------------------------------------------------- decommission
 # The wave's decommission section for its task functions, zlib+base64 JSON (tasks.decommission.spec).
 ENV_DECOMMISSION_SPEC = "WAVECTL_DECOMMISSION_SPEC"

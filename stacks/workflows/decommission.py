@@ -18,7 +18,6 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
-from wavectl.model import format_duration
 
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
@@ -27,6 +26,7 @@ from stacks.workflows.context import WaveContext
 from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
 from tasks import contracts
 from wavectl.kinds.decommission import DecommissionWave, retention_role_arn, task_spec
+from wavectl.model import format_duration
 
 HANDLERS = "tasks.decommission.handler"
 MAX_SPEC_CHARS = 3000  # Lambda allows 4 KB of environment per function; the rest is wavectl's own

@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tasks.common.backoff import deadline_seconds, next_wait
 from tasks.common.errors import TaskFailed
-from tasks.db_snapshot_copy.backoff import deadline_seconds, next_wait
 from tasks.decommission import inventory, resources
 from tasks.decommission.estate import Reach
 from tasks.decommission.spec import (

@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 
 from tasks.common.aws import assumed_session
+from tasks.common.estate import Estate, account_of
+from tasks.common.naming import Run
 from tasks.common.settings import setting
 from tasks.contracts import ENV_PROGRAM, ENV_SOURCE_ROLE_ARN, ENV_WAVE
-from tasks.db_snapshot_copy.estate import Estate, account_of
-from tasks.db_snapshot_copy.naming import Run
 
 RoleSession = Callable[[str, str], boto3.Session]  # (role ARN, region) -> session in the role's account
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from tasks.common.aws import own_session
 from tasks.common.evidence import put_once
+from tasks.common.naming import Run
 from tasks.common.settings import setting
 from tasks.contracts import ENV_EVIDENCE_BUCKET, ENV_KMS_KEY
-from tasks.db_snapshot_copy.naming import Run
 
 
 def key(run: Run, step: str) -> str:

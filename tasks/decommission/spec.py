@@ -14,16 +14,15 @@ in `WAVECTL_DECOMMISSION_SPEC`; the definition stays the same size whatever the 
 
 from __future__ import annotations
 
-import base64
 import calendar
-import json
 import re
-import zlib
 from datetime import datetime
 from typing import Any
 
 from tasks.common.settings import setting
-from tasks.contracts import ENV_DECOMMISSION_SPEC
+from tasks.contracts import ENV_DECOMMISSION_SPEC, decode_spec, encode_spec
+
+__all__ = ["decode_spec", "encode_spec", "retain_until", "wave_spec"]
 
 RDS_DB, RDS_CLUSTER, S3_BUCKET = "rds:db", "rds:cluster", "s3:bucket"
 LAMBDA_FUNCTION, EC2_INSTANCE, LOAD_BALANCER = "lambda:function", "ec2:instance", "elb:loadbalancer"
@@ -43,15 +42,6 @@ PROTECTED_TAG = "wavectl:protected"
 DATA_CLASS_TAG = "wavectl:data-class"
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([dy])\s*$")
-
-
-def encode_spec(spec: dict[str, Any]) -> str:
-    raw = json.dumps(spec, separators=(",", ":"), sort_keys=True).encode()
-    return base64.b64encode(zlib.compress(raw, 9)).decode()
-
-
-def decode_spec(encoded: str) -> dict[str, Any]:
-    return json.loads(zlib.decompress(base64.b64decode(encoded)))
 
 
 def wave_spec(event: dict[str, Any]) -> dict[str, Any]:

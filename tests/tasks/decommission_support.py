@@ -16,7 +16,11 @@ from tasks.common.aws import assumed_session
 from tasks.decommission.estate import Reach
 from tasks.decommission.spec import RESOURCE_TYPES, ROUTE53_RECORD
 from wavectl.local import estate_decommission as legacy
-from wavectl.local.estate_rds import allow_shared_snapshot_copies, moto_session, shared_key_policy
+from wavectl.local.seeders.db_snapshot_copy import (
+    allow_shared_snapshot_copies,
+    moto_session,
+    shared_key_policy,
+)
 
 SOURCE, RETENTION = "222222222222", "333333333333"
 SOURCE_ROLE = f"arn:aws:iam::{SOURCE}:role/WavectlSource"

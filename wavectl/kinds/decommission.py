@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+
 from wavectl.kinds.spec import KindSpec
 from wavectl.model import (
     AccountId,
@@ -36,7 +37,6 @@ from wavectl.model import (
     WaveBase,
     format_duration,
 )
-
 from wavectl.yamlpos import Loc
 
 ResourceType = Literal[
@@ -196,7 +196,8 @@ def describe(wave: DecommissionWave) -> str:
         else:
             lines.append(f"keep {data_class}: nothing (retain: false)")
     lines.append(
-        f"gate decommission ({wave.approval.required} approvers), disable, cool-off {format_duration(d.cool_off)}"
+        f"gate decommission ({wave.approval.required} approvers), disable, "
+        f"cool-off {format_duration(d.cool_off)}"
     )
     lines.append(f"  (wavectl abort {wave.wave} restores), gate delete, delete")
     return "\n".join(lines)

@@ -59,7 +59,7 @@ def _earlier_waves(cloud: LocalCloud, regions: list[str]) -> list[tuple[str, str
 
 def _ensure_keys(cloud: LocalCloud, rules: dict[str, dict[str, Any]]) -> None:
     """The shared key (source) and each retention account's key, where the db seeder did not make them."""
-    from wavectl.local.estate_rds import shared_key_policy
+    from wavectl.local.seeders.db_snapshot_copy import shared_key_policy
 
     for rule in rules.values():
         if not rule.get("retain"):
