@@ -25,6 +25,7 @@ class Reach:
     source_role_arn: str
     session_for: RoleSession
     _clients: dict[tuple[str, str, str], Any] = field(default_factory=dict, repr=False)
+    _sessions: dict[tuple[str, str], boto3.Session] = field(default_factory=dict, repr=False)
 
     def source(self, service: str, region: str) -> Any:
         return self.client(self.source_role_arn, service, region)
@@ -32,16 +33,22 @@ class Reach:
     def client(self, role_arn: str, service: str, region: str) -> Any:
         key = (role_arn, service, region)
         if key not in self._clients:
-            self._clients[key] = self.session_for(role_arn, region).client(service)
+            self._clients[key] = self.session(role_arn, region).client(service)
         return self._clients[key]
+
+    def session(self, role_arn: str, region: str) -> boto3.Session:
+        """One assumed-role session per (role, region) and task invocation: one sts:AssumeRole each."""
+        if (role_arn, region) not in self._sessions:
+            self._sessions[(role_arn, region)] = self.session_for(role_arn, region)
+        return self._sessions[(role_arn, region)]
 
     def retention_estate(self, rule: dict[str, Any]) -> Estate:
         """The db-snapshot-copy estate whose target is the retention account (its steps are reused)."""
         return Estate(
             source_account=self.source_account,
             target_account=rule["account"],
-            source_session=lambda region: self.session_for(self.source_role_arn, region),
-            target_session=lambda region: self.session_for(rule["role_arn"], region),
+            source_session=lambda region: self.session(self.source_role_arn, region),
+            target_session=lambda region: self.session(rule["role_arn"], region),
         )
 
     def retention(self, rule: dict[str, Any], service: str, region: str | None = None) -> Any:

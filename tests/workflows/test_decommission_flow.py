@@ -61,11 +61,14 @@ def on_gate_approved(monkeypatch, action) -> list[str]:
     return done
 
 
-def test_decommission_retains_then_deletes_exactly_the_approved_estate(local_cloud):
+def test_decommission_retains_then_deletes_exactly_the_approved_estate(local_cloud, monkeypatch):
     # Given the seeded legacy estate: in scope (databases, buckets, Lambdas in two regions, an instance,
     # the old load balancer, a table, the weighted api record), a protected bucket, out-of-scope resources
     targets = in_scope(local_cloud)
     started = datetime.now(UTC)
+    # And someone tags the KYC Lambda (out of scope) into scope right after the decommission gate
+    kyc = client("lambda").get_function(FunctionName="acme-kyc-check")["Configuration"]["FunctionArn"]
+    on_gate_approved(monkeypatch, lambda cloud: legacy.tag_resource(account_session, SOURCE, kyc, SCOPE_TAG))
 
     # When the wave runs with its gates approved (the 7-day cool-off compressed)
     run = run_wave(local_cloud, WAVE)
@@ -77,7 +80,15 @@ def test_decommission_retains_then_deletes_exactly_the_approved_estate(local_clo
     # And the protected and out-of-scope resources are untouched
     assert client("s3").head_bucket(Bucket=f"acme-audit-trail-{SOURCE}")
     assert client("s3").head_bucket(Bucket=f"acme-ops-scratch-{SOURCE}")
+    # And the KYC Lambda tagged in after approval is left untouched and reported
     assert client("lambda").get_function(FunctionName="acme-kyc-check")
+    left = {
+        "id": kyc,
+        "type": "lambda:function",
+        "name": "acme-kyc-check",
+        "why": "appeared in scope after approval; not deleted",
+    }
+    assert run.output["decommission"]["left"] == [left]
     # And the payments (7 years) and the reports (5 years) are kept under COMPLIANCE lock until now + period
     for bucket, years in (("globex-retention-eu-payments", 7), ("globex-retention-eu-personal", 5)):
         copies = client("s3", account=GLOBEX).list_objects_v2(Bucket=bucket)["Contents"]
@@ -104,7 +115,7 @@ def test_decommission_retains_then_deletes_exactly_the_approved_estate(local_clo
         "retained": 4,  # final snapshots of orders and ledger, the old payments and the reports bucket
         "disabled": len(targets),
         "deleted": len(targets),
-        "left": 0,
+        "left": 1,
     }
 
 
@@ -170,29 +181,6 @@ def test_abort_during_the_cool_off_restores_every_disabled_resource(local_cloud,
     assert orders["DBInstanceStatus"] == "available"
     assert client("elbv2").describe_listeners(LoadBalancerArn=in_scope(local_cloud)["api_lb"])["Listeners"]
     assert all(exists(arn) for arn in in_scope(local_cloud).values())
-
-
-def test_a_resource_tagged_into_scope_after_approval_is_left_and_reported(local_cloud, monkeypatch):
-    # Given someone tags the KYC Lambda (out of scope) into scope right after the decommission gate
-    kyc = client("lambda").get_function(FunctionName="acme-kyc-check")["Configuration"]["FunctionArn"]
-    on_gate_approved(monkeypatch, lambda cloud: legacy.tag_resource(account_session, SOURCE, kyc, SCOPE_TAG))
-
-    # When the wave runs
-    run = run_wave(local_cloud, WAVE)
-
-    # Then it succeeded, deleted the approved inventory, and left the KYC Lambda, reporting it
-    assert run.status == "SUCCEEDED", run.error
-    assert client("lambda").get_function(FunctionName="acme-kyc-check")
-    assert run.output["decommission"]["left"] == [
-        {
-            "id": kyc,
-            "type": "lambda:function",
-            "name": "acme-kyc-check",
-            "why": "appeared in scope after approval; not deleted",
-        }
-    ]
-    assert run.output["decommission"]["counts"]["left"] == 1
-    assert [arn for arn in in_scope(local_cloud).values() if exists(arn)] == []
 
 
 def test_a_retention_copy_with_a_wrong_checksum_stops_the_wave_and_nothing_is_deleted(
