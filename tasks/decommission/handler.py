@@ -6,6 +6,7 @@ from it). The wave's section comes from the function's environment (`WAVECTL_DEC
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from tasks.common.aws import own_session
@@ -16,6 +17,12 @@ from tasks.contracts import ENV_APPROVALS_TABLE
 from tasks.decommission import cooloff, delete, disable, evidence, inventory, retention, usage
 from tasks.decommission.estate import reach_from_settings, run_from
 from tasks.decommission.spec import wave_spec
+
+
+@cache
+def _dynamodb() -> Any:
+    """The function's own DynamoDB client, kept across the cool-off's many looks (warm invocations)."""
+    return own_session().client("dynamodb")
 
 
 def _log(task: str, event: dict[str, Any]) -> None:
