@@ -213,8 +213,6 @@ def open_rollback_window(session: boto3.Session, runbook: Runbook, wave: str) ->
 
 def rollback(
     wave: Annotated[str, typer.Argument(help="the dns-cutover wave whose rollback window is open")],
-def abort(
-    wave: Annotated[str, typer.Argument(help="the decommission wave whose cool-off to abort")],
     reason: Reason = None,
     runbooks: RunbookOption = Path("runbooks"),
     local: LocalOption = False,
@@ -238,6 +236,17 @@ def abort(
         err.print(f"{wave}: no open rollback window (no pending {ROLLBACK_WINDOW_GATE} gate)", style="red")
         raise typer.Exit(1)
     _decide("reject", approval_id, reason or "rollback requested", runbooks, local, port, act_as, api_url)
+
+
+def abort(
+    wave: Annotated[str, typer.Argument(help="the decommission wave whose cool-off to abort")],
+    reason: Reason = None,
+    runbooks: RunbookOption = Path("runbooks"),
+    local: LocalOption = False,
+    port: PortOption = None,
+    act_as: ActAs = None,
+    api_url: ApiUrl = None,
+) -> None:
     """Abort a decommission during its cool-off: every disabled resource is restored to its
     recorded state and the wave fails Wavectl.Aborted. Same rules as a rejection (an approver of
     the wave's decommission gate, identified by IAM).

@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.workflows import db_snapshot_copy, dns_cutover, placeholder
-from stacks.workflows import db_snapshot_copy, decommission, placeholder
+from stacks.workflows import db_snapshot_copy, decommission, dns_cutover, placeholder
 from stacks.workflows.context import WaveContext
 from tasks.contracts import WaveKind
 
