@@ -26,7 +26,7 @@ class WaveKind(StrEnum):
 # Kinds whose own workflow has not landed yet: their waves run a placeholder body (one gate, one Pass)
 # and every report marks their executions as placeholders. A kind leaves this set when its workflow lands;
 # when the set is empty, the placeholder builder and the marking go away with it.
-PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset({WaveKind.PAYMENT_DUAL_RUN, WaveKind.DECOMMISSION})
+PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset({WaveKind.PAYMENT_DUAL_RUN})
 
 # The canonical payment record (payment bridge output, reconciliation input): CSV header, in this order.
 # `amount` is a decimal string in the currency's minor units ("1234.56", "1500" for JPY), never a float;
@@ -61,6 +61,7 @@ class ErrorName(StrEnum):
     VERIFICATION_FAILED = "Wavectl.VerificationFailed"
     COMPENSATED = "Wavectl.Compensated"
     ALARM_TRIPPED = "Wavectl.AlarmTripped"  # dns-cutover: an alarm or a new target's health check
+    ABORTED = "Wavectl.Aborted"  # decommission: `wavectl abort` during the cool-off (resources restored)
 
 
 class Decision(StrEnum):
@@ -380,3 +381,17 @@ ENV_BRIDGE_CONNECTOR_ID = "WAVECTL_BRIDGE_CONNECTOR_ID"
 ENV_BRIDGE_REMOTE_OUTBOUND = "WAVECTL_BRIDGE_REMOTE_OUTBOUND"
 ENV_BRIDGE_REMOTE_ACKNOWLEDGEMENTS = "WAVECTL_BRIDGE_REMOTE_ACKNOWLEDGEMENTS"
 ENV_BRIDGE_ACK_BUCKET = "WAVECTL_BRIDGE_ACK_BUCKET"
+
+
+# ----------------------------------------------------------------------------- decommission
+# The wave's decommission section for its task functions, zlib+base64 JSON (tasks.decommission.spec).
+ENV_DECOMMISSION_SPEC = "WAVECTL_DECOMMISSION_SPEC"
+# `wavectl abort WAVE`: the callback (same identity rules as a rejection) stores one signal record
+# {pk: abort#<execution arn>, sk: ABORT_SK} in the approvals table; the cool-off loop reads it.
+ABORT_ACTION = "abort"
+ABORT_PK_PREFIX = "abort#"
+ABORT_SK = "abort"
+ABORT_GATE = "decommission"  # the gate whose approvers may abort the cool-off that follows it
+# Where a decommission execution's output keeps its counts for status.json:
+# output["decommission"]["counts"] = {in_scope, retained, disabled, deleted, left}.
+DECOMMISSION_OUTPUT_KEY = "decommission"

@@ -137,6 +137,17 @@ def pending(session: boto3.Session, table_name: str) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: item.get(c.APPROVAL_EXPIRES_AT, ""))
 
 
+def running_gate(session: boto3.Session, runbook: Any, wave: str, gate: str) -> tuple[str, str] | None:
+    """(execution ARN, approval id) of `gate` in the wave's running execution, or None."""
+    sfn = session.client("stepfunctions")
+    arn = runbook.state_machine_arn(wave)
+    for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+        for record in execution_records(session, runbook.approvals_table_name(), execution["executionArn"]):
+            if record.get(c.APPROVAL_GATE) == gate:
+                return execution["executionArn"], record[c.APPROVAL_ID]
+    return None
+
+
 # ----------------------------------------------------------------------------- CLI fallback
 
 

@@ -19,7 +19,7 @@ import boto3
 import typer
 from rich.table import Table
 
-from tasks.contracts import APPROVAL_CALLBACK_TASK
+from tasks.contracts import ABORT_ACTION, ABORT_GATE, APPROVAL_CALLBACK_TASK
 from wavectl import approvals
 from wavectl.cli_common import err, load_or_exit, out, session_for
 from wavectl.runbook import Runbook
@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
     app.command("approve")(approve)
     app.command("reject")(reject)
     app.command("rollback")(rollback)
+    app.command("abort")(abort)
 
 
 def _runbook(path: Path) -> Runbook:
@@ -235,3 +236,26 @@ def rollback(
         err.print(f"{wave}: no open rollback window (no pending {ROLLBACK_WINDOW_GATE} gate)", style="red")
         raise typer.Exit(1)
     _decide("reject", approval_id, reason or "rollback requested", runbooks, local, port, act_as, api_url)
+
+
+def abort(
+    wave: Annotated[str, typer.Argument(help="the decommission wave whose cool-off to abort")],
+    reason: Reason = None,
+    runbooks: RunbookOption = Path("runbooks"),
+    local: LocalOption = False,
+    port: PortOption = None,
+    act_as: ActAs = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Abort a decommission during its cool-off: every disabled resource is restored to its
+    recorded state and the wave fails Wavectl.Aborted. Same rules as a rejection (an approver of
+    the wave's decommission gate, identified by IAM).
+
+    Example: wavectl abort decommission-acme --reason "the FX team still reads the reports bucket"
+    """
+    runbook = _runbook(runbooks)
+    found = approvals.running_gate(_session(runbook, local, port), runbook, wave, ABORT_GATE)
+    if found is None:
+        err.print(f"{wave}: no running execution past its {ABORT_GATE} gate; nothing to abort", style="red")
+        raise typer.Exit(1)
+    _decide(ABORT_ACTION, found[1], reason, runbooks, local, port, act_as, api_url)

@@ -4,7 +4,7 @@ Slack: `POST /slack/interactions`. The signature is verified (slack_sdk Signatur
 window) before anything is parsed; a bad, missing, stale or replayed signature gets 401 and has no
 effect. The click is answered within Slack's 3 seconds (Slack calls time out after 2 s).
 
-CLI: `POST /cli/approvals/{approval_id}/{approve|reject}` with IAM auth: API Gateway verifies the
+CLI: `POST /cli/approvals/{approval_id}/{approve|reject|abort}` with IAM auth: API Gateway verifies the
 SigV4 signature and hands over the caller's ARN, which must be an approver's `iam` ARN in the runbook.
 """
 
@@ -18,11 +18,12 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from tasks.approvals import config, slack
+from tasks.approvals import abort, config, slack
 from tasks.approvals.decisions import Outcome, Services, decide
 from tasks.approvals.request import services as make_services
 from tasks.approvals.rules import APPROVE, REJECT, member_for_arn
 from tasks.common.logging import logger
+from tasks.contracts import ABORT_ACTION
 
 ACTIONS = {slack.APPROVE_ACTION: APPROVE, slack.REJECT_ACTION: REJECT}
 
@@ -90,7 +91,7 @@ def _answer_click(response_url: str | None, outcome: Outcome, services: Services
 def cli_decision(event: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
     params = event.get("pathParameters") or {}
     action, approval_id = params.get("action"), params.get("approval_id", "")
-    if action not in (APPROVE, REJECT):
+    if action not in (APPROVE, REJECT, ABORT_ACTION):
         return _response(404, {"message": f"unknown action {action!r}"})
     caller = ((event.get("requestContext") or {}).get("identity") or {}).get("userArn") or ""
     member = member_for_arn(caller, services.groups)
@@ -98,6 +99,9 @@ def cli_decision(event: dict[str, Any], services: Services, now: datetime) -> di
         logger().info("cli decision refused: caller is no approver", extra={"caller": caller})
         return _response(403, {"message": f"{caller or 'caller'} is not an approver's IAM identity"})
     reason = (json.loads(_body(event) or "{}").get("reason") or "").strip() or None
+    if action == ABORT_ACTION:  # a decommission's cool-off (the rules of a rejection)
+        aborted = abort.abort_cool_off(services, approval_id, member, caller, reason, now)
+        return _response(aborted.status_code, {"message": aborted.message, "approver": member.slack})
     outcome = decide(
         services, approval_id, member.slack, action, via="cli", now=now, reason=reason, identities=(caller,)
     )

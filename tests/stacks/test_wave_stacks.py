@@ -45,7 +45,10 @@ def test_every_wave_has_one_state_machine_one_version_and_alias_live(cloud_assem
         # the version is republished when the state machine's revision changes, and old ones are kept
         assert version["Properties"]["StateMachineRevisionId"]["Fn::GetAtt"][1] == "StateMachineRevisionId"
         assert version["UpdateReplacePolicy"] == "Retain"
-        assert re.fullmatch(rf"{wave} v1 sha256:[0-9a-f]{{64}}", version["Properties"]["Description"])
+        runbook_version = example_runbook.wave(wave).version
+        assert re.fullmatch(
+            rf"{wave} v{runbook_version} sha256:[0-9a-f]{{64}}", version["Properties"]["Description"]
+        )
         assert alias["Properties"]["Name"] == "live"
         [route] = alias["Properties"]["RoutingConfiguration"]
         assert route["Weight"] == 100

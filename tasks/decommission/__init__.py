@@ -1,0 +1,1 @@
+"""Task Lambdas of the `decommission` wave kind: inventory, usage proof, retention, disable, delete."""

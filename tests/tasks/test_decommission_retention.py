@@ -1,0 +1,102 @@
+"""Retention copies of the decommission wave: final DB snapshots and Object Lock S3 copies, verified."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tasks.common.errors import VerificationFailed
+from tasks.db_snapshot_copy.naming import STAGE_SHARED, STAGE_SOURCE, STAGE_TARGET, Run
+from tasks.decommission import inventory, retention
+from tests.tasks.decommission_support import EXECUTION, PROGRAM, RETENTION, SOURCE, WAVE, session_for
+
+RUN = Run(program=PROGRAM, wave=WAVE, execution=EXECUTION)
+
+
+def retain_all(estate) -> dict:
+    items = inventory.take(estate.reach, estate.spec)["items"]
+    state = retention.plan({**estate.spec, "wave": WAVE}, items)
+    for _ in range(10):
+        state = retention.advance(estate.reach, RUN, state)
+        if state["status"] == retention.STATUS_DONE:
+            return state
+    raise AssertionError(f"retention did not finish: {state}")
+
+
+def test_retention_copies_the_final_snapshot_into_the_retention_account_under_its_key(estate):
+    # Given the orders instance in scope (data class eu-personal: Globex account, eu-west-1, 5 years)
+    # When the retention rounds run to the end and are verified
+    state = retain_all(estate)
+    verified = retention.verify(estate.reach, RUN, state)
+
+    # Then the retention account holds the final snapshot, encrypted under its own key, tagged with
+    # its retain-until date, and no intermediate snapshot is left in the source account
+    rds = session_for(RETENTION, "eu-west-1").client("rds")
+    name = RUN.snapshot_name("orders", STAGE_TARGET)
+    snapshot = rds.describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"][0]
+    key = session_for(RETENTION, "eu-west-1").client("kms").describe_key(KeyId="alias/globex-rds")
+    assert snapshot["KmsKeyId"] == key["KeyMetadata"]["Arn"] and snapshot["Status"] == "available"
+    tags = {t["Key"]: t["Value"] for t in snapshot["TagList"]}
+    assert tags[retention.RETAIN_UNTIL_TAG][:4] == str(datetime.now(UTC).year + 5)
+    source = session_for(SOURCE, "eu-west-1").client("rds").describe_db_snapshots(SnapshotType="manual")
+    leftovers = {RUN.snapshot_name("orders", s) for s in (STAGE_SOURCE, STAGE_SHARED)}
+    assert leftovers.isdisjoint(s["DBSnapshotIdentifier"] for s in source["DBSnapshots"])
+    assert verified["databases"][0]["status"] == "available"
+
+
+def test_retention_copies_bucket_objects_under_compliance_lock_until_now_plus_the_period(estate):
+    # Given the reports bucket (eu-personal, 5 years) with three objects
+    started = datetime.now(UTC)
+
+    # When retained and verified
+    verified = retention.verify(estate.reach, RUN, retain_all(estate))
+
+    # Then each object is in the retention bucket, locked COMPLIANCE until now + 5 years, same checksum
+    s3 = session_for(RETENTION, "eu-west-1").client("s3")
+    (bucket,) = verified["buckets"]
+    assert bucket["objects"] == 3 and bucket["ok"]
+    copies = s3.list_objects_v2(Bucket="globex-retention-eu-personal", Prefix=bucket["prefix"])["Contents"]
+    assert len(copies) == 3
+    for copy in copies:
+        head = s3.head_object(Bucket="globex-retention-eu-personal", Key=copy["Key"], ChecksumMode="ENABLED")
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        until = head["ObjectLockRetainUntilDate"]
+        assert until.year == started.year + 5 and abs((until.replace(year=started.year) - started).days) < 1
+        assert head["ChecksumSHA256"]
+
+
+def test_a_retention_copy_whose_checksum_mismatches_fails_verification_naming_it(estate, monkeypatch):
+    # Given a fault: the copy of one report arrives with different bytes (and their own checksum)
+    real_put = retention.put_retained
+
+    def corrupting_put(s3, bucket, key, body, checksum):
+        if key.endswith("report-1.pdf"):
+            body = body + b" tampered"
+            checksum = retention.sha256_b64(body)
+        real_put(s3, bucket, key, body, checksum)
+
+    monkeypatch.setattr(retention, "put_retained", corrupting_put)
+    state = retain_all(estate)
+
+    # When verified, Then verification fails naming the object and the checksum mismatch
+    with pytest.raises(VerificationFailed, match="report-1.pdf: checksum .* is not the source's"):
+        retention.verify(estate.reach, RUN, state)
+
+
+def test_retention_rounds_are_idempotent(estate):
+    # Given retention already done
+    state = retain_all(estate)
+
+    # When a round runs again from the start (a retried task)
+    again = retention.advance(
+        estate.reach,
+        RUN,
+        retention.plan({**estate.spec, "wave": WAVE}, inventory.take(estate.reach, estate.spec)["items"]),
+    )
+
+    # Then nothing is copied twice: the objects are found with the same checksum
+    (bucket,) = again["buckets"]
+    assert bucket["copied"] == 0 and bucket["skipped"] == 3
+    assert again["status"] == retention.STATUS_DONE
+    assert state["databases"][0]["snapshot"]["name"] == again["databases"][0]["snapshot"]["name"]
