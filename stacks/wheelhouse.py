@@ -17,7 +17,9 @@ WHEELHOUSE = PROJECT_ROOT / ".wheelhouse"
 
 RUNTIME_PYTHON_VERSION = "3.14"
 LAMBDA_PLATFORM = [
-    "--platform", "manylinux2014_aarch64", "--implementation", "cp",
+    # Lambda's Amazon Linux 2023 has glibc 2.34: manylinux up to 2_34 runs there (DuckDB ships 2_28 only)
+    "--platform", "manylinux2014_aarch64", "--platform", "manylinux_2_28_aarch64",
+    "--platform", "manylinux_2_34_aarch64", "--implementation", "cp",
     "--python-version", RUNTIME_PYTHON_VERSION, "--only-binary=:all:",
 ]  # fmt: skip
 REQUIREMENTS = TASKS_DIR / "requirements.txt"
