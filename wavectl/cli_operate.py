@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from wavectl.cli_common import (
+    EXIT_FAILURE,
     EXIT_INVALID,
     Port,
     Runbooks,
@@ -27,6 +28,13 @@ def register(app: typer.Typer) -> None:
 
 def start(
     wave: Annotated[str, typer.Argument(help="the wave to start")],
+    input_json: Annotated[
+        str | None, typer.Option("--input", help="execution input as JSON, e.g. '{\"dry_run\": true}'")
+    ] = None,
+    ticket: Annotated[str | None, typer.Option("--ticket", help="change ticket, e.g. CHG-1234")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="run the read-only checks only; nothing is changed")
+    ] = False,
     local: Annotated[
         bool, typer.Option("--local", help="start it on `wavectl local up` (127.0.0.1)")
     ] = False,
@@ -36,19 +44,33 @@ def start(
         str | None, typer.Option("--requested-by", help="who asks (default: $USER)")
     ] = None,
 ) -> None:
-    """Start a wave on its `live` alias (input: {"requested_by": ...}); print the execution ARN.
+    """Start a wave on its `live` alias; print the execution ARN.
 
-    Example: wavectl start orders-db --local
+    Refuses, starting nothing (exit 1), when the wave already runs, a freeze window is on or a
+    dependency is not met (the guard's own rules); exit 2 on bad input.
+
+    Example: wavectl start orders-db --ticket CHG-1234 --dry-run
     """
     import getpass
 
     from wavectl.local.runner import start_wave
+    from wavectl.operate import refusal, start_input
 
     runbook = load_or_exit(runbooks)
     known_wave_or_exit(runbook, wave)
+    document = start_input(requested_by or getpass.getuser(), input_json, ticket, dry_run)
+    if not isinstance(document, dict):
+        err.print(f"refused, nothing started: {document}", style="red", highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID)
     session = session_for(runbook, local, port)
-    execution_arn = start_wave(session, runbook, wave, requested_by or getpass.getuser())
-    out.print(f"started {wave}: {execution_arn}", highlight=False, soft_wrap=True)
+    refused = refusal(session, runbook, wave)
+    if refused is not None:
+        err.print(f"refused, nothing started: {refused}", style="red", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILURE)
+    who = document.pop("requested_by")
+    execution_arn = start_wave(session, runbook, wave, who, extra_input=document)
+    mode = " (dry run)" if document.get("dry_run") else ""
+    out.print(f"started {wave}{mode}: {execution_arn}", highlight=False, soft_wrap=True)
 
 
 def status(
