@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from wavectl import cli_approvals, cli_operate, cli_rehearsal
-from wavectl.cli_common import EXIT_FAILURE, EXIT_INVALID, RunbookPath, err, load_or_exit, out
+from wavectl.cli_common import EXIT_FAILURE, EXIT_INVALID, RunbookPath, aws_error_line, err, load_or_exit, out
 from wavectl.runbook import format_duration, json_schema_text
 
 app = typer.Typer(
@@ -127,12 +127,28 @@ for _module in (cli_rehearsal, cli_operate, cli_approvals):
     _module.register(app)
 
 
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an unexpected error")] = False,
+) -> None:
+    """(`--debug` is accepted anywhere on the command line.)"""
+
+
 def main() -> None:
+    """Run a command; an AWS error is one line (what failed, what to do) and exit 1, unless --debug."""
+    debug = "--debug" in sys.argv[1:]
+    sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
     try:
         app(standalone_mode=True)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        line = aws_error_line(exc) or f"unexpected error: {type(exc).__name__}: {exc} (--debug for details)"
+        err.print(f"wavectl: {line}", style="red", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ from wavectl.cli_common import (
     err,
     known_wave_or_exit,
     load_or_exit,
+    out,
+    progress,
     session_for,
 )
-from wavectl.cli_common import wide_out as out
 
 
 def register(app: typer.Typer) -> None:
@@ -74,6 +75,13 @@ def start(
 
 
 def status(
+    wave: Annotated[
+        str | None, typer.Argument(help="one wave: every execution, newest first (default: all waves)")
+    ] = None,
+    execution: Annotated[
+        str | None,
+        typer.Option("--execution", help="with WAVE: one execution (name or ARN), step by step"),
+    ] = None,
     local: Annotated[
         bool, typer.Option("--local", help="read it from `wavectl local up` (127.0.0.1)")
     ] = False,
@@ -82,24 +90,56 @@ def status(
     output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
     runbooks: Runbooks = Path("runbooks"),
 ) -> None:
-    """Per-wave status: latest execution, the version it ran, approvals, current state or error.
+    """Where every wave stands, in dependency order; or one wave's executions; or one execution's steps.
 
-    Example: wavectl status --local --format json
+    Examples: wavectl status --format html --out status.html ;
+    wavectl status orders-db ; wavectl status orders-db --execution NAME
     """
     import sys
 
-    from wavectl.status import build_status, print_status, status_html, status_json
+    from wavectl import status as review
+    from wavectl.report import table
 
     if output_format not in ("table", "json", "html"):
         err.print(f"--format must be table, json or html (got {output_format!r})")
         raise typer.Exit(EXIT_INVALID)
+    if execution and not wave:
+        err.print("--execution needs the WAVE it belongs to: wavectl status WAVE --execution NAME")
+        raise typer.Exit(EXIT_INVALID)
     runbook = load_or_exit(runbooks)
-    document = build_status(session_for(runbook, local, port), runbook)
+    if wave:
+        known_wave_or_exit(runbook, wave)
+    session = session_for(runbook, local, port)
+    with progress(f"reading {wave or 'every wave'} from Step Functions…"):
+        if execution:
+            document = review.execution_detail(session, runbook, wave, execution)
+        elif wave:
+            document = review.wave_history(session, runbook, wave)
+        else:
+            document = review.build_status(session, runbook)
     if output_format == "table":
-        print_status(document, Console(file=output.open("w")) if output else out)
+        console = Console(file=output.open("w"), width=120) if output else out
+        if execution:
+            table.print_execution(document, console)
+        elif wave:
+            table.print_wave(document, console)
+        else:
+            table.print_program(document, console)
         return
-    text = status_json(document) if output_format == "json" else status_html(document)
+    if output_format == "html":
+        if wave:
+            document = {"program": runbook.program.program, "generated_at": review.iso(_now()),
+                        "waves": [document]} if not execution else document  # fmt: skip
+        text = review.status_html(document) if not execution else review.status_json(document)
+    else:
+        text = review.status_json(document)
     if output is not None:
         output.write_text(text)
     else:
         sys.stdout.write(text)
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

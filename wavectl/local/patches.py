@@ -55,7 +55,8 @@ def install(cloud: LocalCloud) -> ExitStack:
     """Apply every patch for `cloud`; closing the returned stack undoes them."""
     stack = ExitStack()
     for target, attribute, replacement in _patches(cloud):
-        stack.enter_context(mock.patch.object(target, attribute, replacement))
+        missing = not hasattr(target, attribute)  # an operation moto lacks is added, then removed
+        stack.enter_context(mock.patch.object(target, attribute, replacement, create=missing))
     return stack
 
 
