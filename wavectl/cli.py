@@ -7,10 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.padding import Padding
+from rich.text import Text
 
 from wavectl import cli_approvals, cli_operate, cli_rehearsal
-from wavectl.cli_common import EXIT_FAILURE, EXIT_INVALID, RunbookPath, aws_error_line, err, load_or_exit, out
+from wavectl.cli_common import (
+    EXIT_FAILURE,
+    EXIT_INVALID,
+    RunbookPath,
+    aws_error_line,
+    err,
+    load_or_exit,
+    out,
+    progress,
+)
 from wavectl.runbook import format_duration, json_schema_text
 
 app = typer.Typer(
@@ -80,7 +90,7 @@ def synth(
 
     runbook = load_or_exit(path)
     try:
-        with err.status("synthesising (CDK)…"):
+        with progress(f"synthesising {outdir} (CDK, about a minute)…"):
             templates = synthesize(runbook, outdir, bundle=bundle)
     except OutdirNotAnAssembly as exc:
         err.print(f"synth refused: {exc}", style="red", markup=False, highlight=False)
@@ -102,24 +112,18 @@ def plan(path: RunbookPath = Path("runbooks")) -> None:
     from wavectl.planning import describe_wave
 
     runbook = load_or_exit(path)
-    table = Table(title=f"{runbook.program.program}: waves in dependency order", show_lines=True)
-    for column in ("#", "wave", "kind", "version", "after", "approval", "what it does"):
-        table.add_column(column, overflow="fold")
-    for index, wave in enumerate(runbook.ordered_waves(), start=1):
+    waves = runbook.ordered_waves()
+    out.print(f"{runbook.program.program}: {len(waves)} wave(s) in dependency order", highlight=False)
+    for index, wave in enumerate(waves, start=1):
         policy = wave.approval
         approval = f"{policy.required} of {policy.group}, {format_duration(policy.timeout)}"
         if policy.escalate_to:
             approval += f", then {policy.escalate_to}"
-        table.add_row(
-            str(index),
-            wave.wave,
-            wave.kind,
-            f"v{wave.version}",
-            ", ".join(wave.depends_on) or "-",
-            approval,
-            describe_wave(wave),
-        )
-    out.print(table)
+        out.print(f"\n{index}. {wave.wave}  ({wave.kind} v{wave.version})", style="bold", highlight=False)
+        out.print(f"   after:    {', '.join(wave.depends_on) or '-'}", highlight=False, markup=False)
+        out.print(f"   approval: {approval}", highlight=False, markup=False)
+        for line in describe_wave(wave).splitlines():
+            out.print(Padding(Text(line), (0, 0, 0, 3), expand=False))  # wrapped lines keep the indent
 
 
 # Command groups living in their own modules: one registration line each.

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import boto3
 import typer
+from rich import box
 from rich.table import Table
 
 from tasks.contracts import APPROVAL_CALLBACK_TASK
@@ -71,21 +72,23 @@ def list_approvals(
     if as_json:
         out.print_json(json.dumps(items, default=str))
         return
-    table = Table(title=f"{runbook.program.program}: pending approvals")
-    for column in ("approval id", "wave", "gate", "votes", "requested by", "deadline"):
-        table.add_column(column, overflow="fold")
+    names = {m.slack: m.name or m.slack for ms in runbook.program.approvers.values() for m in ms}
+    table = Table(title=f"{runbook.program.program}: pending approvals", box=box.SIMPLE_HEAD)
+    table.add_column(
+        "approval id", no_wrap=True, min_width=max([len(i["approval_id"]) for i in items] + [11])
+    )
+    for column in ("wave / gate", "votes", "by", "deadline"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
     for item in items:
         policy = item.get("policy") or {}
-        votes = (
-            f"{len(item.get('votes') or {})} of {policy.get('required', '?')} ({policy.get('group', '?')})"
-        )
+        votes = f"{len(item.get('votes') or {})}/{policy.get('required', '?')} {policy.get('group', '?')}"
+        requester = str(item.get("requester") or "unknown")
         table.add_row(
             item["approval_id"],
-            item["wave"],
-            item["gate"],
+            f"{item['wave']} / {item['gate']}",
             votes,
-            str(item.get("requester")),
-            item["expires_at"],
+            names.get(requester, requester),
+            f"{item['expires_at'][5:10]} {item['expires_at'][11:16]}" if item.get("expires_at") else "-",
         )
     out.print(table)
 

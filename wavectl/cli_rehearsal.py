@@ -21,6 +21,7 @@ from wavectl.cli_common import (
     err,
     known_wave_or_exit,
     load_or_exit,
+    progress,
 )
 from wavectl.cli_common import wide_out as out
 from wavectl.runbook import Runbook
@@ -73,7 +74,7 @@ def ensure_assembly(runbook: Runbook, assembly: Path) -> float:
         return 0.0
     started = time.monotonic()
     try:
-        with err.status(f"synthesising {assembly} (CDK, no bundling)…"):
+        with progress(f"synthesising {assembly} (CDK, no bundling; about a minute)…"):
             synthesize(runbook, assembly, bundle=False)
     except Exception as exc:  # jsii reports synth and cdk-nag failures as RuntimeError
         err.print(f"synth failed, nothing was run: {exc}", style="red", highlight=False, markup=False)
