@@ -94,11 +94,15 @@ def detail_lines(entry: dict[str, Any]) -> list[str]:
         lines.append(f"step: {entry['current_state']}")
     lines += [f"approval: {approval_line(a)}" for a in entry.get("approvals") or []]
     facts = []
+    if entry.get("requester"):
+        facts.append(f"by {entry['requester']}")
+    if entry.get("version") and "executions" not in entry:  # one execution: the version it ran
+        facts.append(f"ran {entry['version']}")
     if entry.get("ticket"):
         facts.append(f"ticket {entry['ticket']}")
     if entry.get("version_running") and entry.get("version_running") != entry.get("version_live"):
         facts.append(f"running {entry['version_running']}, live {entry['version_live']}")
-    if entry.get("execution_name"):
+    if entry.get("execution_name"):  # a wave's row: which execution it shows
         facts.append(f"execution {entry['execution_name']}")
     if facts:
         lines.append(" · ".join(facts))
@@ -142,30 +146,23 @@ def print_program(document: dict[str, Any], console: Console) -> None:
     console.print(program_table(document))
     for wave in document["waves"]:
         for line in detail_lines(wave):
-            console.print(f"{wave['wave']}: {line}", highlight=False, markup=False, soft_wrap=True)
+            console.print(f"{wave['wave']}: {line}", highlight=False, markup=False)
 
 
 def print_wave(document: dict[str, Any], console: Console) -> None:
     """`wavectl status WAVE`: every execution newest first, dry runs marked, then the details."""
     executions = document.get("executions") or []
     width = max([len(e["name"]) for e in executions] + [9])
+    state_width = max([len(shown_status(e)) for e in executions] + [9])
     table = _table(
         f"{document['wave']} ({document['kind']}): {len(executions)} execution(s), newest first",
-        [
-            ("execution", {"min_width": width}),
-            ("state", {"min_width": 9}),
-            ("ver", {}),
-            ("by", {"max_width": 10}),
-            ("started", {}),
-            ("took", {}),
-        ],
-    )
+        [("execution", {"min_width": width}), ("state", {"min_width": state_width}), ("started", {}),
+         ("took", {})],
+    )  # fmt: skip
     for item in executions:
         table.add_row(
             item["name"],
             Text(shown_status(item), style=_style(item)),
-            item.get("version") or "-",
-            item.get("requester") or "-",
             short_time(item.get("started_at")),
             duration(item.get("duration_s")),
         )
@@ -176,11 +173,10 @@ def print_wave(document: dict[str, Any], console: Console) -> None:
             f"waves after it: {'may start' if verdict['met'] else 'may not start'} ({verdict['reason']})",
             highlight=False,
             markup=False,
-            soft_wrap=True,
         )
     for item in executions:
         for line in detail_lines(item):
-            console.print(f"{item['name']}: {line}", highlight=False, markup=False, soft_wrap=True)
+            console.print(f"{item['name']}: {line}", highlight=False, markup=False)
 
 
 def print_execution(detail: dict[str, Any], console: Console) -> None:
@@ -191,7 +187,6 @@ def print_execution(detail: dict[str, Any], console: Console) -> None:
         f"started {short_time(detail.get('started_at'))}, took {duration(detail.get('duration_s'))}",
         highlight=False,
         markup=False,
-        soft_wrap=True,
     )
     width = max([len(s["state"]) for s in detail["steps"]] + [5])
     table = _table(
@@ -209,4 +204,4 @@ def print_execution(detail: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     for line in detail_lines(detail):
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
+        console.print(line, highlight=False, markup=False)
