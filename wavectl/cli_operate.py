@@ -25,6 +25,7 @@ from wavectl.cli_common import (
 def register(app: typer.Typer) -> None:
     app.command(name="start")(start)
     app.command(name="status")(status)
+    app.command(name="evidence")(evidence)
 
 
 def start(
@@ -143,3 +144,45 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def evidence(
+    wave: Annotated[str, typer.Argument(help="the wave")],
+    output: Annotated[Path, typer.Option("--out", help="folder to write the bundle and summary.md to")],
+    execution: Annotated[
+        str | None, typer.Option("--execution", help="execution name (default: the latest that ended)")
+    ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="read it from `wavectl local up` (127.0.0.1)")
+    ] = False,
+    port: Port = None,
+    runbooks: Runbooks = Path("runbooks"),
+) -> None:
+    """Fetch an execution's archived evidence, check every sha256 in its index, write summary.md.
+
+    Exit 1 when a digest does not match or nothing is archived for it.
+
+    Example: wavectl evidence orders-db --execution NAME --out evidence/orders-db
+    """
+    from wavectl.evidence import NoBundle, fetch_bundle, latest_ended_execution
+
+    runbook = load_or_exit(runbooks)
+    known_wave_or_exit(runbook, wave)
+    session = session_for(runbook, local, port)
+    try:
+        name = execution or latest_ended_execution(session, runbook, wave)
+        with progress(f"fetching the evidence of {wave} {name}…"):
+            fetched = fetch_bundle(session, runbook, wave, name, output)
+    except NoBundle as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    total = len(fetched.index["files"])
+    out.print(
+        f"{wave} {name}: {len(fetched.verified)} of {total} file(s) verified (sha256) in {output}; "
+        f"see {output / 'summary.md'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not fetched.ok:
+        err.print(f"digest mismatch: {', '.join(fetched.mismatched)}", style="red", highlight=False)
+        raise typer.Exit(EXIT_FAILURE)

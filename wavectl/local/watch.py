@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wavectl import approvals
+from wavectl.local.archive import deliver_execution_end
 from wavectl.local.history import execution_error
 
 POLL_SECONDS = 1.0
@@ -51,6 +52,9 @@ class EventLog:
             error = execution_error(described)
             detail = f": {error.name}: {error.message}" if error else ""
             self._line(f"{wave} {name} {status} after {took.total_seconds():.1f}s{detail}")
+            archived = deliver_execution_end(self.cloud.session, self.cloud.runbook, arn)
+            if archived:
+                self._line(f"{wave} {name} evidence archived ({archived.get('files')} files)")
 
     def _request(self, arn: str) -> str:
         given = json.loads(self.sfn.describe_execution(executionArn=arn).get("input") or "{}")
