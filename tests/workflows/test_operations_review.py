@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,15 +39,15 @@ def _answer_with_reasons(cloud: LocalCloud, stop: threading.Event) -> None:
 
 @pytest.fixture(scope="module")
 def reviewed(example_runbook, cloud_assembly):
-    """orders-db run for real by alice (ticket CHG-42, gates approved with reasons), then a dry run."""
+    """A dry run of orders-db by bob, then a real run by alice (ticket CHG-42, approved with reasons)."""
     with LocalCloud(example_runbook, cloud_assembly) as cloud:
+        dry = run_wave(cloud, "orders-db", requested_by="U02BOB", extra_input={"dry_run": True})
         stop = threading.Event()
         answerer = threading.Thread(target=_answer_with_reasons, args=(cloud, stop), daemon=True)
         answerer.start()
         real = run_wave(cloud, "orders-db", requested_by="U01ALICE", answer_gates=False,
                         extra_input={"change_ticket": "CHG-42"})  # fmt: skip
         stop.set()
-        dry = run_wave(cloud, "orders-db", requested_by="U02BOB", extra_input={"dry_run": True})
         document = build_status(cloud.session, example_runbook)
         yield {"cloud": cloud, "real": real, "dry": dry, "document": document}
 
@@ -94,19 +95,21 @@ def test_evidence_bundle_of_an_execution_verifies_and_is_write_once(reviewed, tm
     index_key = f"archive/orders-db/{name}/evidence.json"
     versions = s3.list_object_versions(Bucket=bucket, Prefix=index_key)["Versions"]
     assert again["files"] == len(fetched.index["files"]) and len(versions) == 1
-    retention = s3.get_object_retention(Bucket=bucket, Key=index_key)["Retention"]
-    assert retention["Mode"] == "GOVERNANCE"
+    head = s3.head_object(Bucket=bucket, Key=index_key)
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert head["ObjectLockRetainUntilDate"].year >= datetime.now(UTC).year + 6
 
 
 def test_status_document_marks_dry_runs_names_people_and_keeps_reasons(reviewed):
     wave = reviewed["document"]["waves"][0]
     assert wave["wave"] == "orders-db"
-    assert [e["dry_run"] for e in wave["executions"]] == [True, False]
-    real = wave["executions"][1]
+    assert [e["dry_run"] for e in wave["executions"]] == [False, True]  # newest first
+    real = wave["executions"][0]
     assert (real["requester"], real["requester_slack"], real["ticket"]) == ("alice", "U01ALICE", "CHG-42")
     votes = {v["name"]: v["reason"] for a in real["approvals"] for v in a["votes"]}
     assert votes == {"bob": REASONS["bob"], "carol": REASONS["carol"]}
-    assert wave["unlocks_dependents"]["met"] is True  # the dry run after the success changes nothing
+    assert wave["unlocks_dependents"]["met"] is True
+    assert reviewed["dry"].status == "SUCCEEDED"
     assert real["duration_s"] > 0 and real["steps"][0]["state"] == "Check request"
 
 

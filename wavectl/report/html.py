@@ -15,6 +15,7 @@ from wavectl.status import PLACEHOLDER_NOTE, shown_status
 esc = html.escape
 
 _CSS = """
+*{box-sizing:border-box}td,th{overflow-wrap:anywhere}
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5rem;color:#1d2330;max-width:1400px}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin:1.6rem 0 .4rem}
 table{border-collapse:collapse;width:100%;margin:.4rem 0}
