@@ -55,10 +55,13 @@ def add_evidence_archive(stack: ControlPlaneStack) -> TaskFunction:
             contracts.ENV_EVIDENCE_BUCKET: bucket.bucket_name,
             contracts.ENV_KMS_KEY: key.key_arn,
             contracts.ENV_EVIDENCE_RETENTION_DAYS: str(stack.evidence_retention_days),
+            contracts.ENV_SLACK_BOT_TOKEN_SECRET: runbook.program.slack.bot_token,  # the end, in the thread
+            contracts.ENV_SLACK_CHANNEL: runbook.program.slack.channel,
         },
         log_key=key,
     )
     role = function.role
+    stack.slack_bot_token.grant_read(role)
     role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadEndedExecutions",

@@ -9,6 +9,7 @@ from tasks import contracts as c
 from tasks.common.aws import own_session
 from tasks.common.logging import logger
 from tasks.common.settings import setting
+from tasks.evidence_archive.announce import announce_end
 from tasks.evidence_archive.archive import Target, archive_execution
 
 DEFAULT_RETENTION_DAYS = "2555"  # 7 years, the bucket's default retention
@@ -35,4 +36,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         datetime.now(UTC),
     )
     logger().info("archived", extra={"execution": detail["executionArn"], "files": len(index["files"])})
+    try:
+        error = " ".join(x for x in (detail.get("error"), detail.get("cause")) if x) or None
+        announce_end(session, index, target.approvals_table, target.bucket, error)
+    except Exception as exc:  # Slack down: the archive is what matters; the thread misses its last line
+        logger().warning("could not post the end to Slack", extra={"error": type(exc).__name__})
     return {"archived": True, "execution": index["execution_name"], "files": len(index["files"])}

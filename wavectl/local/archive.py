@@ -37,6 +37,8 @@ def status_change_event(described: dict[str, Any], account: str, region: str) ->
             "stopDate": _millis(described.get("stopDate")),
             "input": described.get("input"),
             "output": described.get("output"),
+            "error": described.get("error"),
+            "cause": described.get("cause"),
         },
     }
 
