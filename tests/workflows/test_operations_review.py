@@ -149,3 +149,41 @@ def test_status_html_in_headless_chromium(reviewed, tmp_path: Path, width: int):
     assert svgs == 2
     assert overflow <= width
     assert shot.stat().st_size > 10_000
+
+
+def _texts(value) -> list[str]:
+    """Every text a person reads in a message: its fallback text and every string in its blocks."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [
+            t for key, item in value.items() if key not in ("action_id", "block_id") for t in _texts(item)
+        ]
+    if isinstance(value, list):
+        return [t for item in value for t in _texts(item)]
+    return []
+
+
+def test_slack_transcript_has_one_thread_per_execution_and_no_json_dump(reviewed):
+    # Given the local Slack after orders-db ran for real (two gates, then its end)
+    messages = reviewed["cloud"].slack.messages()
+    real = reviewed["real"].execution_arn
+
+    # When its messages are grouped by the execution they belong to
+    mine = [
+        m for m in messages if (m.get("metadata") or {}).get("event_payload", {}).get("execution") == real
+    ]
+    roots = [m for m in mine if not m.get("thread_ts")]
+
+    # Then there is one thread: the first gate starts it; the second gate and the end reply in it
+    assert len(roots) == 1, mine
+    assert [m["metadata"]["event_payload"]["what"] for m in mine] == [
+        "gate start-copy", "gate accept-restored-databases", "end",
+    ]  # fmt: skip
+    assert all(m.get("thread_ts") == roots[0]["ts"] for m in mine if m is not roots[0])
+    end = _texts(mine[-1]["blocks"])
+    assert any("ended *SUCCEEDED*" in text for text in end), end
+    # And no message body pastes JSON; a check that did not run is flagged, not counted
+    bodies = [text for m in messages for text in _texts({"text": m.get("text"), "blocks": m.get("blocks")})]
+    assert not [text for text in bodies if '["' in text]
+    assert any("*not verified*: order count" in text for text in bodies)
