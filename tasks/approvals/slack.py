@@ -39,6 +39,8 @@ def _facts(record: dict[str, Any], groups: dict[str, list[Member]]) -> list[dict
     if policy.get("escalate_to"):
         who += f" (then {policy['escalate_to']})"
     requester = record.get("requester") or "unknown"
+    known = {m.slack for members in groups.values() for m in members}
+    requester = f"<@{requester}>" if requester in known else requester  # Slack shows the person's name
     source = record.get("requester_source")
     if source == "cloudtrail":
         requester += " (CloudTrail)"
