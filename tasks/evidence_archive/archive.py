@@ -152,14 +152,15 @@ class Writer:
 def archive_execution(
     sfn: Any, s3: Any, dynamodb: Any, target: Target, execution_arn: str, program: str, now: datetime
 ) -> dict[str, Any]:
-    """Store the bundle of one ended execution; return its index (the existing one if already there)."""
+    """Store the bundle of one ended execution; return its index (the existing one if already there),
+    with `newly_archived` saying which."""
     described = sfn.describe_execution(executionArn=execution_arn)
     wave = wave_of(described["stateMachineArn"], program)
     name = described["name"]
     prefix = bundle_prefix(wave, name)
     existing = _existing_index(s3, target.bucket, prefix)
-    if existing is not None:
-        return existing
+    if existing is not None:  # a second delivery of the same end: the bundle stays as it was
+        return {**existing, "newly_archived": False}
     writer = Writer(s3, target, prefix, now)
     events = history(sfn, execution_arn)
     ran = definition(sfn, described)
@@ -191,7 +192,7 @@ def archive_execution(
         "files": writer.files,
     }
     writer.put(c.EVIDENCE_INDEX, _json(index))
-    return index
+    return {**index, "newly_archived": True}
 
 
 def _existing_index(s3: Any, bucket: str, prefix: str) -> dict[str, Any] | None:

@@ -36,6 +36,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         datetime.now(UTC),
     )
     logger().info("archived", extra={"execution": detail["executionArn"], "files": len(index["files"])})
+    if not index["newly_archived"]:
+        return {"archived": False, "execution": index["execution_name"], "files": len(index["files"])}
     try:
         error = " ".join(x for x in (detail.get("error"), detail.get("cause")) if x) or None
         announce_end(session, index, target.approvals_table, target.bucket, error)

@@ -94,7 +94,8 @@ def test_evidence_bundle_of_an_execution_verifies_and_is_write_once(reviewed, tm
     assert lock["Rule"]["DefaultRetention"]["Days"] == 7 * 365
     index_key = f"archive/orders-db/{name}/evidence.json"
     versions = s3.list_object_versions(Bucket=bucket, Prefix=index_key)["Versions"]
-    assert again["files"] == len(fetched.index["files"]) and len(versions) == 1
+    assert (again["archived"], again["files"]) == (False, len(fetched.index["files"]))
+    assert len(versions) == 1
     head = s3.head_object(Bucket=bucket, Key=index_key)
     assert head["ObjectLockMode"] == "GOVERNANCE"
     assert head["ObjectLockRetainUntilDate"].year >= datetime.now(UTC).year + 6

@@ -53,7 +53,7 @@ class EventLog:
             detail = f": {error.name}: {error.message}" if error else ""
             self._line(f"{wave} {name} {status} after {took.total_seconds():.1f}s{detail}")
             archived = deliver_execution_end(self.cloud.session, self.cloud.runbook, arn)
-            if archived:
+            if archived and archived.get("archived"):
                 self._line(f"{wave} {name} evidence archived ({archived.get('files')} files)")
 
     def _request(self, arn: str) -> str:
