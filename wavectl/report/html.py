@@ -41,11 +41,15 @@ def person(name: str | None, slack: str | None) -> str:
     return f'<span class="person"{title}>{esc(name)}</span>'
 
 
-def state_badge(entry: dict[str, Any]) -> str:
-    css = "placeholder" if entry.get("placeholder") and entry["status"] != "NOT_STARTED" else entry["status"]
-    if entry.get("dry_run") and entry["status"] != "NOT_STARTED" and not entry.get("placeholder"):
+def state_badge(entry: dict[str, Any], *, summary: bool = True) -> str:
+    """The coloured state. The program table says `SUCCEEDED (placeholder)` once per wave; elsewhere a
+    placeholder's run reads `SUCCEEDED · placeholder run`."""
+    placeholder = entry.get("placeholder") and entry["status"] != "NOT_STARTED"
+    css = "placeholder" if placeholder else entry["status"]
+    if entry.get("dry_run") and entry["status"] != "NOT_STARTED" and not placeholder:
         css = "dry"
-    return f'<span class="state {esc(css)}">{esc(shown_status(entry))}</span>'
+    text = shown_status(entry) if summary or not placeholder else f"{entry['status']} · placeholder run"
+    return f'<span class="state {esc(css)}">{esc(text)}</span>'
 
 
 def _slack_of(document: dict[str, Any], name: str | None) -> str | None:
@@ -173,7 +177,7 @@ def _execution_block(execution: dict[str, Any], wave: str, document: dict[str, A
     error = execution.get("error")
     error_html = f"<p>{esc(error['name'])}: {esc(error['message'])}</p>" if error else ""
     return (
-        f"<tr><td><code>{esc(execution['name'])}</code></td><td>{state_badge(execution)}</td>"
+        f"<tr><td><code>{esc(execution['name'])}</code></td><td>{state_badge(execution, summary=False)}</td>"
         f"<td>{esc(execution.get('version') or '-')}</td>"
         f"<td>{person(execution.get('requester'), execution.get('requester_slack'))}</td>"
         f"<td>{esc(execution.get('ticket') or '-')}</td>"
@@ -203,7 +207,7 @@ def _wave_section(wave: dict[str, Any], document: dict[str, Any]) -> str:
     )
     return (
         f'<section class="wave" id="wave-{esc(wave["wave"])}"><h2>{esc(wave["wave"])} '
-        f"{state_badge(wave)}</h2>"
+        f"{state_badge(wave, summary=False)}</h2>"
         f'<p class="meta">{len(executions)} execution(s), newest first</p>{after}{table}</section>'
     )
 
