@@ -26,9 +26,7 @@ class WaveKind(StrEnum):
 # Kinds whose own workflow has not landed yet: their waves run a placeholder body (one gate, one Pass)
 # and every report marks their executions as placeholders. A kind leaves this set when its workflow lands;
 # when the set is empty, the placeholder builder and the marking go away with it.
-PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset(
-    {WaveKind.DNS_CUTOVER, WaveKind.PAYMENT_DUAL_RUN, WaveKind.DECOMMISSION}
-)
+PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset({WaveKind.PAYMENT_DUAL_RUN, WaveKind.DECOMMISSION})
 
 # The canonical payment record (payment bridge output, reconciliation input): CSV header, in this order.
 # `amount` is a decimal string in the currency's minor units ("1234.56", "1500" for JPY), never a float;
@@ -62,6 +60,7 @@ class ErrorName(StrEnum):
     NOT_READY = "Wavectl.NotReady"
     VERIFICATION_FAILED = "Wavectl.VerificationFailed"
     COMPENSATED = "Wavectl.Compensated"
+    ALARM_TRIPPED = "Wavectl.AlarmTripped"  # dns-cutover: an alarm or a new target's health check
 
 
 class Decision(StrEnum):
@@ -119,6 +118,8 @@ ENV_APPROVERS = "WAVECTL_APPROVERS"
 ENV_DB_WAVE_SPEC = "WAVECTL_DB_WAVE_SPEC"
 # db-snapshot-copy: optional "module:function" running the runbook's verify queries.
 ENV_DB_VERIFY_HOOK = "WAVECTL_DB_VERIFY_HOOK"
+# dns-cutover: the wave's zone, records, steps and alarms (encode_spec JSON; keeps the ASL size constant).
+ENV_DNS_WAVE_SPEC = "WAVECTL_DNS_WAVE_SPEC"
 
 LIVE_ALIAS = "live"
 
@@ -234,7 +235,6 @@ APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
 APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
 ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"
 
-
 # ----------------------------------------------------------------------------- typed payloads
 # Builders (stacks/) write these, handlers (tasks/) read them, wavectl/ readers use the same names.
 
@@ -301,7 +301,7 @@ def decode_spec(encoded: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- function environment
-# On AWS each function's environment is its own process's os.environ. The embedded runner calls many
+# On AWS each function's environment is its own process environment. The embedded runner calls many
 # functions in one process (some concurrently), so it installs the invoked function's environment in
 # this context variable for the call; `tasks.common.settings.setting()` looks here first.
 
@@ -318,6 +318,68 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         FUNCTION_ENVIRONMENT.reset(token)
+
+
+# ----------------------------------------------------------------------------- payment bridge (pipeline)
+# Columns the bridge appends after CANONICAL_PAYMENT_FIELDS in its output chunks (enrichment): the new
+# owner's ledger code (runbook mapping of the old account) and where/when/by what each record came in.
+BRIDGE_METADATA_FIELDS: tuple[str, ...] = (
+    "ledger_code",
+    "source_file",
+    "source_location",
+    "received_at",
+    "bridge_version",
+)
+# Environment of the inbound (validate/enrich) function.
+ENV_BRIDGE_OUTBOUND_BUCKET = "WAVECTL_BRIDGE_OUTBOUND_BUCKET"
+ENV_BRIDGE_QUARANTINE_BUCKET = "WAVECTL_BRIDGE_QUARANTINE_BUCKET"
+# The pipeline settings as compact JSON of a BridgePipelineSpec: wavectl.bridge_model.pipeline_spec(settings)
+# writes it (the stack, wavectl bridge), tasks.payments.pipeline.PipelineSettings.from_json reads it.
+ENV_BRIDGE_PIPELINE_SPEC = "WAVECTL_BRIDGE_PIPELINE_SPEC"
+
+
+class BridgePipelineSpec(TypedDict):
+    """What the payment pipeline takes from the runbook's `payment_bridge:` section."""
+
+    input_formats: list[str]  # of csv, jsonl, pain.001.001.03, pain.001.001.09
+    output_format: str  # csv | jsonl
+    chunk_size: int  # records per output file, at most
+    accounts: dict[str, str]  # old account id (or debtor IBAN) -> new ledger code
+    statuses: dict[str, str]  # old status code -> new status code
+
+
+# Every processed input gets one batch manifest in outbound, written last: <batch>/BRIDGE_MANIFEST_NAME.
+BRIDGE_MANIFEST_NAME = "manifest.json"
+
+# ------------------------------------------------------------------------- payment bridge (infrastructure)
+# Names of what the bridge stack creates, derived from the program name so the dual-run wave, the
+# tool and the embedded AWS find them without lookups: <program>-payment-bridge-<what>.
+BRIDGE_INBOUND_RULE = "inbound"  # the on/off switch: events:EnableRule / events:DisableRule on this rule
+BRIDGE_OUTBOUND_RULE = "outbound"  # outbound batch manifest written -> transfer function
+BRIDGE_TRANSFER_RESULT_RULE = "transfer-result"  # SFTP Connector File Send Completed/Failed -> transfer
+BRIDGE_ACKS_RULE = "acknowledgements"  # listing or acknowledgement object arrived -> acks function
+BRIDGE_ACK_POLL_RULE = "ack-poll"  # schedule: list the new owner's acknowledgement directory
+BRIDGE_ACK_POLL_MINUTES = 5
+BRIDGE_INGEST_TASK = "payment-bridge-ingest"
+BRIDGE_TRANSFER_TASK = "payment-bridge-transfer"
+BRIDGE_ACKS_TASK = "payment-bridge-acks"
+
+
+def bridge_resource_name(program: str, what: str) -> str:
+    """`acme-to-globex-payment-bridge-inbound`: rules, table and roles of the program's bridge."""
+    return f"{program}-payment-bridge-{what}"
+
+
+# Acknowledgement bucket layout: connector listings, retrieved acknowledgement files, their index.
+BRIDGE_ACK_LISTINGS_PREFIX = "listings/"
+BRIDGE_ACK_RECEIVED_PREFIX = "received/"
+BRIDGE_ACK_INDEX_PREFIX = "index/"
+# Environment of the transfer and acknowledgement functions.
+ENV_BRIDGE_TABLE = "WAVECTL_BRIDGE_TABLE"  # deliveries and acknowledgements (pk, sk)
+ENV_BRIDGE_CONNECTOR_ID = "WAVECTL_BRIDGE_CONNECTOR_ID"
+ENV_BRIDGE_REMOTE_OUTBOUND = "WAVECTL_BRIDGE_REMOTE_OUTBOUND"
+ENV_BRIDGE_REMOTE_ACKNOWLEDGEMENTS = "WAVECTL_BRIDGE_REMOTE_ACKNOWLEDGEMENTS"
+ENV_BRIDGE_ACK_BUCKET = "WAVECTL_BRIDGE_ACK_BUCKET"
 
 
 # ----------------------------------------------------------------------------- evidence archive

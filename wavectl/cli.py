@@ -10,7 +10,7 @@ import typer
 from rich.padding import Padding
 from rich.text import Text
 
-from wavectl import cli_approvals, cli_operate, cli_rehearsal
+from wavectl import cli_approvals, cli_bridge, cli_operate, cli_reconcile, cli_rehearsal
 from wavectl.cli_common import (
     EXIT_FAILURE,
     EXIT_INVALID,
@@ -127,7 +127,7 @@ def plan(path: RunbookPath = Path("runbooks")) -> None:
 
 
 # Command groups living in their own modules: one registration line each.
-for _module in (cli_rehearsal, cli_operate, cli_approvals):
+for _module in (cli_rehearsal, cli_operate, cli_approvals, cli_bridge, cli_reconcile):
     _module.register(app)
 
 

@@ -1,4 +1,5 @@
 """`wavectl approvals`, `wavectl approve`, `wavectl reject`: the fallback when Slack is down.
+`wavectl rollback WAVE` rejects the open "close-rollback-window" gate of a DNS cutover.
 
 On AWS the decision goes to the approvals API's IAM-authorised route, signed with your credentials;
 the callback function maps your verified ARN to an approver of the runbook and applies the same rules
@@ -47,6 +48,7 @@ def register(app: typer.Typer) -> None:
     app.command("approvals")(list_approvals)
     app.command("approve")(approve)
     app.command("reject")(reject)
+    app.command("rollback")(rollback)
 
 
 def _runbook(path: Path) -> Runbook:
@@ -198,3 +200,41 @@ def reject(
     Example: wavectl reject apr_Jx3... --reason "ledger replication lag too high"
     """
     _decide("reject", approval_id, reason, runbooks, local, port, act_as, api_url)
+
+
+ROLLBACK_WINDOW_GATE = "close-rollback-window"  # the dns-cutover wave's window gate
+
+
+def open_rollback_window(session: boto3.Session, runbook: Runbook, wave: str) -> str | None:
+    """The approval id of `wave`'s pending close-rollback-window gate, if its window is open."""
+    for item in approvals.pending(session, runbook.approvals_table_name()):
+        if item.get("wave") == wave and item.get("gate") == ROLLBACK_WINDOW_GATE:
+            return item["approval_id"]
+    return None
+
+
+def rollback(
+    wave: Annotated[str, typer.Argument(help="the dns-cutover wave whose rollback window is open")],
+    reason: Reason = None,
+    runbooks: RunbookOption = Path("runbooks"),
+    local: LocalOption = False,
+    port: PortOption = None,
+    act_as: ActAs = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Roll a DNS cutover back during its rollback window: rejects its "close rollback window" gate
+    (same identity rules as `wavectl reject`); the wave puts every record back on the old targets.
+
+    Example: wavectl rollback api-dns --reason "checkout errors since the switch"
+    """
+    runbook = _runbook(runbooks)
+    try:
+        runbook.wave(wave)
+    except KeyError as exc:
+        err.print(str(exc), style="red", highlight=False)
+        raise typer.Exit(2) from None
+    approval_id = open_rollback_window(_session(runbook, local, port), runbook, wave)
+    if approval_id is None:
+        err.print(f"{wave}: no open rollback window (no pending {ROLLBACK_WINDOW_GATE} gate)", style="red")
+        raise typer.Exit(1)
+    _decide("reject", approval_id, reason or "rollback requested", runbooks, local, port, act_as, api_url)

@@ -188,7 +188,13 @@ def _summary(runs: list[Any], cloud: Any, wall: float) -> dict[str, Any]:
 
 
 def _run_locally(
-    runbook: Runbook, assembly: Path, speed: str, outdir: Path | None, runner: Any, title: str
+    runbook: Runbook,
+    assembly: Path,
+    speed: str,
+    outdir: Path | None,
+    runner: Any,
+    title: str,
+    chaos: Any = None,
 ) -> int:
     from wavectl.local.engine import LocalCloud
     from wavectl.status import build_status, print_status
@@ -196,7 +202,7 @@ def _run_locally(
     started = time.monotonic()
     _quiet_task_logs()
     synth_seconds = ensure_assembly(runbook, assembly)
-    with LocalCloud(runbook, assembly, speed=_speed(speed)) as cloud:
+    with LocalCloud(runbook, assembly, speed=_speed(speed), chaos=chaos) as cloud:
         out.print(
             f"{title}: embedded AWS up ({len(cloud.resources.items)} resources from {assembly}, "
             f"speed {cloud.speed.describe()}, Slack at {cloud.slack.url})",
@@ -207,6 +213,9 @@ def _run_locally(
             runs = runner(cloud, on_progress=view.update, on_done=view.done)
         summary = _summary(runs, cloud, time.monotonic() - started)
         summary["synth_seconds"] = round(synth_seconds, 2)
+        if chaos is not None:
+            summary["chaos"] = chaos.summary()
+            out.print(f"chaos: {_chaos_line(chaos)}", highlight=False)
         document = build_status(cloud.session, runbook, extra={"local": summary})
         print_status(document, out)
         if outdir is not None:
@@ -222,6 +231,14 @@ def _run_locally(
     )
     _print_placeholders(runbook, runs)
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _chaos_line(chaos: Any) -> str:
+    injected = ", ".join(f"{count} {kind}" for kind, count in sorted(chaos.injected.items())) or "none"
+    return (
+        f"{chaos.calls} task AWS calls, faults injected: {injected} "
+        f"(rate {chaos.rate}, kill rate {chaos.kill_rate}, seed {chaos.seed})"
+    )
 
 
 def _print_placeholders(runbook: Runbook, runs: list[Any]) -> None:
@@ -284,18 +301,32 @@ def demo(
     speed: SpeedOption = "fast",
     runbooks: Runbooks = Path("runbooks"),
     assembly: Assembly = LOCAL_ASSEMBLY,
+    chaos: Annotated[
+        float,
+        typer.Option(
+            "--chaos",
+            min=0.0,
+            max=0.9,
+            help="inject faults into this fraction of the tasks' AWS calls (throttling, 5xx, timeouts after "
+            "the call was processed) and kill a quarter as many task invocations after their side effects; "
+            "every wave must still end as without faults",
+        ),
+    ] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the --chaos fault draws")] = 0,
 ) -> None:
     """Rehearse the whole program offline: synth if stale, seed, run every wave in dependency order.
 
     Each approval gate is answered as its configured approvers would (signed Slack clicks). Prints the
     status table and writes DIR/status.json, DIR/status.html and DIR/slack.jsonl.
 
-    Example: wavectl demo --out out/demo
+    Example: wavectl demo --out out/demo ; wavectl demo --chaos 0.2 --seed 7
     """
+    from wavectl.local.chaos import Chaos
     from wavectl.local.runner import run_program
 
     runbook = _load(runbooks)
-    raise typer.Exit(_run_locally(runbook, assembly, speed, outdir, run_program, "demo"))
+    faults = Chaos(rate=chaos, seed=seed) if chaos > 0 else None
+    raise typer.Exit(_run_locally(runbook, assembly, speed, outdir, run_program, "demo", faults))
 
 
 @local_app.command("up")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from wavectl.bridge_model import PaymentBridgeSettings
 from wavectl.yamlpos import Loc
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -115,6 +116,10 @@ class Program(Model):
     slack: SlackSettings
     approvers: dict[str, list[ApproverEntry]]
     freeze: list[FreezeWindow] = Field(default_factory=list)
+    payment_bridge: PaymentBridgeSettings | None = Field(
+        default=None,
+        description="the payment bridge: infrastructure the payment-dual-run wave switches on and off",
+    )
 
     def group(self, name: str) -> list[Approver]:
         return self.approvers.get(name, [])

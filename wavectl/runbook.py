@@ -15,6 +15,7 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter, ValidationError
 
 from tasks.contracts import WaveKind
+from wavectl.bridge_model import residency_problems
 from wavectl.kinds import KINDS
 from wavectl.model import (
     ApprovalPolicy,
@@ -204,6 +205,8 @@ def load_runbook(path: str | Path = "runbooks") -> Runbook:
         raise RunbookInvalid([Problem(Position(_display(program_file), 1, 1), "program file not found")])
     program_src = _load_file(program_file, problems)
     program = _parse_program(program_src, problems) if program_src else None
+    if program is not None and program_src is not None:
+        problems.extend(_program_checks(program, program_src))
     sources = {program_src.file: program_src} if program_src else {}
     waves: list[tuple[Wave, Located]] = []
     broken_names: set[str] = set()  # waves whose own file is invalid: already reported there
@@ -228,6 +231,13 @@ def load_runbook(path: str | Path = "runbooks") -> Runbook:
 
 
 # ----------------------------------------------------------------------------- cross-file rules
+
+
+def _program_checks(program: Program, src: Located) -> Iterable[Problem]:
+    """Rules inside program.yaml beyond its schema: the payment bridge's buckets stay in their regions."""
+    if program.payment_bridge is not None:
+        for loc, message in residency_problems(program.payment_bridge, program.residency):
+            yield Problem(src.position_of(loc), message)
 
 
 def cross_checks(

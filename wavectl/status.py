@@ -11,6 +11,7 @@ The contract (later versions add keys, never remove or rename them):
                 # since the status review (issue 13):
                 "version_live", "version_running", "dry_run", "requester", "ticket",
                 "duration_s", "elapsed_s", "pending_approval", "dependencies", "unlocks_dependents",
+                "outcome",
                 "executions": [{"name", "execution_arn", "status", "dry_run", "version", "requester",
                                 "ticket", "started_at", "stopped_at", "duration_s", "current_state",
                                 "pending_gates", "error", "approvals", "evidence",
@@ -24,6 +25,9 @@ marked. `unlocks_dependents` is the dependency rule's verdict (`tasks.frame.depe
 the waves after this one may start. `requester` is a person's runbook name where the runbook knows them
 (`alice`), with the Slack id in `requester_slack`; approvals keep Slack ids in `approvers` and add
 `approver_names` and each vote's time and reason in `votes`.
+
+`outcome` is the one-line summary a wave's workflow leaves in its output (`$.outcome.summary`, e.g.
+a DNS cutover's weights reached), or null.
 
 `placeholder` is true for a wave whose kind has no workflow yet: its execution ran one gate and a Pass
 state and did nothing else, so its `SUCCEEDED` is never shown as a plain success.
@@ -192,7 +196,16 @@ def wave_status(reader: Reader, wave: Wave) -> dict[str, Any]:
     shown = next((e for e in executions if e["status"] == "RUNNING"), executions[0])
     for key in ("status", "execution_arn", "started_at", "stopped_at", "current_state", "pending_gates"):
         entry[key] = shown[key]
-    for key in ("approvals", "error", "dry_run", "requester", "requester_slack", "ticket", "duration_s"):
+    for key in (
+        "approvals",
+        "error",
+        "dry_run",
+        "requester",
+        "requester_slack",
+        "ticket",
+        "duration_s",
+        "outcome",
+    ):
         entry[key] = shown[key]
     entry["elapsed_s"] = shown["duration_s"] if shown["status"] == "RUNNING" else None
     entry["execution_name"] = shown["name"]
@@ -253,9 +266,20 @@ def execution_summary(reader: Reader, wave: Wave, listed: dict[str, Any]) -> dic
         "passed_gate": dependencies.passed_a_gate(events),
         "steps": steps(events),
         "evidence": evidence_keys(reader.runbook, wave.wave, description.get("name") or ""),
+        "outcome": _outcome(description),
     }
     summary.update(reader.version(description.get("stateMachineVersionArn")))
     return summary
+
+
+def _outcome(description: dict[str, Any]) -> str | None:
+    """The one-line summary a wave's workflow leaves in its output (`$.outcome.summary`), or None."""
+    try:
+        output = json.loads(description.get("output") or "{}")
+    except ValueError:
+        return None
+    outcome = output.get("outcome") if isinstance(output, dict) else None
+    return str(outcome["summary"]) if isinstance(outcome, dict) and outcome.get("summary") else None
 
 
 def _input(description: dict[str, Any]) -> dict[str, Any]:
@@ -309,6 +333,7 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "pending_approval": None,
         "depends_on": list(wave.depends_on),
         "executions": [],
+        "outcome": None,
     }
 
 

@@ -8,6 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.constructs.compliance import acknowledge_own_role
+
 
 def logged_role(
     scope: Construct,
@@ -27,4 +29,5 @@ def logged_role(
         removal_policy=RemovalPolicy.RETAIN,
     )
     role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal(service), description=role_description)
+    acknowledge_own_role(role)
     return log_group, role

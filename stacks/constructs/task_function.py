@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from stacks.constructs.compliance import acknowledge_task_function
 from stacks.constructs.logged_role import logged_role
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -59,3 +60,4 @@ class TaskFunction(Construct):
                 **(environment or {}),
             },
         )
+        acknowledge_task_function(self.function)

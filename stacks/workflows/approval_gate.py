@@ -41,14 +41,25 @@ def policy_payload(policy: ApprovalPolicyModel) -> ApprovalPolicy:
     }
 
 
-def request_payload(ctx: WaveContext, gate: str, summary: str | None, summary_path: str | None) -> dict:
+def request_payload(
+    ctx: WaveContext,
+    gate: str,
+    summary: str | None,
+    summary_path: str | None,
+    *,
+    gate_path: str | None = None,
+    timeout: int | None = None,
+) -> dict:
     wave = ctx.wave
+    policy = policy_payload(wave.approval)
+    if timeout is not None:
+        policy["timeout"] = timeout
     payload: dict[str, object] = {
         "action": "request",
         "task_token": sfn.JsonPath.task_token,
-        "gate": gate,
+        **_gate_field(gate, gate_path),
         "wave": {"name": wave.wave, "kind": wave.kind, "version": wave.version},
-        "policy": policy_payload(wave.approval),
+        "policy": policy,
         "execution.$": "$$.Execution.Id",
         "execution_started_at.$": "$$.Execution.StartTime",  # the CloudTrail lookup's time window
         "state_machine.$": "$$.StateMachine.Id",
@@ -64,6 +75,12 @@ def request_payload(ctx: WaveContext, gate: str, summary: str | None, summary_pa
     return payload
 
 
+def _gate_field(gate: str, gate_path: str | None) -> dict[str, str]:
+    """The gate's name: fixed, or read from the state (a gate state reached once per loop iteration,
+    e.g. `shift-to-50` then `shift-to-100`, since the approvals table keeps one approval per gate)."""
+    return {"gate.$": gate_path} if gate_path is not None else {"gate": gate}
+
+
 def _request_function(ctx: WaveContext) -> lambda_.IFunction:
     function = ctx.control.approval_request_function
     if function is None:
@@ -77,13 +94,20 @@ def _request_function(ctx: WaveContext) -> lambda_.IFunction:
     return function
 
 
-def _record_timeout(ctx: WaveContext, gate: str, on_failure: sfn.IChainable) -> sfn.IChainable:
+def _record_timeout(
+    ctx: WaveContext, gate: str, on_failure: sfn.IChainable, gate_path: str | None = None
+) -> sfn.IChainable:
     """Mark the approval timed_out (table, Slack, evidence) and set $.error to ApprovalTimedOut."""
     record = lambda_step(
         ctx.scope,
         f"Record timeout: {gate}",
         _request_function(ctx),
-        {"action": "timed_out", "gate": gate, "execution.$": "$$.Execution.Id", "error.$": ERROR_PATH},
+        {
+            "action": "timed_out",
+            **_gate_field(gate, gate_path),
+            "execution.$": "$$.Execution.Id",
+            "error.$": ERROR_PATH,
+        },
         result_path=ERROR_PATH,
         comment="approval timed out: close it, say so in Slack, write evidence",
     )
@@ -106,12 +130,18 @@ def approval_gate(
     summary: str | None = None,
     summary_path: str | None = None,
     on_failure: sfn.IChainable,
+    gate_path: str | None = None,
+    timeout: int | None = None,
+    on_timeout: sfn.IChainable | None = None,
 ) -> sfn.TaskStateBase:
     """A `lambda:invoke.waitForTaskToken` approval step named `Approval: <gate>`.
 
     `summary` is static text; `summary_path` a JSONPath into the state (e.g. a field built by a Pass
     with States.Format) saying what will happen. `on_failure` is the wave's compensation path; it
     receives the error at `$.error` (`Wavectl.Rejected`, `Wavectl.ApprovalTimedOut`, or other).
+    `gate_path` reads the gate's name from the state (the state is then `Approval: <gate>`);
+    `timeout` (seconds) replaces the policy's; `on_timeout` is where a timeout goes once recorded
+    (default: `on_failure`, as Wavectl.ApprovalTimedOut), e.g. a window that closes by itself.
     """
     if not _GATE.match(gate):
         raise ValueError(f"gate name {gate!r} must match {_GATE.pattern}")
@@ -122,14 +152,16 @@ def approval_gate(
         ctx.scope,
         f"Approval: {gate}",
         _request_function(ctx),
-        request_payload(ctx, gate, summary, summary_path),
-        wait_for_token=Duration.seconds(policy.timeout),
+        request_payload(ctx, gate, summary, summary_path, gate_path=gate_path, timeout=timeout),
+        wait_for_token=Duration.seconds(timeout or policy.timeout),
         result_path=APPROVAL_RESULT_PATH,
         comment=f"{policy.required} of {policy.group} approve in Slack (Wavectl.Rejected / States.Timeout)",
     )
     step.add_catch(on_failure, errors=[ErrorName.REJECTED.value], result_path=ERROR_PATH)
     step.add_catch(
-        _record_timeout(ctx, gate, on_failure), errors=[sfn.Errors.TIMEOUT], result_path=ERROR_PATH
+        _record_timeout(ctx, gate, on_timeout or on_failure, gate_path),
+        errors=[sfn.Errors.TIMEOUT],
+        result_path=ERROR_PATH,
     )
     step.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
     return step

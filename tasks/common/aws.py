@@ -11,6 +11,7 @@ from functools import cache
 import boto3
 import botocore.loaders
 import botocore.session
+from botocore.config import Config
 
 from tasks.common.settings import setting
 
@@ -20,9 +21,15 @@ def _shared_loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
+# Throttling, 5xx and lost responses are retried by the SDK (standard mode: exponential back-off with
+# jitter, capped at 20 s). A migration step waits rather than fails on a busy control plane.
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+
+
 def _session(region: str, credentials: dict[str, str] | None = None) -> boto3.Session:
     core = botocore.session.get_session()
     core.register_component("data_loader", _shared_loader())
+    core.set_default_client_config(RETRIES)
     if credentials is None:
         return boto3.Session(botocore_session=core, region_name=region)
     return boto3.Session(

@@ -16,18 +16,18 @@ def states(assembly: Path, wave: str) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def gate(cloud_assembly) -> dict:
-    return states(cloud_assembly, "api-dns")["Approval: go"]
+    return states(cloud_assembly, "api-dns")["Approval: begin-shift"]
 
 
 def test_gate_is_a_wait_for_task_token_invoke_of_the_request_function(gate):
-    # Given the api-dns wave (placeholder body: gate "go")
+    # Given the api-dns wave's first gate ("begin-shift")
     # Then its gate waits for a task token from the control plane's request function
     assert gate["Type"] == "Task"
     assert gate["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
     assert gate["Parameters"]["FunctionName"] == "import:acme-to-globex-approval-request-function-arn"
     payload = gate["Parameters"]["Payload"]
     assert payload["task_token.$"] == "$$.Task.Token"
-    assert payload["gate"] == "go" and payload["action"] == "request"
+    assert payload["gate"] == "begin-shift" and payload["action"] == "request"
     assert payload["execution.$"] == "$$.Execution.Id"
     assert payload["requested_by.$"] == "$.request.requested_by"
     assert payload["policy"] == {"group": "platform", "required": 2, "timeout": 7200, "remind_after": 1800}
@@ -41,20 +41,22 @@ def test_gate_times_out_with_the_policy_timeout(gate):
 
 
 def test_gate_catches_rejection_timeout_and_other_errors_in_that_order(cloud_assembly, gate):
-    # Then rejection goes to the failure path, timeout first records itself, anything else fails too
+    # Then rejection goes to the failure path (the wave's rollback), timeout first records itself,
+    # anything else fails too
     catches = [(c["ErrorEquals"], c["Next"], c["ResultPath"]) for c in gate["Catch"]]
     assert catches == [
-        (["Wavectl.Rejected"], "Not approved", "$.error"),
-        (["States.Timeout"], "Record timeout: go", "$.error"),
-        (["States.ALL"], "Not approved", "$.error"),
+        (["Wavectl.Rejected"], "Roll back", "$.error"),
+        (["States.Timeout"], "Record timeout: begin-shift", "$.error"),
+        (["States.ALL"], "Roll back", "$.error"),
     ]
     flow = states(cloud_assembly, "api-dns")
-    record = flow["Record timeout: go"]
+    record = flow["Record timeout: begin-shift"]
     assert record["Parameters"]["action"] == "timed_out"
-    assert (record["ResultPath"], record["Next"]) == ("$.error", "Not approved")
-    assert record["Catch"][0]["Next"] == "Timed out: go"
-    assert flow["Timed out: go"]["Parameters"]["Error"] == "Wavectl.ApprovalTimedOut"
-    assert flow["Not approved"] == {
+    assert (record["ResultPath"], record["Next"]) == ("$.error", "Roll back")
+    assert record["Catch"][0]["Next"] == "Timed out: begin-shift"
+    assert flow["Timed out: begin-shift"]["Parameters"]["Error"] == "Wavectl.ApprovalTimedOut"
+    assert flow["Roll back"]["Next"] == "Wave failed"
+    assert flow["Wave failed"] == {
         "Type": "Fail",
         "ErrorPath": "$.error.Error",
         "CausePath": "$.error.Cause",

@@ -2,5 +2,6 @@
 
 from tests.tasks.approvals_support import task_logs_fixture, world_fixture
 from tests.tasks.db_copy_support import cloud_fixture
+from tests.tasks.dns_cutover_support import dns_fixture
 
-__all__ = ["cloud_fixture", "task_logs_fixture", "world_fixture"]
+__all__ = ["cloud_fixture", "dns_fixture", "task_logs_fixture", "world_fixture"]

@@ -1,4 +1,6 @@
-"""An embedded AWS with one independent gated wave (api-dns: gate "go", 2 of platform, then a Pass)."""
+"""An embedded AWS with one independent single-gate wave named api-dns: gate "go" (2 of platform, 2 h),
+then a Pass. It is a placeholder-kind wave (the real api-dns is a dns-cutover with several gates), so
+the approval mechanics are tested on exactly one gate."""
 
 from __future__ import annotations
 
@@ -8,6 +10,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from tests.conftest import RUNBOOKS
+
+SINGLE_GATE_WAVE = """\
+wave: api-dns
+kind: decommission
+version: 1
+depends_on: []
+approval: {group: platform, required: 2, timeout: 2h, remind_after: 30m}
+decommission:
+  regions: [eu-west-1]
+  tag_key: wavectl:decommission
+  tag_value: acme-legacy
+  resource_types: ["s3:bucket"]
+"""
 
 
 @contextlib.contextmanager
@@ -19,8 +34,7 @@ def gate_cloud(tmp_path_factory: Any, speed: str = "fast") -> Iterator[Any]:
     root = tmp_path_factory.mktemp("gate-runbook")
     (root / "waves").mkdir()
     shutil.copy(RUNBOOKS / "program.yaml", root / "program.yaml")
-    wave = (RUNBOOKS / "waves" / "02-api-dns.yaml").read_text()
-    (root / "waves" / "02-api-dns.yaml").write_text(wave.replace("depends_on: [orders-db]", "depends_on: []"))
+    (root / "waves" / "02-api-dns.yaml").write_text(SINGLE_GATE_WAVE)
     runbook = load_runbook(root)
     assembly = root / "cdk.out"
     synthesize(runbook, assembly, bundle=False)

@@ -11,7 +11,7 @@ from tests.workflows.approvals_support import gate_cloud
 from wavectl import approvals
 from wavectl.local.gates import click
 
-WAVE = "api-dns"  # placeholder body: gate "go" (2 of platform), then a Pass
+WAVE = "api-dns"  # a single-gate wave: gate "go" (2 of platform), then a Pass (approvals_support)
 GATE_WAIT_SECONDS = 30.0
 
 

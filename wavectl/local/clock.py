@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 FAST = "fast"
@@ -60,12 +63,19 @@ class SimClock:
 
     Concurrent waits (Map iterations, Parallel branches) overlap in simulated time as they would
     on AWS, so the clock jumps to the latest simulated end of any wait, never to their sum.
+
+    Timers (`at`, `after`) run a callback once the simulated time reaches a given point: something
+    that happens "7 simulated minutes from now" (an alarm going off, a health check failing). They
+    fire when a wait ends past their time (before the state after the Wait runs), or on `fire_due()`;
+    always outside the clock's lock, in the thread that moved the clock.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._offset = 0.0
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._sequence = itertools.count()
 
     def real_elapsed(self) -> float:
         return time.monotonic() - self._started
@@ -79,6 +89,28 @@ class SimClock:
         with self._lock:
             needed = simulated_start + simulated_seconds - self.real_elapsed()
             self._offset = max(self._offset, needed)
+        self.fire_due()
+
+    def at(self, simulated: float, callback: Callable[[], None]) -> None:
+        """Run `callback` once the simulated elapsed time reaches `simulated` seconds."""
+        with self._lock:
+            heapq.heappush(self._timers, (float(simulated), next(self._sequence), callback))
+
+    def after(self, simulated_seconds: float, callback: Callable[[], None]) -> float:
+        """Run `callback` `simulated_seconds` from now (simulated); returns when, in simulated time."""
+        when = self.simulated_elapsed() + float(simulated_seconds)
+        self.at(when, callback)
+        return when
+
+    def fire_due(self) -> None:
+        """Run every timer whose time has come, earliest first."""
+        while True:
+            with self._lock:
+                now = self.real_elapsed() + self._offset
+                if not self._timers or self._timers[0][0] > now:
+                    return
+                _, _, callback = heapq.heappop(self._timers)
+            callback()
 
     def sleep(self, speed: Speed, simulated_seconds: float, sleeper=time.sleep) -> None:
         start = self.simulated_elapsed()

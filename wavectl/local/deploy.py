@@ -32,6 +32,9 @@ class DeployTarget:
     session: boto3.Session
     secret_values: dict[str, str] = field(default_factory=dict)  # secret name -> seeded value
     function_environment: dict[str, str] = field(default_factory=dict)  # added to every function
+    # Transfer connectors: local endpoint (url, trusted host keys) in place of the template's (the
+    # new owner's real server is not reachable offline; the local SFTP server stands for it)
+    connector_endpoint: tuple[str, list[str]] | None = None
 
     def client(self, service: str) -> Any:
         return _client(self.session, service)
@@ -217,6 +220,7 @@ def _bucket(ctx: ResourceContext) -> tuple[str, dict[str, Any]]:
     _bucket_settings(s3, name, ctx.props)
     if ctx.props.get("Tags"):
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ctx.tags()})
+    _bucket_notifications(s3, name, ctx.props)
     attributes = {
         "Arn": f"arn:aws:s3:::{name}",
         "DomainName": f"{name}.s3.amazonaws.com",
@@ -246,6 +250,38 @@ def _bucket_settings(s3: Any, name: str, props: dict[str, Any]) -> None:
         s3.put_public_access_block(
             Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
         )
+
+
+def _bucket_notifications(s3: Any, name: str, props: dict[str, Any]) -> None:
+    """EventBridge notifications (what the payment bridge's rules listen to) and lifecycle rules."""
+    notifications = props.get("NotificationConfiguration", {})
+    if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+        s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+    rules = props.get("LifecycleConfiguration", {}).get("Rules")
+    if rules:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in rules]}
+        )
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {
+        "Status": rule.get("Status", "Enabled"),
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if rule.get("Id"):
+        converted["ID"] = rule["Id"]
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        days = rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
+    return converted
 
 
 def _bucket_policy(ctx: ResourceContext) -> tuple[str, dict[str, Any]]:
@@ -407,6 +443,64 @@ def _state_machine_alias(ctx: ResourceContext) -> tuple[str, dict[str, Any]]:
     return arn, {"Arn": arn}
 
 
+def _event_rule(ctx: ResourceContext) -> tuple[str, dict[str, Any]]:
+    """An EventBridge rule and its targets (Lambda targets are delivered by `eventbridge.LocalEventBus`)."""
+    events = ctx.client("events")
+    name = ctx.props.get("Name") or ctx.generated_name()
+    bus = ctx.props.get("EventBusName", "default")
+    args: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": ctx.props.get("State", "ENABLED")}
+    if "EventPattern" in ctx.props:
+        pattern = ctx.props["EventPattern"]
+        args["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+    if "ScheduleExpression" in ctx.props:
+        args["ScheduleExpression"] = ctx.props["ScheduleExpression"]
+    if ctx.props.get("Description"):
+        args["Description"] = ctx.props["Description"]
+    arn = events.put_rule(**args)["RuleArn"]
+    targets = [
+        {
+            k: v
+            for k, v in target.items()
+            if k in ("Id", "Arn", "Input", "InputPath", "RetryPolicy", "RoleArn")
+        }
+        for target in ctx.props.get("Targets", [])
+    ]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    return name, {"Arn": arn}
+
+
+def _lambda_permission(ctx: ResourceContext) -> tuple[str, dict[str, Any]]:
+    statement_id = ctx.generated_name(100)
+    args = {
+        "FunctionName": ctx.props["FunctionName"],
+        "StatementId": statement_id,
+        "Action": ctx.props["Action"],
+        "Principal": ctx.props["Principal"],
+    }
+    if ctx.props.get("SourceArn"):
+        args["SourceArn"] = ctx.props["SourceArn"]
+    ctx.client("lambda").add_permission(**args)
+    return statement_id, {}
+
+
+def _transfer_connector(ctx: ResourceContext) -> tuple[str, dict[str, Any]]:
+    """A Transfer Family connector; locally its endpoint is the local SFTP server (`connector_endpoint`)."""
+    sftp = dict(ctx.props.get("SftpConfig", {}))
+    url = ctx.props["Url"]
+    if ctx.target.connector_endpoint is not None:
+        url, keys = ctx.target.connector_endpoint
+        sftp["TrustedHostKeys"] = list(keys)
+    args: dict[str, Any] = {"Url": url, "AccessRole": ctx.props["AccessRole"], "SftpConfig": sftp}
+    if ctx.props.get("LoggingRole"):
+        args["LoggingRole"] = ctx.props["LoggingRole"]
+    if ctx.props.get("Tags"):
+        args["Tags"] = ctx.tags()
+    connector_id = ctx.client("transfer").create_connector(**args)["ConnectorId"]
+    arn = ctx.arn("transfer", f"connector/{connector_id}")
+    return connector_id, {"Arn": arn, "ConnectorId": connector_id}
+
+
 DEPLOYERS: dict[str, Deployer] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
@@ -421,4 +515,7 @@ DEPLOYERS: dict[str, Deployer] = {
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::StepFunctions::StateMachineVersion": _state_machine_version,
     "AWS::StepFunctions::StateMachineAlias": _state_machine_alias,
+    "AWS::Events::Rule": _event_rule,
+    "AWS::Lambda::Permission": _lambda_permission,
+    "AWS::Transfer::Connector": _transfer_connector,
 }

@@ -16,6 +16,7 @@ What other code may rely on (the public interface):
 - `cloud.invoke_function(name, event)`  call a deployed function in-process (raises `FunctionFailed`).
 - `cloud.speed` / `cloud.clock`  the time compression (`Speed`) and simulated/real elapsed time (`SimClock`).
 - `cloud.lambdas.invocations`    every task invocation (function, account, event, error).
+- `cloud.route53`     `Route53Journal`: every record change (history), `set_health(check, healthy)`.
 - `cloud.account_session(account_id)`  an administrator's session in any account (seeding, tests).
 - `cloud.source_session()` / `cloud.target_session()`  sessions through the runbook's roles.
 - `cloud.serve(port)` expose the same embedded AWS on http://127.0.0.1:PORT (`wavectl local up`).
@@ -35,6 +36,7 @@ from typing import Any
 
 import boto3
 
+from wavectl.local import chaos as fault_injection
 from wavectl.local import patches
 from wavectl.local.accounts import (
     ProgramAccounts,
@@ -45,11 +47,15 @@ from wavectl.local.accounts import (
     tooling_session,
 )
 from wavectl.local.assembly import read_assembly
+from wavectl.local.chaos import Chaos
 from wavectl.local.clock import SimClock, Speed
 from wavectl.local.deploy import SLACK_API_URL_VARIABLE, DeployTarget, deploy_assembly
+from wavectl.local.eventbridge import LocalEventBus
 from wavectl.local.functions import InProcessLambda
 from wavectl.local.resources import Resources
+from wavectl.local.route53 import Route53Journal
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
+from wavectl.local.transfer import LocalTransfer
 from wavectl.runbook import Runbook
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -93,6 +99,7 @@ class LocalCloud:
         *,
         speed: Speed | str | float | None = None,
         seed_estate: bool = True,
+        chaos: Chaos | None = None,
     ) -> None:
         self.runbook = runbook
         self.assembly = Path(assembly)
@@ -100,12 +107,17 @@ class LocalCloud:
         self.region = runbook.program.home_region
         self.accounts: ProgramAccounts = program_accounts(runbook)
         self.clock = SimClock()
+        self.route53 = Route53Journal(self.clock.simulated_elapsed)
         self.lambdas = InProcessLambda()
         self.slack = LocalSlack()
         self.resources = Resources()
+        self.events = LocalEventBus(self)
+        self.transfer = LocalTransfer(self)
+        self.bridge: Any = None  # the LocalBridge (SFTP server + counterparty) when there is a payment bridge
         self.estate: dict[str, Any] = {}
         self.slack_page_url = ""  # the local Slack channel page, once started
         self._seed_estate = seed_estate
+        self.chaos = chaos  # faults injected into the task functions (wavectl demo --chaos)
         self._stack = ExitStack()
         self._server: Any = None
         self.session: boto3.Session = tooling_session(self.region)
@@ -132,13 +144,20 @@ class LocalCloud:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         self._stack.callback(mock.stop)
+        self.events = LocalEventBus(self)
+        self._stack.callback(self.events.close)
         self._stack.enter_context(patches.install(self))
+        if self.chaos is not None:
+            self._stack.enter_context(fault_injection.injected(self, self.chaos))
         self.slack.start()
         self._stack.callback(self.slack.stop)
         self._stack.callback(self._stop_executions)
         self.session = tooling_session(self.region)
         create_workload_roles(self.runbook, self.region)
+        self._start_bridge()
         self.resources = deploy_assembly(read_assembly(self.assembly), self._deploy_target())
+        if self.bridge is not None:
+            self.bridge.start_polling(self)
         from wavectl.local import slack_page  # the page clicks through gates, which need the deployed cloud
 
         self.slack_page_url = slack_page.register(self)
@@ -147,12 +166,27 @@ class LocalCloud:
 
             self.estate = seed_estate(self)
 
+    def _start_bridge(self) -> None:
+        """The new owner's SFTP endpoint and counterparty, when the program has a payment bridge."""
+        settings = getattr(self.runbook.program, "payment_bridge", None)
+        if settings is None:
+            return
+        from wavectl.local.bridge import LocalBridge
+
+        self.bridge = LocalBridge(settings).start()
+        self._stack.callback(self.bridge.stop)
+        self._stack.callback(self.events.drain)  # deliveries in flight finish while the far side still runs
+
     def _deploy_target(self) -> DeployTarget:
         slack = self.runbook.program.slack
+        secrets = {slack.signing_secret: LOCAL_SIGNING_SECRET, slack.bot_token: LOCAL_BOT_TOKEN}
+        if self.bridge is not None:
+            secrets |= self.bridge.secret_values()
         return DeployTarget(
             session=self.session,
-            secret_values={slack.signing_secret: LOCAL_SIGNING_SECRET, slack.bot_token: LOCAL_BOT_TOKEN},
+            secret_values=secrets,
             function_environment={SLACK_API_URL_VARIABLE: self.slack.base_url},
+            connector_endpoint=self.bridge.connector_endpoint() if self.bridge is not None else None,
         )
 
     def stop(self) -> None:

@@ -101,6 +101,8 @@ class InProcessLambda:
     def __init__(self) -> None:
         self.invocations: list[Invocation] = []
         self._lock = threading.Lock()
+        # called with the function name after a handler returned, before its result does (fault injection)
+        self.before_return: Callable[[str], None] | None = None
 
     def invoke(
         self,
@@ -136,6 +138,8 @@ class InProcessLambda:
             handler = resolve_handler(fn.handler)
             with function_environment(lambda_environment(fn, backend.region_name)):
                 result = handler(event, context)
+            if self.before_return is not None:
+                self.before_return(fn.function_name)
         except Exception as exc:  # the Lambda runtime reports every exception as a function error
             error = exc
         self._record(fn, backend.account_id, event, error, time.monotonic() - started)

@@ -27,6 +27,13 @@
   own calls take it one at a time), so parallel iterations still overlap and a handler that waits
   on another thread cannot deadlock. Without it a read could iterate a DynamoDB item while another
   thread updated it ("dictionary changed size during iteration").
+- Route 53 (`wavectl.local.route53`): a change id per change and a journal of every change, deletes of
+  weighted record sets by name, type and identifier (moto deletes by identifier alone), and health
+  checks that can be made to fail.
+- EventBridge delivers S3 and Transfer Family events to Lambda targets, asynchronously, only through
+  enabled rules (`eventbridge.LocalEventBus`).
+- Transfer Family connectors really transfer: `StartFileTransfer` and `StartDirectoryListing` speak
+  SFTP to the connector's URL with its trusted host keys and its secret (`transfer`).
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -49,6 +56,11 @@ if TYPE_CHECKING:
 _backend_lock = threading.RLock()
 _UNLOCKED_EVENT = "before-send.lambda.Invoke"
 _UNLOCKED_PATH = "/invocations"
+
+
+def backend_lock() -> Any:
+    """The lock every moto backend request holds (for code that reads a backend directly)."""
+    return _backend_lock
 
 
 def install(cloud: LocalCloud) -> ExitStack:
@@ -77,6 +89,8 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
+    from wavectl.local.transfer import transfer_patches
+
     callback_cls = callback_module.StateTaskServiceCallback
     wait_for_token = callback_cls._eval_wait_for_task_token
     heartbeat = CallbackEndpoint.setup_heartbeat_endpoint
@@ -100,6 +114,9 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         (StepFunctionResponse, "list_state_machine_versions", _list_state_machine_versions),
         (BaseResponse, "call_action", _operation_errors_as_json(BaseResponse.call_action)),
         (StepFunctionsParserBackend, "_validate_definition", staticmethod(_memoised_validation(validate))),
+        *cloud.route53.patches(),
+        *cloud.events.patches(),
+        *transfer_patches(cloud),
     ]
 
 

@@ -157,6 +157,8 @@ def _wave_row(wave: dict[str, Any], document: dict[str, Any]) -> str:
         detail = esc(f"{wave['error']['name']}: {wave['error']['message']}")
     elif wave.get("current_state"):
         detail = esc(wave["current_state"])
+    elif wave.get("outcome"):
+        detail = esc(wave["outcome"])
     blocked = [d["reason"] for d in wave.get("dependencies") or [] if not d.get("met")]
     if blocked:
         detail += "".join(f'<div class="meta">blocked: {esc(reason)}</div>' for reason in blocked)

@@ -106,6 +106,8 @@ def detail_lines(entry: dict[str, Any]) -> list[str]:
         facts.append(f"execution {entry['execution_name']}")
     if facts:
         lines.append(" · ".join(facts))
+    if entry.get("outcome"):
+        lines.append(f"outcome: {entry['outcome']}")
     if entry.get("error"):
         lines.append(f"error: {entry['error']['name']}: {entry['error']['message']}")
     lines += [f"blocked: {d['reason']}" for d in entry.get("dependencies") or [] if not d.get("met")]

@@ -1,0 +1,1 @@
+"""Task code of the `dns-cutover` wave kind: Route 53 weighted shift watched by CloudWatch alarms."""
