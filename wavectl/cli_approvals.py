@@ -76,21 +76,19 @@ def list_approvals(
         return
     names = {m.slack: m.name or m.slack for ms in runbook.program.approvers.values() for m in ms}
     table = Table(title=f"{runbook.program.program}: pending approvals", box=box.SIMPLE_HEAD)
-    table.add_column(
-        "approval id", no_wrap=True, min_width=max([len(i["approval_id"]) for i in items] + [11])
-    )
-    for column in ("wave / gate", "votes", "by", "deadline"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    id_width = max([len(item["approval_id"]) for item in items] + [11])
+    table.add_column("approval id", no_wrap=True, min_width=id_width)  # copied whole into `approve`
+    for column in ("wave / gate", "votes", "deadline"):  # text may wrap inside its cell; ids never
+        table.add_column(column, overflow="fold")
     for item in items:
         policy = item.get("policy") or {}
-        votes = f"{len(item.get('votes') or {})}/{policy.get('required', '?')} {policy.get('group', '?')}"
         requester = str(item.get("requester") or "unknown")
+        expires = str(item.get("expires_at") or "")
         table.add_row(
             item["approval_id"],
-            f"{item['wave']} / {item['gate']}",
-            votes,
-            names.get(requester, requester),
-            f"{item['expires_at'][5:10]} {item['expires_at'][11:16]}" if item.get("expires_at") else "-",
+            f"{item['wave']} / {item['gate']}\nby {names.get(requester, requester)}",
+            f"{len(item.get('votes') or {})} of {policy.get('required', '?')}\n{policy.get('group', '?')}",
+            f"{expires[5:10]}\n{expires[11:16]}" if expires else "-",
         )
     out.print(table)
 
