@@ -18,6 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from stacks import operations
 from stacks.constructs.compliance import NIST, PCI
 from stacks.constructs.evidence_grant import grant_evidence_write
 from stacks.constructs.nag import acknowledge
@@ -67,6 +68,10 @@ class ControlPlaneStack(Stack):
         self.approval_callback = self._approval_callback()
         self.approval_reminders = self._approval_reminders()
         self.approvals_api = self._approvals_api()
+        self.evidence_retention_days = EVIDENCE_RETENTION_DAYS
+        self.evidence_archive = operations.add_evidence_archive(self)  # on every execution end
+        self.approval_metrics = operations.add_approval_metrics(self)
+        self.dashboard = operations.add_dashboard(self)
         self._refs = self._make_refs()
 
     @property

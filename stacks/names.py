@@ -11,5 +11,4 @@ def request_function_export(program: str) -> str:
 
 
 def evidence_bucket_name(runbook: Runbook) -> str:
-    program = runbook.program
-    return f"{program.program}-evidence-{program.accounts.tooling}-{program.home_region}"[:63]
+    return runbook.evidence_bucket_name()

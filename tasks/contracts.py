@@ -395,3 +395,17 @@ ABORT_GATE = "decommission"  # the gate whose approvers may abort the cool-off t
 # Where a decommission execution's output keeps its counts for status.json:
 # output["decommission"]["counts"] = {in_scope, retained, disabled, deleted, left}.
 DECOMMISSION_OUTPUT_KEY = "decommission"
+
+# ----------------------------------------------------------------------------- evidence archive
+# On every execution end an EventBridge rule invokes the archive function; it writes one bundle per
+# execution under ARCHIVE_PREFIX/<wave>/<execution name>/ in the evidence bucket (write-once, Object
+# Lock), indexed by EVIDENCE_INDEX. `wavectl evidence` fetches and verifies it.
+EVIDENCE_ARCHIVE_TASK = "evidence-archive"
+ARCHIVE_PREFIX = "archive"
+EVIDENCE_INDEX = "evidence.json"
+ENV_EVIDENCE_RETENTION_DAYS = "WAVECTL_EVIDENCE_RETENTION_DAYS"
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"  # the EventBridge detail-type
+ENDED_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+APPROVAL_METRICS_TASK = "approval-metrics"  # scheduled: pending approvals and their age, as metrics
+METRICS_NAMESPACE = "Wavectl"
+ENV_DASHBOARD_WAVES = "WAVECTL_DASHBOARD_WAVES"  # JSON list of the program's wave names

@@ -69,6 +69,12 @@ def _voters(record: dict[str, Any]) -> list[str]:
     return sorted(votes, key=lambda user: (str(votes[user].get("at", "")), user))
 
 
+def _vote_fields(vote: Any) -> dict[str, Any]:
+    """A vote's time, channel and reason (what a reviewer reads next to the name)."""
+    vote = vote if isinstance(vote, dict) else {}
+    return {key: vote.get(key) for key in ("at", "via", "reason")}
+
+
 def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
     decision = record.get(c.APPROVAL_STATUS, Decision.PENDING)
     approvers = list(record.get(c.APPROVAL_APPROVERS) or _voters(record))
@@ -84,6 +90,10 @@ def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
         if record.get(c.APPROVAL_POLICY)
         else None,
     }
+    votes = record.get("votes") or {}
+    entry["votes"] = [{"user": user, **_vote_fields(votes[user])} for user in _voters(record)]
+    entry["expires_at"] = record.get(c.APPROVAL_EXPIRES_AT)
+    entry["policy"] = record.get(c.APPROVAL_POLICY)
     if decision == Decision.REJECTED:
         entry["rejected_by"] = record.get(c.APPROVAL_REJECTED_BY)
         entry["reason"] = record.get(c.APPROVAL_REASON)
@@ -116,8 +126,8 @@ def decisions_for_execution(session: boto3.Session, table_name: str, execution_a
 
     Each: {"gate", "decision": approved|rejected|timed_out|pending, "approvers": [Slack ids],
     "decided_at"} plus "approval_id", "requester", "requester_source" (cloudtrail|input|unknown),
-    "required", and for a rejection "rejected_by"
-    and "reason".
+    "required", "votes" ([{"user", "at", "via", "reason"}] in the order they came), "expires_at",
+    "policy", and for a rejection "rejected_by" and "reason".
     """
     return [_status_entry(record) for record in execution_records(session, table_name, execution_arn)]
 

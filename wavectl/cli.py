@@ -7,10 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.padding import Padding
+from rich.text import Text
 
 from wavectl import cli_approvals, cli_bridge, cli_operate, cli_reconcile, cli_rehearsal
-from wavectl.cli_common import EXIT_FAILURE, EXIT_INVALID, RunbookPath, err, load_or_exit, out
+from wavectl.cli_common import (
+    EXIT_FAILURE,
+    EXIT_INVALID,
+    RunbookPath,
+    aws_error_line,
+    err,
+    load_or_exit,
+    out,
+    progress,
+)
 from wavectl.runbook import format_duration, json_schema_text
 
 app = typer.Typer(
@@ -80,7 +90,7 @@ def synth(
 
     runbook = load_or_exit(path)
     try:
-        with err.status("synthesising (CDK)…"):
+        with progress(f"synthesising {outdir} (CDK, about a minute)…"):
             templates = synthesize(runbook, outdir, bundle=bundle)
     except OutdirNotAnAssembly as exc:
         err.print(f"synth refused: {exc}", style="red", markup=False, highlight=False)
@@ -102,24 +112,18 @@ def plan(path: RunbookPath = Path("runbooks")) -> None:
     from wavectl.planning import describe_wave
 
     runbook = load_or_exit(path)
-    table = Table(title=f"{runbook.program.program}: waves in dependency order", show_lines=True)
-    for column in ("#", "wave", "kind", "version", "after", "approval", "what it does"):
-        table.add_column(column, overflow="fold")
-    for index, wave in enumerate(runbook.ordered_waves(), start=1):
+    waves = runbook.ordered_waves()
+    out.print(f"{runbook.program.program}: {len(waves)} wave(s) in dependency order", highlight=False)
+    for index, wave in enumerate(waves, start=1):
         policy = wave.approval
         approval = f"{policy.required} of {policy.group}, {format_duration(policy.timeout)}"
         if policy.escalate_to:
             approval += f", then {policy.escalate_to}"
-        table.add_row(
-            str(index),
-            wave.wave,
-            wave.kind,
-            f"v{wave.version}",
-            ", ".join(wave.depends_on) or "-",
-            approval,
-            describe_wave(wave),
-        )
-    out.print(table)
+        out.print(f"\n{index}. {wave.wave}  ({wave.kind} v{wave.version})", style="bold", highlight=False)
+        out.print(f"   after:    {', '.join(wave.depends_on) or '-'}", highlight=False, markup=False)
+        out.print(f"   approval: {approval}", highlight=False, markup=False)
+        for line in describe_wave(wave).splitlines():
+            out.print(Padding(Text(line), (0, 0, 0, 3), expand=False))  # wrapped lines keep the indent
 
 
 # Command groups living in their own modules: one registration line each.
@@ -127,12 +131,28 @@ for _module in (cli_rehearsal, cli_operate, cli_approvals, cli_bridge, cli_recon
     _module.register(app)
 
 
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an unexpected error")] = False,
+) -> None:
+    """(`--debug` is accepted anywhere on the command line.)"""
+
+
 def main() -> None:
+    """Run a command; an AWS error is one line (what failed, what to do) and exit 1, unless --debug."""
+    debug = "--debug" in sys.argv[1:]
+    sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
     try:
         app(standalone_mode=True)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        line = aws_error_line(exc) or f"unexpected error: {type(exc).__name__}: {exc} (--debug for details)"
+        err.print(f"wavectl: {line}", style="red", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import boto3
 import typer
+from rich import box
 from rich.table import Table
 
 from tasks.contracts import ABORT_ACTION, ABORT_GATE, APPROVAL_CALLBACK_TASK
@@ -74,21 +75,21 @@ def list_approvals(
     if as_json:
         out.print_json(json.dumps(items, default=str))
         return
-    table = Table(title=f"{runbook.program.program}: pending approvals")
-    for column in ("approval id", "wave", "gate", "votes", "requested by", "deadline"):
+    names = {m.slack: m.name or m.slack for ms in runbook.program.approvers.values() for m in ms}
+    table = Table(title=f"{runbook.program.program}: pending approvals", box=box.SIMPLE_HEAD)
+    id_width = max([len(item["approval_id"]) for item in items] + [11])
+    table.add_column("approval id", no_wrap=True, min_width=id_width)  # copied whole into `approve`
+    for column in ("wave / gate", "votes", "deadline"):  # text may wrap inside its cell; ids never
         table.add_column(column, overflow="fold")
     for item in items:
         policy = item.get("policy") or {}
-        votes = (
-            f"{len(item.get('votes') or {})} of {policy.get('required', '?')} ({policy.get('group', '?')})"
-        )
+        requester = str(item.get("requester") or "unknown")
+        expires = str(item.get("expires_at") or "")
         table.add_row(
             item["approval_id"],
-            item["wave"],
-            item["gate"],
-            votes,
-            str(item.get("requester")),
-            item["expires_at"],
+            f"{item['wave']} / {item['gate']}\nby {names.get(requester, requester)}",
+            f"{len(item.get('votes') or {})} of {policy.get('required', '?')}\n{policy.get('group', '?')}",
+            f"{expires[5:10]}\n{expires[11:16]}" if expires else "-",
         )
     out.print(table)
 

@@ -6,8 +6,10 @@ module and never each other.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -58,3 +60,73 @@ def session_for(runbook: Runbook, local: bool, port: int | None):
     except LocalNotRunning as exc:
         err.print(str(exc), style="red")
         raise typer.Exit(EXIT_FAILURE) from None
+
+
+# ----------------------------------------------------------------------------- AWS errors, one line each
+
+_EXPIRED = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "SlowDown",
+}
+_MISSING = {"StateMachineDoesNotExist", "ResourceNotFoundException", "ExecutionDoesNotExist", "NoSuchBucket"}
+_LOCAL_HINT = "or add --local to use `wavectl local up`"
+
+
+def aws_error_line(exc: BaseException) -> str | None:
+    """One line saying what failed and what to do, for an AWS error; None for anything else."""
+    from botocore import exceptions as boto
+
+    if isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):
+        return f"no AWS credentials: sign in (aws sso login or AWS_PROFILE), {_LOCAL_HINT}"
+    if isinstance(exc, boto.TokenRetrievalError | boto.SSOTokenLoadError | boto.UnauthorizedSSOTokenError):
+        return "your AWS sign-in (SSO) has expired: run `aws sso login` and try again"
+    if isinstance(exc, boto.EndpointConnectionError | boto.ConnectTimeoutError | boto.ReadTimeoutError):
+        return f"cannot reach AWS ({exc}): check the network, proxy and region"
+    if isinstance(exc, boto.NoRegionError):
+        return "no AWS region: set AWS_REGION (the runbook's home_region is used where known)"
+    if isinstance(exc, boto.ClientError):
+        return _client_error_line(exc)
+    if isinstance(exc, boto.BotoCoreError):
+        return f"AWS call failed: {exc}"
+    return None
+
+
+def _client_error_line(exc: Any) -> str:
+    error = exc.response.get("Error", {})
+    code, message, operation = error.get("Code", "?"), error.get("Message", ""), exc.operation_name
+    if code in _EXPIRED:
+        return f"AWS credentials are expired or invalid ({code} on {operation}): sign in again and retry"
+    if code in _DENIED:
+        return f"access denied for {operation}: {message}; use a role that may do it (see docs/operations.md)"
+    if code in _THROTTLED:
+        return f"AWS is throttling {operation} ({code}): wait a minute and try again"
+    if code in _MISSING:
+        return (
+            f"{operation}: {message or code}; is the program deployed (`cdk deploy`) in this account/region?"
+        )
+    return f"AWS {operation} failed: {code}: {message}"
+
+
+@contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A spinner on a terminal; elsewhere one plain line on stderr, so nothing long is ever silent."""
+    if err.is_terminal:
+        with err.status(message):
+            yield
+    else:
+        err.print(message, highlight=False, markup=False, soft_wrap=True)
+        yield

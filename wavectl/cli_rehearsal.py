@@ -21,6 +21,7 @@ from wavectl.cli_common import (
     err,
     known_wave_or_exit,
     load_or_exit,
+    progress,
 )
 from wavectl.cli_common import wide_out as out
 from wavectl.runbook import Runbook
@@ -73,7 +74,7 @@ def ensure_assembly(runbook: Runbook, assembly: Path) -> float:
         return 0.0
     started = time.monotonic()
     try:
-        with err.status(f"synthesising {assembly} (CDK, no bundling)…"):
+        with progress(f"synthesising {assembly} (CDK, no bundling; about a minute)…"):
             synthesize(runbook, assembly, bundle=False)
     except Exception as exc:  # jsii reports synth and cdk-nag failures as RuntimeError
         err.print(f"synth failed, nothing was run: {exc}", style="red", highlight=False, markup=False)
@@ -346,22 +347,29 @@ def local_up(
             "runbook timeout), so there is time to answer them by hand; other waits stay compressed",
         ),
     ] = DEFAULT_GATE_MINUTES,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="also print the access log (one line per request)")
+    ] = False,
 ) -> None:
     """Keep the embedded AWS running on 127.0.0.1 with the program deployed, until Ctrl-C.
+
+    Prints one line per execution event (started, ended) and per approval (requested, decided).
 
     Then, in another shell: `wavectl start WAVE --local`, `wavectl status --local`, and the approval
     commands; or any AWS CLI/SDK with AWS_ENDPOINT_URL=http://127.0.0.1:PORT and fake credentials.
     """
     from wavectl.local.client import local_port
     from wavectl.local.engine import LocalCloud
+    from wavectl.local.watch import watch_forever
 
     runbook = _load(runbooks)
     _quiet_task_logs()
     ensure_assembly(runbook, assembly)
     with LocalCloud(runbook, assembly, speed=_speed(speed).with_gates_open(gate_minutes * 60)) as cloud:
-        url = cloud.serve(local_port(port))
+        url = cloud.serve(local_port(port), access_log=verbose)
         _print_endpoints(cloud, url)
         stop = threading.Event()
+        threading.Thread(target=watch_forever, args=(cloud, _event_line, stop), daemon=True).start()
         if auto_approve:
             threading.Thread(target=_approve_forever, args=(cloud, stop), daemon=True).start()
         try:
@@ -371,6 +379,10 @@ def local_up(
             out.print("stopping the embedded AWS")
         finally:
             stop.set()
+
+
+def _event_line(text: str) -> None:
+    out.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_endpoints(cloud: Any, url: str) -> None:

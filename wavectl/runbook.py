@@ -114,6 +114,11 @@ class Runbook:
     def approvals_table_name(self) -> str:
         return f"{self.program.program}-approvals"
 
+    def evidence_bucket_name(self) -> str:
+        """The control plane's evidence bucket (Object Lock): task evidence, decisions, the archive."""
+        program = self.program
+        return f"{program.program}-evidence-{program.accounts.tooling}-{program.home_region}"[:63]
+
     def control_function_name(self, task: str) -> str:
         """A control-plane task function (e.g. `tasks.contracts.APPROVAL_CALLBACK_TASK`)."""
         return f"{self.program.program}-{task}"[:64]

@@ -1,13 +1,30 @@
-"""Wave status: the `status.json` contract, a terminal table and a self-contained HTML page.
+"""Wave status: the `status.json` contract, read from Step Functions and the approvals table.
 
 The contract (later versions add keys, never remove or rename them):
 
     {"program": "...", "generated_at": "ISO-8601",
      "waves": [{"wave", "kind", "version", "status", "execution_arn", "started_at", "stopped_at",
-                "current_state", "approvals": [{"gate", "decision", "approvers", "decided_at"}],
+                "current_state", "approvals": [{"gate", "decision", "approvers", "decided_at", ...}],
                 "error": null | {"name", "message", "cause"},
                 "state_machine_version_arn", "definition_sha256", "pending_gates",
-                "placeholder", "outcome"}]}
+                "placeholder",
+                # since the status review (issue 13):
+                "version_live", "version_running", "dry_run", "requester", "ticket",
+                "duration_s", "elapsed_s", "pending_approval", "dependencies", "unlocks_dependents",
+                "outcome",
+                "executions": [{"name", "execution_arn", "status", "dry_run", "version", "requester",
+                                "ticket", "started_at", "stopped_at", "duration_s", "current_state",
+                                "pending_gates", "error", "approvals", "evidence",
+                                "steps": [{"state", "type", "entered_at", "exited_at", "duration_s",
+                                           "outcome"}]}]}],
+     "people": {"U01ALICE": "alice", ...}}
+
+A wave's row shows the execution people must look at: one still running if there is one (a stray
+failure never hides it), else the latest. `executions` lists every execution, newest first, dry runs
+marked. `unlocks_dependents` is the dependency rule's verdict (`tasks.frame.dependencies`): whether
+the waves after this one may start. `requester` is a person's runbook name where the runbook knows them
+(`alice`), with the Slack id in `requester_slack`; approvals keep Slack ids in `approvers` and add
+`approver_names` and each vote's time and reason in `votes`.
 
 `outcome` is the one-line summary a wave's workflow leaves in its output (`$.outcome.summary`, e.g.
 a DNS cutover's weights reached), or null.
@@ -22,7 +39,6 @@ keeps showing the version it ran.
 
 from __future__ import annotations
 
-import html
 import importlib
 import json
 import re
@@ -30,31 +46,120 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from tasks.contracts import LIVE_ALIAS
+from tasks.frame import dependencies
 from wavectl.local.history import execution_error, history_events, position
 from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
 from wavectl.runbook import Runbook, Wave
 
 _VERSION_DESCRIPTION = re.compile(r"\bv(?P<version>\d+)\s+sha256:(?P<digest>[0-9a-f]{64})")
-STATUS_STYLES = {
-    "SUCCEEDED": "green",
-    "FAILED": "red",
-    "TIMED_OUT": "red",
-    "ABORTED": "yellow",
-    "RUNNING": "cyan",
-    "NOT_STARTED": "dim",
-}
+MAX_EXECUTIONS = 50  # per wave in the review (newest first); the evidence archive keeps them all
+UNKNOWN_REQUESTER = "unknown"
+
+__all__ = [
+    "PLACEHOLDER_NOTE",
+    "build_status",
+    "execution_detail",
+    "print_status",
+    "shown_status",
+    "status_html",
+    "status_json",
+    "wave_history",
+]
 
 
-def _iso(value: Any) -> str | None:
+def iso(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return str(value)
+
+
+def _seconds(start: Any, stop: Any) -> float | None:
+    if not isinstance(start, datetime):
+        return None
+    end = stop if isinstance(stop, datetime) else datetime.now(UTC)
+    return round((end - start).total_seconds(), 1)
+
+
+class People:
+    """Runbook names of Slack ids (and the reverse), from the program's approver groups."""
+
+    def __init__(self, runbook: Runbook) -> None:
+        self.by_slack: dict[str, str] = {}
+        for members in runbook.program.approvers.values():
+            for member in members:
+                self.by_slack.setdefault(member.slack, member.name or member.slack)
+
+    def name(self, who: str | None) -> str | None:
+        if not who:
+            return None
+        if who.startswith("arn:") and "/" in who:  # an assumed-role ARN: its session name
+            who = who.rsplit("/", 1)[-1]
+        return self.by_slack.get(who, who)
+
+
+class Reader:
+    """Reads one program's executions, versions and approvals through a boto3 session."""
+
+    def __init__(self, session: boto3.Session, runbook: Runbook, approvals_table: str | None = None) -> None:
+        self.session = session
+        self.runbook = runbook
+        self.sfn = session.client("stepfunctions")
+        self.table = approvals_table or runbook.approvals_table_name()
+        self.people = People(runbook)
+        self._versions: dict[str, dict[str, Any]] = {}
+        self.verdicts: dict[str, dict[str, Any]] = {}  # the dependency rule's verdict per wave read
+
+    def arn(self, wave: str) -> str:
+        return self.runbook.state_machine_arn(wave, self.session.region_name)
+
+    def executions(self, wave: str) -> list[dict[str, Any]]:
+        return list(dependencies.executions_newest_first(self.sfn, self.arn(wave)))
+
+    def version(self, version_arn: str | None) -> dict[str, Any]:
+        """{"version": "vN", "definition_sha256", "state_machine_version_arn"} of a version ARN."""
+        if not version_arn:
+            return {}
+        if version_arn not in self._versions:
+            text = self.sfn.describe_state_machine(stateMachineArn=version_arn).get("description", "")
+            match = _VERSION_DESCRIPTION.search(text or "")
+            found: dict[str, Any] = {"state_machine_version_arn": version_arn}
+            if match:
+                found.update(version=f"v{match['version']}", definition_sha256=match["digest"])
+            self._versions[version_arn] = found
+        return self._versions[version_arn]
+
+    def live_version(self, wave: str) -> str | None:
+        try:
+            alias = self.sfn.describe_state_machine_alias(
+                stateMachineAliasArn=f"{self.arn(wave)}:{LIVE_ALIAS}"
+            )
+        except self.sfn.exceptions.ResourceNotFound:
+            return None
+        except self.sfn.exceptions.ClientError as exc:  # not deployed, or an older embedded AWS
+            if "NotFound" in str(exc) or "DoesNotExist" in str(exc):
+                return None
+            raise
+        routes = alias.get("routingConfiguration") or []
+        best = max(routes, key=lambda r: r.get("weight", 0), default=None)
+        return self.version(best["stateMachineVersionArn"]).get("version") if best else None
+
+    def approvals(self, execution_arn: str) -> list[dict[str, Any]]:
+        return [self._named(a) for a in approvals_for(self.session, self.table, execution_arn)]
+
+    def _named(self, approval: dict[str, Any]) -> dict[str, Any]:
+        names = self.people.name
+        approval = dict(approval)
+        approval["approver_names"] = [names(a) for a in approval.get("approvers") or []]
+        if approval.get("rejected_by"):
+            approval["rejected_by_name"] = names(approval["rejected_by"])
+        approval["votes"] = [{**v, "name": names(v.get("user"))} for v in approval.get("votes") or []]
+        if approval.get("requester"):
+            approval["requester_name"] = names(approval["requester"])
+        return approval
 
 
 def build_status(
@@ -65,49 +170,139 @@ def build_status(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `status.json` document for every wave, in dependency order, read through `session`."""
-    sfn = session.client("stepfunctions")
-    table = approvals_table or runbook.approvals_table_name()
-    waves = [wave_status(session, sfn, runbook, wave, table) for wave in runbook.ordered_waves()]
+    reader = Reader(session, runbook, approvals_table)
+    waves = [wave_status(reader, wave) for wave in runbook.ordered_waves()]
     document = {
         "program": runbook.program.program,
-        "generated_at": _iso(datetime.now(UTC)),
+        "generated_at": iso(datetime.now(UTC)),
         "waves": waves,
+        "people": dict(sorted(reader.people.by_slack.items())),
     }
     document.update(extra or {})
     return document
 
 
-def wave_status(session: boto3.Session, sfn: Any, runbook: Runbook, wave: Wave, table: str) -> dict[str, Any]:
+def wave_status(reader: Reader, wave: Wave) -> dict[str, Any]:
     entry = _not_started(wave)
-    latest = _latest_execution(sfn, runbook, wave, session.region_name)
-    if latest is None:
+    listed = reader.executions(wave.wave)[:MAX_EXECUTIONS]
+    executions = [execution_summary(reader, wave, item) for item in listed]
+    entry["version_live"] = reader.live_version(wave.wave) or entry["version"]
+    entry["executions"] = executions
+    verdict = dependencies.judge(wave.wave, (_facts(e) for e in executions))
+    entry["unlocks_dependents"] = reader.verdicts[wave.wave] = {"met": verdict.met, "reason": verdict.reason}
+    entry["dependencies"] = [_dependency(reader, dep) for dep in wave.depends_on]
+    if not executions:
         return entry
-    description = sfn.describe_execution(executionArn=latest["executionArn"])
-    events = history_events(sfn, latest["executionArn"])
-    where = position(events) if description["status"] == "RUNNING" else None
-    error = execution_error(description, events) if description["status"] != "SUCCEEDED" else None
-    entry.update(
-        status=description["status"],
-        execution_arn=description["executionArn"],
-        started_at=_iso(description.get("startDate")),
-        stopped_at=_iso(description.get("stopDate")),
-        current_state=where.current_state if where else None,
-        pending_gates=list(where.pending_gates) if where else [],
-        approvals=approvals_for(session, table, description["executionArn"]),
-        error=error.as_dict() if error else None,
-        outcome=_outcome(description),
-    )
-    entry.update(_version_of(sfn, description, wave))
+    shown = next((e for e in executions if e["status"] == "RUNNING"), executions[0])
+    for key in ("status", "execution_arn", "started_at", "stopped_at", "current_state", "pending_gates"):
+        entry[key] = shown[key]
+    for key in (
+        "approvals",
+        "error",
+        "dry_run",
+        "requester",
+        "requester_slack",
+        "ticket",
+        "duration_s",
+        "outcome",
+    ):
+        entry[key] = shown[key]
+    entry["elapsed_s"] = shown["duration_s"] if shown["status"] == "RUNNING" else None
+    entry["execution_name"] = shown["name"]
+    entry.update({k: shown[k] for k in ("state_machine_version_arn", "definition_sha256") if shown.get(k)})
+    entry["version"] = shown.get("version") or entry["version"]
+    running = next((e for e in executions if e["status"] == "RUNNING"), None)
+    entry["version_running"] = (running.get("version") or entry["version"]) if running else None
+    entry["pending_approval"] = next((a for a in shown["approvals"] if a.get("decision") == "pending"), None)
     return entry
 
 
+def _dependency(reader: Reader, dep: str) -> dict[str, Any]:
+    """A dependency's verdict: the one already read for the program, else read now."""
+    if dep not in reader.verdicts:
+        verdict = dependencies.check(reader.sfn, dep, reader.arn(dep))
+        reader.verdicts[dep] = {"met": verdict.met, "reason": verdict.reason}
+    return {"wave": dep, **reader.verdicts[dep]}
+
+
+def _facts(summary: dict[str, Any]) -> dependencies.ExecutionFacts:
+    return dependencies.ExecutionFacts(
+        name=summary["name"],
+        status=summary["status"],
+        started=datetime.fromisoformat(summary["started_at"].replace("Z", "+00:00")),
+        dry_run=summary["dry_run"],
+        passed_gate=summary["passed_gate"],
+    )
+
+
+def execution_summary(reader: Reader, wave: Wave, listed: dict[str, Any]) -> dict[str, Any]:
+    """One execution: state, version, who and why, approvals, error, times."""
+    arn = listed["executionArn"]
+    description = reader.sfn.describe_execution(executionArn=arn)
+    events = history_events(reader.sfn, arn)
+    status = description["status"]
+    where = position(events) if status == "RUNNING" else None
+    error = execution_error(description, events) if status != "SUCCEEDED" else None
+    given = _input(description)
+    approvals = reader.approvals(arn)
+    requester = _requester(given, approvals)
+    summary: dict[str, Any] = {
+        "name": description.get("name") or arn.rsplit(":", 1)[-1],
+        "execution_arn": arn,
+        "status": status,
+        "dry_run": given.get("dry_run") is True,
+        "placeholder": is_placeholder(wave),
+        "version": None,
+        "requester": reader.people.name(requester) or UNKNOWN_REQUESTER,
+        "requester_slack": requester if requester in reader.people.by_slack else None,
+        "ticket": given.get("change_ticket"),
+        "started_at": iso(description.get("startDate")),
+        "stopped_at": iso(description.get("stopDate")),
+        "duration_s": _seconds(description.get("startDate"), description.get("stopDate")),
+        "current_state": where.current_state if where else None,
+        "pending_gates": list(where.pending_gates) if where else [],
+        "error": error.as_dict() if error else None,
+        "approvals": approvals,
+        "passed_gate": dependencies.passed_a_gate(events),
+        "steps": steps(events),
+        "evidence": evidence_keys(reader.runbook, wave.wave, description.get("name") or ""),
+        "outcome": _outcome(description),
+    }
+    summary.update(reader.version(description.get("stateMachineVersionArn")))
+    return summary
+
+
 def _outcome(description: dict[str, Any]) -> str | None:
+    """The one-line summary a wave's workflow leaves in its output (`$.outcome.summary`), or None."""
     try:
         output = json.loads(description.get("output") or "{}")
     except ValueError:
         return None
     outcome = output.get("outcome") if isinstance(output, dict) else None
     return str(outcome["summary"]) if isinstance(outcome, dict) and outcome.get("summary") else None
+
+
+def _input(description: dict[str, Any]) -> dict[str, Any]:
+    try:
+        parsed = json.loads(description.get("input") or "{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _requester(given: dict[str, Any], approvals: list[dict[str, Any]]) -> str | None:
+    """Who started it: what the approvals function established (CloudTrail or input), else the input."""
+    for approval in approvals:
+        if approval.get("requester"):
+            return str(approval["requester"])
+    value = given.get("requested_by")
+    return str(value) if value else None
+
+
+def evidence_keys(runbook: Runbook, wave: str, execution_name: str) -> dict[str, str]:
+    """Where the evidence archive keeps an execution's bundle (see `wavectl evidence`)."""
+    prefix = f"archive/{wave}/{execution_name}/"
+    return {"prefix": prefix, "index": prefix + "evidence.json"}
 
 
 def _not_started(wave: Wave) -> dict[str, Any]:
@@ -117,6 +312,7 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "version": f"v{wave.version}",
         "status": "NOT_STARTED",
         "execution_arn": None,
+        "execution_name": None,
         "started_at": None,
         "stopped_at": None,
         "current_state": None,
@@ -126,31 +322,19 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "definition_sha256": None,
         "pending_gates": [],
         "placeholder": is_placeholder(wave),
+        "version_live": None,
+        "version_running": None,
+        "dry_run": False,
+        "requester": None,
+        "requester_slack": None,
+        "ticket": None,
+        "duration_s": None,
+        "elapsed_s": None,
+        "pending_approval": None,
+        "depends_on": list(wave.depends_on),
+        "executions": [],
         "outcome": None,
     }
-
-
-def _latest_execution(sfn: Any, runbook: Runbook, wave: Wave, region: str | None) -> dict[str, Any] | None:
-
-    try:
-        executions = sfn.list_executions(stateMachineArn=runbook.state_machine_arn(wave.wave, region))[
-            "executions"
-        ]
-    except sfn.exceptions.StateMachineDoesNotExist:
-        return None
-    return max(executions, key=lambda e: e["startDate"], default=None)
-
-
-def _version_of(sfn: Any, description: dict[str, Any], wave: Wave) -> dict[str, Any]:
-    version_arn = description.get("stateMachineVersionArn")
-    if not version_arn:
-        return {}
-    text = sfn.describe_state_machine(stateMachineArn=version_arn).get("description", "")
-    match = _VERSION_DESCRIPTION.search(text or "")
-    found: dict[str, Any] = {"state_machine_version_arn": version_arn}
-    if match:
-        found.update(version=f"v{match['version']}", definition_sha256=match["digest"])
-    return found
 
 
 def approvals_for(session: boto3.Session, table: str, execution_arn: str) -> list[dict[str, Any]]:
@@ -165,152 +349,79 @@ def approvals_for(session: boto3.Session, table: str, execution_arn: str) -> lis
     return list(decisions(session, table, execution_arn)) if decisions else []
 
 
-# ----------------------------------------------------------------------------- rendering
+# ----------------------------------------------------------------------------- one wave, one execution
 
 
-def _deciders(item: dict[str, Any]) -> str:
-    """Who decided: the approvers, or for a rejection the person who rejected."""
-    if item.get("decision") == "rejected" and item.get("rejected_by"):
-        return str(item["rejected_by"])
-    return ", ".join(item.get("approvers") or []) or "-"
+def wave_history(session: boto3.Session, runbook: Runbook, wave: str) -> dict[str, Any]:
+    """`wavectl status WAVE`: the wave's row and every execution, newest first."""
+    reader = Reader(session, runbook)
+    document = wave_status(reader, runbook.wave(wave))
+    document["people"] = dict(sorted(reader.people.by_slack.items()))
+    return document
 
 
-def _approvals_text(approvals: list[dict[str, Any]]) -> str:
-    parts = [
-        f"{item.get('gate', '?')}: {item.get('decision', '?')} ({_deciders(item)})" for item in approvals
-    ]
-    return "; ".join(parts) or "-"
+def execution_detail(session: boto3.Session, runbook: Runbook, wave: str, execution: str) -> dict[str, Any]:
+    """`wavectl status WAVE --execution NAME|ARN`: the summary plus each state's times and duration."""
+    reader = Reader(session, runbook)
+    arn = execution if execution.startswith("arn:") else _execution_arn(reader, wave, execution)
+    return execution_summary(reader, runbook.wave(wave), {"executionArn": arn})
 
 
-def _detail_text(wave: dict[str, Any]) -> str:
-    detail = _state_or_error(wave)
-    if wave.get("placeholder"):
-        return f"{PLACEHOLDER_NOTE}; {detail}" if detail else PLACEHOLDER_NOTE
-    return detail
+def _execution_arn(reader: Reader, wave: str, name: str) -> str:
+    base = reader.arn(wave)
+    return base.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
-def _state_or_error(wave: dict[str, Any]) -> str:
-    if wave.get("error"):
-        error = wave["error"]
-        return f"{error['name']}: {error['message']}"
-    if wave.get("pending_gates"):
-        return f"waiting for approval at {', '.join(wave['pending_gates'])}"
-    return wave.get("current_state") or wave.get("outcome") or ""
+def steps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each state entered: name, type, entered/exited times, duration, and how it ended."""
+    found: list[dict[str, Any]] = []
+    open_steps: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event.get("type", "")
+        if "stateEnteredEventDetails" in event:
+            name = event["stateEnteredEventDetails"]["name"]
+            step = {"state": name, "type": kind.removesuffix("StateEntered"),
+                    "entered_at": event["timestamp"], "exited_at": None, "duration_s": None,
+                    "outcome": "running"}  # fmt: skip
+            open_steps[name] = step
+            found.append(step)
+        elif "stateExitedEventDetails" in event:
+            step = open_steps.pop(event["stateExitedEventDetails"]["name"], None)
+            if step is not None:
+                step.update(exited_at=event["timestamp"], outcome="done")
+        elif kind.endswith("Failed") or kind.endswith("TimedOut") or kind == "ExecutionAborted":
+            for step in open_steps.values():
+                step["outcome"] = kind
+    for step in found:
+        step["duration_s"] = _seconds(step["entered_at"], step["exited_at"])
+        step["entered_at"], step["exited_at"] = iso(step["entered_at"]), iso(step["exited_at"])
+    return found
+
+
+# ----------------------------------------------------------------------------- rendering (wavectl.report)
 
 
 def shown_status(wave: dict[str, Any]) -> str:
-    """The status as people should read it: a placeholder's run is marked, never a plain SUCCEEDED."""
-    if wave.get("placeholder") and wave["status"] != "NOT_STARTED":
-        return f"{wave['status']} (placeholder)"
-    return str(wave["status"])
-
-
-def _status_style(wave: dict[str, Any]) -> str:
-    return "yellow" if wave.get("placeholder") else STATUS_STYLES.get(wave["status"], "")
-
-
-def status_table(document: dict[str, Any]) -> Table:
-    table = Table(title=f"{document['program']}: wave status", show_lines=True)
-    for column in ("wave", "kind", "version", "status", "started", "stopped", "approvals", "state / error"):
-        table.add_column(column, overflow="fold")
-    for wave in document["waves"]:
-        table.add_row(
-            wave["wave"],
-            wave["kind"],
-            wave["version"],
-            Text(shown_status(wave), style=_status_style(wave)),
-            wave["started_at"] or "-",
-            wave["stopped_at"] or "-",
-            _approvals_text(wave["approvals"]),
-            _detail_text(wave),
-        )
-    return table
-
-
-def print_status(document: dict[str, Any], console: Console) -> None:
-    console.print(status_table(document))
-    for wave in document["waves"]:
-        if wave.get("error"):  # the full message, unwrapped, for copying into a ticket
-            error = wave["error"]
-            console.print(
-                f"{wave['wave']} {wave['status']}: {error['name']}: {error['message']}",
-                style="red",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
+    """The status as people should read it: a placeholder's or a dry run's success is marked."""
+    status = str(wave["status"])
+    if wave.get("placeholder") and status != "NOT_STARTED":
+        return f"{status} (placeholder)"
+    if wave.get("dry_run") and status != "NOT_STARTED":
+        return f"{status} (dry run)"
+    return status
 
 
 def status_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+    return json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1d2330}
-h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}
-th,td{border:1px solid #d6dae3;padding:.45rem .6rem;text-align:left;vertical-align:top;font-size:.9rem}
-th{background:#f2f4f8}.SUCCEEDED{color:#137333;font-weight:600}.FAILED,.TIMED_OUT{color:#b3261e;font-weight:600}
-.RUNNING{color:#0b57d0;font-weight:600}.placeholder{color:#a56300;font-style:italic}.ABORTED{color:#a56300;font-weight:600}.NOT_STARTED{color:#6b7280}
-code{font-size:.8rem;word-break:break-all}.meta{color:#6b7280;font-size:.85rem}
-"""
+def print_status(document: dict[str, Any], console: Any) -> None:
+    from wavectl.report.table import print_program
 
-
-def _meta_text(value: Any) -> str:
-    """`{"wall_seconds": 12.3, "speed": "fast"}` -> `wall seconds 12.3 · speed fast` (nested: JSON)."""
-    if not isinstance(value, dict):
-        return json.dumps(value) if not isinstance(value, str) else value
-    parts = []
-    for key, item in value.items():
-        shown = ", ".join(f"{k} {v}" for k, v in item.items()) if isinstance(item, dict) else item
-        parts.append(f"{str(key).replace('_', ' ')} {shown}")
-    return " · ".join(parts)
+    print_program(document, console)
 
 
 def status_html(document: dict[str, Any]) -> str:
-    """A self-contained page (no scripts, no external resources) for reviewers and evidence."""
-    esc = html.escape
-    rows = []
-    for wave in document["waves"]:
-        approvals = (
-            "<br>".join(
-                esc(f"{a.get('gate')}: {a.get('decision')} by {_deciders(a)} at {a.get('decided_at') or '-'}")
-                for a in wave["approvals"]
-            )
-            or "-"
-        )
-        rows.append(
-            "<tr>"
-            f"<td>{esc(wave['wave'])}</td><td>{esc(wave['kind'])}</td><td>{esc(wave['version'])}</td>"
-            f'<td class="{"placeholder" if wave.get("placeholder") else esc(wave["status"])}">'
-            f"{esc(shown_status(wave))}</td>"
-            f"<td>{esc(wave['started_at'] or '-')}</td><td>{esc(wave['stopped_at'] or '-')}</td>"
-            f"<td>{approvals}</td><td>{esc(_detail_text(wave) or '-')}</td>"
-            f"<td><code>{esc(wave['execution_arn'] or '-')}</code></td>"
-            "</tr>"
-        )
-    extra = "".join(
-        f'<p class="meta">{esc(key)}: {esc(_meta_text(value))}</p>'
-        for key, value in document.items()
-        if key not in ("program", "generated_at", "waves")
-    )
-    head = "".join(
-        f"<th>{c}</th>"
-        for c in (
-            "wave",
-            "kind",
-            "version",
-            "status",
-            "started",
-            "stopped",
-            "approvals",
-            "state / error",
-            "execution",
-        )
-    )
-    title = esc(f"{document['program']}: wave status")
-    return (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
-        f'<p class="meta">generated {esc(document["generated_at"])}</p>{extra}'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>\n"
-    )
+    from wavectl.report.html import program_page
+
+    return program_page(document)

@@ -6,6 +6,7 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 
+from stacks.constructs.nag import acknowledge
 from stacks.workflows.context import WaveContext
 from tasks import contracts
 
@@ -28,6 +29,24 @@ def dependency_arns(ctx: WaveContext) -> list[dict[str, str]]:
     ]
 
 
+def _executions_arn(ctx: WaveContext, wave: str) -> str:
+    """The ARN of every execution of one dependency's state machine (and nothing else)."""
+    stack, name = Stack.of(ctx.scope), ctx.runbook.state_machine_name(wave)
+    acknowledge(
+        ctx.scope,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{stack.region}:{stack.account}"
+        f":execution:{name}:*]",
+        f"the dependency rule reads the executions of '{wave}' only (their input and history); "
+        "execution names are not known at synth time.",
+    )
+    return stack.format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{name}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
 def guard_state(ctx: WaveContext) -> sfn.IChainable:
     """Validate the execution input, refuse in a freeze window or with an unmet dependency."""
     function = ctx.task_function(
@@ -42,6 +61,13 @@ def guard_state(ctx: WaveContext) -> sfn.IChainable:
         function.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["states:ListExecutions"], resources=[d["state_machine_arn"] for d in deps]
+            )
+        )
+        # the dependency rule reads each execution's input (dry run?) and history (past its first gate?)
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+                resources=[_executions_arn(ctx, dep) for dep in ctx.wave.depends_on],
             )
         )
     payload = {

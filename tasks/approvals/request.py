@@ -125,7 +125,9 @@ def open_gate(event: ApprovalRequest, services: Services, now: datetime) -> dict
     if record.get("message_ts") or not services.store.claim_post(record["approval_id"]):
         return {"approval_id": record["approval_id"], "posted": False}
     try:
-        channel, ts = slack.post_request(record, services.groups)
+        channel, ts = slack.post_request(
+            record, services.groups, services.store.thread_of(record["execution"])
+        )
     except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
         services.store.release_post(record["approval_id"])
         logger().warning("slack post failed", extra={**log, "error": type(exc).__name__})

@@ -12,6 +12,7 @@ from slack_sdk.webhook import WebhookClient
 
 from tasks.approvals import config
 from tasks.approvals.config import Member
+from tasks.approvals.readable import summary_blocks
 from tasks.approvals.store import approvers_of
 from tasks.contracts import Decision, required_approvals
 
@@ -38,6 +39,8 @@ def _facts(record: dict[str, Any], groups: dict[str, list[Member]]) -> list[dict
     if policy.get("escalate_to"):
         who += f" (then {policy['escalate_to']})"
     requester = record.get("requester") or "unknown"
+    known = {m.slack for members in groups.values() for m in members}
+    requester = f"<@{requester}>" if requester in known else requester  # Slack shows the person's name
     source = record.get("requester_source")
     if source == "cloudtrail":
         requester += " (CloudTrail)"
@@ -104,7 +107,7 @@ def progress_text(record: dict[str, Any]) -> str:
 def message_blocks(record: dict[str, Any], groups: dict[str, list[Member]]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _header(record)[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": str(record.get("summary") or "")[:3000]}},
+        *summary_blocks(str(record.get("summary") or "")),  # readable: no JSON, "not verified" marked
         {"type": "section", "fields": _facts(record, groups)},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": progress_text(record)}]},
     ]
@@ -117,9 +120,24 @@ def fallback_text(record: dict[str, Any]) -> str:
     return f"{_header(record)}: {progress_text(record)}"
 
 
-def post_request(record: dict[str, Any], groups: dict[str, list[Member]]) -> tuple[str, str]:
+def thread_metadata(execution: str, wave: str, what: str) -> dict[str, Any]:
+    """Slack message metadata: which execution a message belongs to (one thread per execution)."""
+    payload = {"execution": execution, "wave": wave, "what": what}
+    return {"event_type": "wavectl_execution", "event_payload": payload}
+
+
+def post_request(
+    record: dict[str, Any], groups: dict[str, list[Member]], thread: tuple[str, str] | None = None
+) -> tuple[str, str]:
+    """Post the gate's message: the execution's first message starts its thread, later gates reply in it
+    (broadcast to the channel, so the approvers still see them)."""
+    threading: dict[str, Any] = {"thread_ts": thread[1], "reply_broadcast": True} if thread else {}
     response = web_client().chat_postMessage(
-        channel=config.channel(), text=fallback_text(record), blocks=message_blocks(record, groups)
+        channel=thread[0] if thread else config.channel(),
+        text=fallback_text(record),
+        blocks=message_blocks(record, groups),
+        metadata=thread_metadata(record["execution"], record["wave"], f"gate {record['gate']}"),
+        **threading,
     )
     return response["channel"], response["ts"]
 
@@ -150,3 +168,10 @@ def respond(
         client.send(text=text, response_type="ephemeral", replace_original=False)
     else:
         client.send(text=text, blocks=blocks, replace_original=True)
+
+
+def post_in_thread(thread: tuple[str, str], text: str, blocks: list[dict[str, Any]], metadata: dict) -> None:
+    """A reply in an execution's thread (its end, say)."""
+    web_client().chat_postMessage(
+        channel=thread[0], thread_ts=thread[1], text=text, blocks=blocks, metadata=metadata
+    )

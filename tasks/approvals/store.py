@@ -67,6 +67,19 @@ class ApprovalStore:
         index = self.table.get_item(Key=gate_key(execution, gate), ConsistentRead=True).get("Item")
         return self.get(index[c.APPROVAL_ID]) if index else None
 
+    def thread_of(self, execution: str) -> tuple[str, str] | None:
+        """(channel, ts) of the execution's first posted gate message: the root of its Slack thread."""
+        gates = self.table.query(
+            KeyConditionExpression=Key("pk").eq(c.EXECUTION_PK_PREFIX + execution)
+            & Key("sk").begins_with(c.GATE_SK_PREFIX),
+            ConsistentRead=True,
+        ).get("Items", [])
+        for gate in sorted(gates, key=lambda item: str(item.get(c.APPROVAL_CREATED_AT, ""))):
+            record = self.get(gate[c.APPROVAL_ID]) or {}
+            if record.get("message_ts") and record.get("channel"):
+                return str(record["channel"]), str(record["message_ts"])
+        return None
+
     def pending(self) -> list[dict[str, Any]]:
         """Full records of the open approvals. The by-status index projects no task tokens (nor all
         the fields the sweeper needs), so each record is read by key, consistently."""

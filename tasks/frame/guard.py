@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tasks.common.errors import DependencyNotMet, Frozen, InvalidInput
 from tasks.contracts import INPUT_FIELDS
-
-
-class ExecutionLister(Protocol):
-    def list_executions(self, **kwargs: Any) -> dict[str, Any]: ...
+from tasks.frame import dependencies
+from tasks.frame.dependencies import ExecutionReader
 
 
 def validate_input(raw: Any) -> dict[str, Any]:
@@ -46,28 +44,15 @@ def check_freeze(now: str, windows: list[dict[str, str]]) -> None:
             )
 
 
-def check_dependencies(sfn: ExecutionLister, depends_on: list[dict[str, str]]) -> None:
+def check_dependencies(sfn: ExecutionReader, depends_on: list[dict[str, str]]) -> None:
+    """Refuse unless every dependency is met by the rule of `tasks.frame.dependencies`."""
     for dep in depends_on:
-        latest = _latest_execution(sfn, dep["state_machine_arn"])
-        if latest is None:
-            raise DependencyNotMet(f"wave '{dep['wave']}' has never run; run it first")
-        if latest["status"] != "SUCCEEDED":
-            raise DependencyNotMet(
-                f"wave '{dep['wave']}' latest execution {latest['name']} is {latest['status']}, not SUCCEEDED"
-            )
+        verdict = dependencies.check(sfn, dep["wave"], dep["state_machine_arn"])
+        if not verdict.met:
+            raise DependencyNotMet(verdict.reason)
 
 
-def _latest_execution(sfn: ExecutionLister, state_machine_arn: str) -> dict[str, Any] | None:
-    try:
-        executions = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=100)["executions"]
-    except Exception as exc:  # a dependency that was never deployed has no executions either
-        if "StateMachineDoesNotExist" in type(exc).__name__ or "does not exist" in str(exc).lower():
-            return None
-        raise
-    return max(executions, key=lambda e: e["startDate"], default=None)
-
-
-def run_guard(event: dict[str, Any], sfn: ExecutionLister) -> dict[str, Any]:
+def run_guard(event: dict[str, Any], sfn: ExecutionReader) -> dict[str, Any]:
     request = validate_input(event.get("input"))
     check_freeze(event["now"], event.get("freeze", []))
     check_dependencies(sfn, event.get("depends_on", []))

@@ -100,7 +100,11 @@ def test_approvals_api_signs_slack_route_by_hmac_and_cli_route_by_iam(cloud_asse
     assert stage["Properties"]["AccessLogSetting"]["DestinationArn"]
     settings = stage["Properties"]["MethodSettings"][0]
     assert settings["ThrottlingRateLimit"] == 20 and settings["DataTraceEnabled"] is False
-    (rule,) = resources_of_type(control_plane, "AWS::Events::Rule")
+    (rule,) = [  # the reminders' schedule (the control plane has other rules: archive, metrics)
+        r
+        for r in resources_of_type(control_plane, "AWS::Events::Rule")
+        if "reminders" in r["Properties"]["Description"]
+    ]
     assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
     assert "SlackInteractivityUrl" in control_plane["Outputs"]
 

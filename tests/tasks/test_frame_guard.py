@@ -21,16 +21,34 @@ FREEZE = [
 
 
 class FakeExecutions:
-    """The one Step Functions call the guard makes, answered from a list."""
+    """The Step Functions reads the guard makes, answered from a list of real runs past their gate."""
 
     def __init__(self, *statuses: str):
         self.executions = [
-            {"name": f"run-{i}", "status": status, "startDate": datetime(2026, 11, 1 + i, tzinfo=UTC)}
+            {
+                "name": f"run-{i}",
+                "executionArn": f"arn:aws:states:eu-west-1:123456789012:execution:p-orders-db:run-{i}",
+                "status": status,
+                "startDate": datetime(2026, 11, 1 + i, tzinfo=UTC),
+            }
             for i, status in enumerate(statuses)
         ]
 
     def list_executions(self, **_: object) -> dict:
         return {"executions": list(reversed(self.executions))}
+
+    def describe_execution(self, executionArn: str) -> dict:
+        found = next(e for e in self.executions if e["executionArn"] == executionArn)
+        return {**found, "input": "{}"}
+
+    def get_execution_history(self, **_: object) -> dict:
+        gate = {"resource": "invoke.waitForTaskToken", "resourceType": "lambda"}
+        return {
+            "events": [
+                {"id": 1, "type": "TaskScheduled", "previousEventId": 0, "taskScheduledEventDetails": gate},
+                {"id": 2, "type": "TaskSucceeded", "previousEventId": 1},
+            ]
+        }
 
 
 def event(raw_input: object = None, *, now: str = "2026-11-26T10:00:00Z", freeze=(), depends_on=()) -> dict:
@@ -92,7 +110,7 @@ def test_dependency_whose_latest_run_failed_is_not_met():
     executions = FakeExecutions("SUCCEEDED", "FAILED")
     with pytest.raises(DependencyNotMet) as caught:
         run_guard(event(depends_on=[DEPENDENCY]), executions)
-    assert str(caught.value) == "wave 'orders-db' latest execution run-1 is FAILED, not SUCCEEDED"
+    assert str(caught.value) == "wave 'orders-db' latest real execution run-1 is FAILED, not SUCCEEDED"
 
 
 def test_dependency_whose_latest_run_succeeded_is_met():

@@ -225,10 +225,15 @@ class LocalCloud:
 
     # -------------------------------------------------------------------- server mode
 
-    def serve(self, port: int) -> str:
-        """Expose this embedded AWS on http://127.0.0.1:PORT (same backends, same in-process tasks)."""
+    def serve(self, port: int, *, access_log: bool = False) -> str:
+        """Expose this embedded AWS on http://127.0.0.1:PORT (same backends, same in-process tasks).
+
+        Quiet by default: the per-request access log (werkzeug's) only with `access_log`."""
+        import logging
+
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.INFO if access_log else logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self._stack.callback(self._server.stop)

@@ -4,6 +4,12 @@
 - Wait states and retry back-offs are compressed by the engine's speed (and counted as simulated time).
 - Callback (waitForTaskToken) timeouts and heartbeats are compressed too; a state's default
   timeout is left alone, or an in-process call could time out.
+- `ListExecutions` accepts an alias or version ARN (the executions started through it, as on AWS), and
+  `ListStateMachineVersions` is answered (moto lacks it).
+- An operation moto does not implement (or fails on) answers a JSON error naming the operation, so a
+  client sees `UnsupportedOperation: ... stepfunctions.list_map_runs ...` instead of a bare 500 and the
+  server prints no traceback.
+- `StartExecution` without a name gets a UUID, as on AWS (moto named every such execution "None").
 - `StartExecution` accepts a state machine alias or version ARN (moto only knows the unqualified
   ARN): the alias is resolved to its version, the execution runs that version's definition, and
   `DescribeExecution` reports `stateMachineVersionArn` / `stateMachineAliasArn` as AWS does.
@@ -38,6 +44,7 @@ from __future__ import annotations
 import json
 import threading
 import time as _time
+import uuid
 from contextlib import ExitStack
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -60,8 +67,8 @@ def install(cloud: LocalCloud) -> ExitStack:
     """Apply every patch for `cloud`; closing the returned stack undoes them."""
     stack = ExitStack()
     for target, attribute, replacement in _patches(cloud):
-        create = not hasattr(target, attribute)  # operations moto lacks (Transfer) are added
-        stack.enter_context(mock.patch.object(target, attribute, replacement, create=create))
+        missing = not hasattr(target, attribute)  # an operation moto lacks is added, then removed
+        stack.enter_context(mock.patch.object(target, attribute, replacement, create=missing))
     return stack
 
 
@@ -70,6 +77,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     import moto.iam.models as iam_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.responses import BaseResponse
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.s3.models import FakeBucket
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -102,6 +110,9 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         (CallbackEndpoint, "setup_heartbeat_endpoint", _heartbeat(cloud, heartbeat)),
         (StepFunctionsParserBackend, "start_execution", _start_qualified(start)),
         (StepFunctionResponse, "describe_execution", _describe_qualified(describe)),
+        (StepFunctionResponse, "list_executions", _list_qualified(StepFunctionResponse.list_executions)),
+        (StepFunctionResponse, "list_state_machine_versions", _list_state_machine_versions),
+        (BaseResponse, "call_action", _operation_errors_as_json(BaseResponse.call_action)),
         (StepFunctionsParserBackend, "_validate_definition", staticmethod(_memoised_validation(validate))),
         *cloud.route53.patches(),
         *cloud.events.patches(),
@@ -244,6 +255,7 @@ def _qualified_target(backend: Any, arn: str) -> tuple[Any, Any, str | None] | N
 
 def _start_qualified(original):
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        name = name or str(uuid.uuid4())  # AWS names an unnamed execution with a UUID; moto used "None"
         target = _qualified_target(self, state_machine_arn)
         if target is None or target[1] is None:
             return original(self, state_machine_arn, name, execution_input, trace_header)
@@ -278,3 +290,79 @@ def _describe_qualified(original):
         return result
 
     return describe_execution
+
+
+def _list_qualified(original):
+    """ListExecutions on an alias or version ARN: the executions that started through it."""
+
+    def list_executions(self):
+        from moto.core.responses import ActionResult
+
+        arn = self._get_param("stateMachineArn") or ""
+        target = _qualified_target(self.stepfunction_backend, arn)
+        if target is None:
+            return original(self)
+        machine, version, alias_arn = target
+        attribute = "wavectl_alias_arn" if alias_arn else "wavectl_version_arn"
+        wanted = alias_arn or (version.arn if version is not None else arn)
+        status_filter = self._get_param("statusFilter")
+        found = [
+            e
+            for e in machine.executions
+            if getattr(e, attribute, None) == wanted and (not status_filter or e.status == status_filter)
+        ]
+        executions = []
+        for execution in sorted(found, key=lambda e: e.start_date, reverse=True):
+            entry = {
+                "executionArn": execution.execution_arn,
+                "name": execution.name,
+                "startDate": execution.start_date,
+                "stateMachineArn": machine.arn,
+                "status": execution.status,
+            }
+            entry[("stateMachineAliasArn" if alias_arn else "stateMachineVersionArn")] = wanted
+            if execution.stop_date:
+                entry["stopDate"] = execution.stop_date
+            executions.append(entry)
+        return ActionResult({"executions": executions})
+
+    return list_executions
+
+
+def _list_state_machine_versions(self):
+    """ListStateMachineVersions (missing in moto): newest version first, as on AWS."""
+    from moto.core.responses import ActionResult
+
+    machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+    versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
+    return ActionResult(
+        {
+            "stateMachineVersions": [
+                {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions
+            ]
+        }
+    )
+
+
+def _operation_errors_as_json(original):
+    """An operation moto lacks, or fails in, answers one JSON error naming it (no server traceback)."""
+
+    from werkzeug.exceptions import HTTPException
+
+    def call_action(self):
+        try:
+            return original(self)
+        except HTTPException:  # moto's own AWS errors: its callers turn them into responses
+            raise
+        except Exception as exc:
+            operation = f"{self.service_name}.{self._get_action()}"
+            if isinstance(exc, NotImplementedError):
+                status, kind = 501, "UnsupportedOperation"
+                message = f"{operation} is not supported by the embedded AWS (moto) of wavectl local"
+            else:
+                status, kind = 500, "InternalFailure"
+                message = f"{operation} failed in the embedded AWS (moto): {type(exc).__name__}: {exc}"
+            body = json.dumps({"__type": kind, "message": message, "Message": message})
+            return status, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": kind}, body
+
+    return call_action

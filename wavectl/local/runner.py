@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from tasks.contracts import LIVE_ALIAS
+from wavectl.local.archive import deliver_execution_end
 from wavectl.local.history import ExecutionError, execution_error, history_events, position
 from wavectl.runbook import Runbook
 
@@ -105,6 +106,7 @@ def run_wave(
     )
     answer = gate_answerer(cloud) if answer_gates else None
     description = _wait(cloud, sfn, wave, execution_arn, answer, on_progress, timeout)
+    deliver_execution_end(cloud.session, cloud.runbook, execution_arn)  # EventBridge's job on AWS
     events = history_events(sfn, execution_arn)
     return WaveRun(
         wave=wave,

@@ -99,13 +99,18 @@ PAGE = """<!doctype html>
 <main id="channel"><p class="empty">No messages yet.</p></main>
 <script>
 const state = {people: [], data: null};
+const EMOJI = {white_check_mark: "\\u2705", x: "\\u274c", hourglass: "\\u231b",
+  warning: "\\u26a0\\ufe0f", checkered_flag: "\\u{1F3C1}", octagonal_sign: "\\u{1F6D1}",
+  grey_question: "\\u2754", bell: "\\u{1F514}"};
 const ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"};
 const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ENTITIES[c]);
 function mrkdwn(text) {
   let html = esc(text);
   html = html.replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, (_, id) => {
     const p = state.people.find(x => x.id === id); return "<b>@" + esc(p ? p.name : id) + "</b>"; });
-  return html.replace(/\\*([^*]+)\\*/g, "<b>$1</b>").replace(/\\n/g, "<br>");
+  html = html.replace(/:([a-z_]+):/g, (all, name) => EMOJI[name] || all);
+  return html.replace(/\\*([^*]+)\\*/g, "<b>$1</b>").replace(/`([^`]+)`/g, "<code>$1</code>")
+    .replace(/\\n/g, "<br>");
 }
 function blockHtml(b, msg) {
   if (b.type === "header") return "<h2>" + esc(b.text.text) + "</h2>";
@@ -128,7 +133,8 @@ function render(data) {
   root.innerHTML = data.messages.map(m => {
     const body = (m.blocks || []).map(b => blockHtml(b, m)).join("") || mrkdwn(m.text);
     const replies = data.replies.filter(r => r.thread_ts === m.ts)
-      .map(r => '<div class="reply">' + mrkdwn(r.text) + "</div>").join("");
+      .map(r => '<div class="reply">' + ((r.blocks || []).map(b => blockHtml(b, r)).join("") ||
+        mrkdwn(r.text)) + "</div>").join("");
     const notes = data.ephemeral.filter(e => e.ts === m.ts).slice(-1)
       .map(e => '<div class="ephemeral">Only visible to you: ' + mrkdwn(e.text) + "</div>").join("");
     return '<div class="msg" data-ts="' + esc(m.ts) + '">' + body +
