@@ -11,7 +11,7 @@ The contract (later versions add keys, never remove or rename them):
                 # since the status review (issue 13):
                 "version_live", "version_running", "dry_run", "requester", "ticket",
                 "duration_s", "elapsed_s", "pending_approval", "dependencies", "unlocks_dependents",
-                "outcome",
+                "outcome", "counts",
                 "executions": [{"name", "execution_arn", "status", "dry_run", "version", "requester",
                                 "ticket", "started_at", "stopped_at", "duration_s", "current_state",
                                 "pending_gates", "error", "approvals", "evidence",
@@ -27,7 +27,8 @@ the waves after this one may start. `requester` is a person's runbook name where
 `approver_names` and each vote's time and reason in `votes`.
 
 `outcome` is the one-line summary a wave's workflow leaves in its output (`$.outcome.summary`, e.g.
-a DNS cutover's weights reached), or null.
+a DNS cutover's weights reached), or null. `counts` is a decommission's resources by fate
+(`in_scope`, `retained`, `disabled`, `deleted`, `left`), or null; its outcome line spells them out.
 
 `placeholder` is true for a wave whose kind has no workflow yet: its execution ran one gate and a Pass
 state and did nothing else, so its `SUCCEEDED` is never shown as a plain success.
@@ -47,7 +48,7 @@ from typing import Any
 
 import boto3
 
-from tasks.contracts import LIVE_ALIAS
+from tasks.contracts import DECOMMISSION_OUTPUT_KEY, LIVE_ALIAS
 from tasks.frame import dependencies
 from wavectl.local.history import execution_error, history_events, position
 from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
@@ -205,6 +206,7 @@ def wave_status(reader: Reader, wave: Wave) -> dict[str, Any]:
         "ticket",
         "duration_s",
         "outcome",
+        "counts",
     ):
         entry[key] = shown[key]
     entry["elapsed_s"] = shown["duration_s"] if shown["status"] == "RUNNING" else None
@@ -267,19 +269,36 @@ def execution_summary(reader: Reader, wave: Wave, listed: dict[str, Any]) -> dic
         "steps": steps(events),
         "evidence": evidence_keys(reader.runbook, wave.wave, description.get("name") or ""),
         "outcome": _outcome(description),
+        "counts": _counts(description),
     }
     summary.update(reader.version(description.get("stateMachineVersionArn")))
     return summary
 
 
-def _outcome(description: dict[str, Any]) -> str | None:
-    """The one-line summary a wave's workflow leaves in its output (`$.outcome.summary`), or None."""
+def _output(description: dict[str, Any]) -> dict[str, Any]:
     try:
         output = json.loads(description.get("output") or "{}")
     except ValueError:
-        return None
-    outcome = output.get("outcome") if isinstance(output, dict) else None
-    return str(outcome["summary"]) if isinstance(outcome, dict) and outcome.get("summary") else None
+        return {}
+    return output if isinstance(output, dict) else {}
+
+
+def _outcome(description: dict[str, Any]) -> str | None:
+    """The one-line summary a wave's workflow leaves in its output (`$.outcome.summary`), or None.
+
+    A decommission says what it did with its resources (its counts) when it leaves no summary."""
+    outcome = _output(description).get("outcome")
+    if isinstance(outcome, dict) and outcome.get("summary"):
+        return str(outcome["summary"])
+    counts = _counts(description)
+    return " · ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items()) if counts else None
+
+
+def _counts(description: dict[str, Any]) -> dict[str, int] | None:
+    """A decommission's resource counts: in scope, retained, disabled, deleted, left."""
+    section = _output(description).get(DECOMMISSION_OUTPUT_KEY)
+    counts = section.get("counts") if isinstance(section, dict) else None
+    return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else None
 
 
 def _input(description: dict[str, Any]) -> dict[str, Any]:
@@ -334,6 +353,7 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "depends_on": list(wave.depends_on),
         "executions": [],
         "outcome": None,
+        "counts": None,
     }
 
 
