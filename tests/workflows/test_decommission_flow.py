@@ -117,6 +117,14 @@ def test_decommission_retains_then_deletes_exactly_the_approved_estate(local_clo
         "deleted": len(targets),
         "left": 1,
     }
+    # And status.json shows them for the wave, spelled out in its outcome line
+    from wavectl.status import build_status
+
+    entry = next(
+        w for w in build_status(local_cloud.session, local_cloud.runbook)["waves"] if w["wave"] == WAVE
+    )
+    assert entry["counts"] == counts
+    assert entry["outcome"].startswith(f"in scope {len(targets)} · retained 4")
 
 
 def test_traffic_in_the_lookback_stops_the_wave_before_anything_changes(local_cloud):
