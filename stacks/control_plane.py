@@ -311,6 +311,20 @@ class ControlPlaneStack(Stack):
             "Task results only for the program's wave state machines (<program>-*), created by the wave "
             "stacks after this one.",
         )
+        # A vote on a gate whose execution was stopped or has ended is refused (execution_ended).
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeWaveExecutionsBeforeCountingAVote",
+                actions=["states:DescribeExecution"],
+                resources=[self._state_machines_arn("execution") + ":*"],
+            )
+        )
+        acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::{self._nag_arn('execution')}:*]",
+            "DescribeExecution only, on the executions of the program's wave state machines (<program>-*), "
+            "to refuse votes on an execution that has ended.",
+        )
         return function
 
     def _approval_reminders(self) -> TaskFunction:

@@ -69,6 +69,7 @@ class Decision(StrEnum):
     REJECTED = "rejected"
     TIMED_OUT = "timed_out"
     PENDING = "pending"
+    EXECUTION_ENDED = "execution_ended"  # the execution stopped or ended while the gate was open
 
 
 class CompensationStatus(StrEnum):

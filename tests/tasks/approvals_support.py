@@ -56,6 +56,7 @@ class RecordingStepFunctions:
 
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    status: str = "RUNNING"  # what DescribeExecution says of the gate's execution
 
     def send_task_success(self, **kwargs: Any) -> dict:
         with self.lock:
@@ -68,7 +69,10 @@ class RecordingStepFunctions:
         return {}
 
     def describe_execution(self, **kwargs: Any) -> dict:
-        return {"stateMachineVersionArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:p-w:3"}
+        return {
+            "stateMachineVersionArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:p-w:3",
+            "status": self.status,
+        }
 
     def describe_state_machine(self, **kwargs: Any) -> dict:
         return {"description": "w v3 sha256:" + "ab" * 32}

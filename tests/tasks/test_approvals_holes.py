@@ -1,0 +1,157 @@
+"""The holes the adversarial review found in the approval path, each held shut by a test."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tasks.approvals import callback
+from tasks.approvals.store import approvers_of
+from tests.tasks.approvals_support import interaction_event, sign
+
+
+def _event_with(world, approval: str, **changes) -> dict:
+    event = interaction_event(approval, "U02BOB", "approve", world.slack)
+    headers = dict(event["headers"])
+    headers.update(changes.pop("headers", {}))
+    return {**event, **changes, "headers": headers}
+
+
+@pytest.mark.parametrize("timestamp", ["soon", "1700000000.5", "", "１７００", "9" * 400, "-1"])
+def test_callback_answers_401_for_a_malformed_timestamp(world, timestamp):
+    # Given an open gate
+    approval = world.open_gate()
+    # When a click arrives whose X-Slack-Request-Timestamp is not a whole number of seconds
+    event = _event_with(world, approval, headers={"X-Slack-Request-Timestamp": timestamp})
+    response = callback.handler(event, None)
+    # Then it is refused as unauthenticated, not crashed on, and nothing is recorded
+    assert response["statusCode"] == 401
+    assert approvers_of(world.record(approval)) == []
+
+
+def test_callback_answers_401_for_a_body_that_is_not_utf8(world):
+    # Given an open gate and a body of invalid UTF-8, base64-encoded as API Gateway passes binary
+    approval = world.open_gate()
+    raw = b"payload=\xff\xfe\xfd"
+    timestamp = int(time.time())
+    event = _event_with(
+        world,
+        approval,
+        body=base64.b64encode(raw).decode(),
+        isBase64Encoded=True,
+        headers={"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": "v0=" + "0" * 64},
+    )
+    # When it arrives
+    response = callback.handler(event, None)
+    # Then 401
+    assert response["statusCode"] == 401
+
+
+def test_callback_answers_401_for_invalid_base64_and_non_string_headers(world):
+    approval = world.open_gate()
+    bad_base64 = _event_with(world, approval, body="%%%not-base64%%%", isBase64Encoded=True)
+    not_a_map = {**_event_with(world, approval), "headers": ["X-Slack-Signature", "v0=1"]}
+    assert callback.handler(bad_base64, None)["statusCode"] == 401
+    assert callback.handler(not_a_map, None)["statusCode"] == 401
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_callback_answers_405_to_any_method_but_post_even_when_signed(world, method):
+    # Given a validly signed click sent with another HTTP method
+    approval = world.open_gate(required=1)
+    event = _event_with(world, approval, httpMethod=method)
+    # When it reaches the function
+    response = callback.handler(event, None)
+    # Then 405 and no vote
+    assert response["statusCode"] == 405
+    assert approvers_of(world.record(approval)) == [] and world.sfn.calls == []
+
+
+def test_callback_answers_413_to_a_body_over_64_kb(world):
+    # Given a validly signed body just over 64 kB
+    approval = world.open_gate(required=1)
+    body = "payload=" + "a" * (64 * 1024)
+    timestamp = int(time.time())
+    headers = {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": sign(body, timestamp)}
+    event = _event_with(world, approval, body=body, headers=headers)
+    # When it arrives
+    response = callback.handler(event, None)
+    # Then 413 before anything is parsed
+    assert response["statusCode"] == 413
+
+
+def test_vote_on_a_gate_whose_execution_was_stopped_is_refused_and_closes_the_record(world):
+    # Given a 1-of-3 gate whose execution an operator stopped (StopExecution)
+    approval = world.open_gate(required=1)
+    world.sfn.status = "ABORTED"
+    # When bob approves
+    response = world.click(approval, "U02BOB")
+    # Then no task result is sent, the record is closed as execution_ended, and no approval evidence exists
+    assert response["statusCode"] == 200
+    assert world.sfn.calls == []
+    record = world.record(approval)
+    assert record["status"] == "execution_ended" and approvers_of(record) == []
+    assert not any(json.loads(e)["status"] == "approved" for e in world.evidence())
+    # And bob is told why
+    assert "ended" in world.slack.events()[-1]["text"]
+
+
+def test_cli_vote_on_a_gate_whose_execution_failed_is_refused(world):
+    from wavectl import approvals as tool_approvals
+
+    approval = world.open_gate(required=1)
+    world.sfn.status = "FAILED"
+    bob = "arn:aws:sts::123456789012:assumed-role/WavectlApprover/bob"
+    response = callback.handler(tool_approvals.cli_event(approval, "reject", None, bob), None)
+    assert response["statusCode"] == 409
+    assert world.record(approval)["status"] == "execution_ended" and world.sfn.calls == []
+
+
+def test_late_reject_is_corrected_to_timed_out_like_a_late_approve(world):
+    # Given a gate whose task token Step Functions no longer accepts (TimeoutSeconds won)
+    approval = world.open_gate()
+    real = world.sfn.send_task_failure
+
+    def gone(**kwargs):
+        raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "gone"}}, "SendTaskFailure")
+
+    world.sfn.send_task_failure = gone
+    # When carol rejects
+    response = world.click(approval, "U03CAROL", action="reject")
+    world.sfn.send_task_failure = real
+    # Then the record and the evidence say timed_out, not rejected
+    assert response["statusCode"] == 200
+    record = world.record(approval)
+    assert record["status"] == "timed_out" and record["decided_via"] == "timeout"
+    decisions = [json.loads(e)["status"] for e in world.evidence()]
+    assert "rejected" not in decisions and "timed_out" in decisions
+
+
+def test_closing_click_is_answered_within_slacks_budget_when_slack_is_slow(world):
+    # Given a 1-of-3 gate and a Slack that takes 1.5 s for chat.update and for response_url each
+    approval = world.open_gate(required=1)
+    _slow_slack(world, seconds=1.5)
+    # When bob's click closes the gate
+    started = time.perf_counter()
+    response = world.click(approval, "U02BOB")
+    elapsed = time.perf_counter() - started
+    # Then the click is answered in well under Slack's 3 seconds (the two updates ran side by side)
+    assert response["statusCode"] == 200
+    assert elapsed < 2.5, f"answered after {elapsed:.2f}s"
+    assert [kind for kind, _ in world.sfn.calls] == ["success"]
+
+
+def _slow_slack(world, seconds: float) -> None:
+    slack = world.slack
+    real = slack.handle
+
+    def slow(request):
+        if "chat.update" in request.path or request.path.startswith("/response/"):
+            time.sleep(seconds)
+        return real(request)
+
+    slack.handle = slow
