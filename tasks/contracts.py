@@ -199,6 +199,9 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
     "evidence_error",
     "reminded_at",
     "escalated_at",
+    "post_error",
+    "post_failed_at",
+    "execution_status",
 )
 
 # The record's fields that are evidence of a decision (everything but bookkeeping of the sweeper and
@@ -206,7 +209,8 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
 EVIDENCE_ATTRIBUTES: tuple[str, ...] = tuple(
     name
     for name in RECORD_ATTRIBUTES
-    if name not in ("evidence_key", "evidence_error", "reminded_at", "escalated_at")
+    if name
+    not in ("evidence_key", "evidence_error", "reminded_at", "escalated_at", "post_error", "post_failed_at")
 )
 
 # The (execution, gate) index records: which approval a gate has, and when it was reached.
@@ -225,6 +229,8 @@ STATUS_INDEX_ATTRIBUTES: tuple[str, ...] = (
     "requester_source",
     "votes",
     "created_at",
+    "message_ts",  # with post_error: whether the gate's Slack message exists (`wavectl approvals`)
+    "post_error",
 )
 
 # What `wavectl approvals` reads from the index.

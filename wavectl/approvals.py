@@ -137,6 +137,14 @@ def pending(session: boto3.Session, table_name: str) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: item.get(c.APPROVAL_EXPIRES_AT, ""))
 
 
+def slack_state(item: dict[str, Any]) -> str:
+    """Whether a pending approval's Slack message exists: `posted`, `NOT POSTED` (every attempt
+    failed: approvers do not know; the sweeper retries, `wavectl approve` works) or `posting`."""
+    if item.get("message_ts"):
+        return "posted"
+    return "NOT POSTED" if item.get("post_error") else "posting"
+
+
 # ----------------------------------------------------------------------------- CLI fallback
 
 

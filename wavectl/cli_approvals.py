@@ -72,7 +72,7 @@ def list_approvals(
         out.print_json(json.dumps(items, default=str))
         return
     table = Table(title=f"{runbook.program.program}: pending approvals")
-    for column in ("approval id", "wave", "gate", "votes", "requested by", "deadline"):
+    for column in ("approval id", "wave", "gate", "votes", "requested by", "deadline", "slack"):
         table.add_column(column, overflow="fold")
     for item in items:
         policy = item.get("policy") or {}
@@ -86,6 +86,7 @@ def list_approvals(
             votes,
             str(item.get("requester")),
             item["expires_at"],
+            approvals.slack_state(item) + (f" ({item['post_error']})" if item.get("post_error") else ""),
         )
     out.print(table)
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -118,20 +119,66 @@ def new_record(event: ApprovalRequest, services: Services, now: datetime) -> dic
     }
 
 
+POST_ATTEMPTS = 3  # the request function's 30 s timeout holds 3 posts of 2 s plus the waits
+POST_FIRST_WAIT_SECONDS = 0.5
+POST_MAX_WAIT_SECONDS = 4.0
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def post_with_retry(record: dict[str, Any], services: Services) -> tuple[str, str]:
+    """Post the request message, retrying a failed post with a capped exponential backoff; the last
+    error is raised when every attempt failed."""
+    for attempt in range(POST_ATTEMPTS):
+        try:
+            return slack.post_request(record, services.groups)
+        except Exception as exc:
+            logger().warning(
+                "slack post attempt failed",
+                extra={"approval_id": record["approval_id"], "attempt": attempt + 1, "error": _code(exc)},
+            )
+            if attempt == POST_ATTEMPTS - 1:
+                raise
+            _sleep(min(POST_MAX_WAIT_SECONDS, POST_FIRST_WAIT_SECONDS * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+def _code(exc: Exception) -> str:
+    """A Slack error's code (e.g. `channel_not_found`, or the exception's class): never its text."""
+    response = getattr(exc, "response", None)
+    error = response.get("error") if response is not None and hasattr(response, "get") else None
+    return str(error or type(exc).__name__)[:80]
+
+
+def post_gate(record: dict[str, Any], services: Services, now: datetime) -> bool:
+    """Post the request message of an approval not yet posted (once: the post is claimed). A post
+    that fails every attempt is escalated: `post_error` on the record (`wavectl approvals` shows the
+    gate as NOT POSTED), an ERROR log line (the control plane's alarm), and the reminder sweeper
+    posts it when Slack answers again. The gate waits either way; `wavectl approve` works."""
+    approval_id = record["approval_id"]
+    if record.get("message_ts") or not services.store.claim_post(approval_id):
+        return False
+    try:
+        channel, ts = post_with_retry(record, services)
+    except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
+        services.store.release_post(approval_id)
+        services.store.set_post_error(approval_id, _code(exc), now)
+        logger().error(
+            "slack post failed after retries",
+            extra={"approval_id": approval_id, "gate": record["gate"], "error": _code(exc)},
+        )
+        return False
+    services.store.set_message(approval_id, channel, ts)
+    return True
+
+
 def open_gate(event: ApprovalRequest, services: Services, now: datetime) -> dict[str, Any]:
     record, created = services.store.open(new_record(event, services, now))
     log = {"approval_id": record["approval_id"], "gate": record["gate"], "wave": record["wave"]}
     logger().info("approval opened" if created else "approval request retried", extra=log)
-    if record.get("message_ts") or not services.store.claim_post(record["approval_id"]):
-        return {"approval_id": record["approval_id"], "posted": False}
-    try:
-        channel, ts = slack.post_request(record, services.groups)
-    except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
-        services.store.release_post(record["approval_id"])
-        logger().warning("slack post failed", extra={**log, "error": type(exc).__name__})
-        return {"approval_id": record["approval_id"], "posted": False}
-    services.store.set_message(record["approval_id"], channel, ts)
-    return {"approval_id": record["approval_id"], "posted": True}
+    return {"approval_id": record["approval_id"], "posted": post_gate(record, services, now)}
 
 
 def timed_out(event: dict[str, Any], services: Services, now: datetime) -> dict[str, str]:

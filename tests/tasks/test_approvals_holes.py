@@ -155,3 +155,66 @@ def _slow_slack(world, seconds: float) -> None:
         return real(request)
 
     slack.handle = slow
+
+
+def _failing_posts(world, failures: int) -> list[str]:
+    """Make the local Slack answer the next `failures` chat.postMessage calls with HTTP 503."""
+    from wavectl.local.slack import SlackResponse
+
+    slack, real, seen = world.slack, world.slack.handle, []
+
+    def flaky(request):
+        if request.path.endswith("chat.postMessage") and len(seen) < failures:
+            seen.append(request.path)
+            return SlackResponse.of_json({"ok": False, "error": "service_unavailable"}, status=503)
+        return real(request)
+
+    slack.handle = flaky
+    return seen
+
+
+def test_failed_slack_post_is_retried_with_backoff_and_then_posted(world, monkeypatch):
+    from tasks.approvals import request
+
+    waits: list[float] = []
+    monkeypatch.setattr(request, "_sleep", waits.append)
+    # Given a Slack that fails the first two posts
+    failed = _failing_posts(world, 2)
+    # When a gate opens
+    approval = world.open_gate()
+    # Then the post was retried with growing waits and the message is in the channel
+    assert len(failed) == 2 and waits == sorted(waits) and len(waits) == 2 and waits[0] > 0
+    record = world.record(approval)
+    assert record["message_ts"] and "post_error" not in record
+    assert len(world.slack.messages("C0MIGRATION")) == 1
+
+
+def test_slack_post_that_keeps_failing_is_recorded_listed_as_not_posted_and_posted_by_the_sweeper(
+    world, monkeypatch, task_logs
+):
+    from datetime import timedelta
+
+    from tasks.approvals import reminders, request
+    from tests.tasks.approvals_support import TABLE, now
+    from wavectl import approvals as tool_approvals
+
+    monkeypatch.setattr(request, "_sleep", lambda seconds: None)
+    # Given a Slack that is down for every attempt of the request
+    _failing_posts(world, 10)
+    approval = world.open_gate(remind_after=60)
+    # Then the approval carries the error, an error line is logged, and `wavectl approvals` shows it
+    record = world.record(approval)
+    assert record["post_error"] and "message_ts" not in record
+    assert "slack post failed after retries" in task_logs.messages()
+    (listed,) = tool_approvals.pending(world.session, TABLE)
+    assert listed["post_error"] and tool_approvals.slack_state(listed) == "NOT POSTED"
+    # When Slack is back and the sweeper runs after remind_after
+    world.slack.handle = type(world.slack).handle.__get__(world.slack)
+    counts = reminders.sweep(world.services, now() + timedelta(seconds=90))
+    # Then the request is posted, the error cleared, and the reminder lands in its thread
+    record = world.record(approval)
+    assert counts["posted"] == 1 and record["message_ts"] and "post_error" not in record
+    root, reminder = world.slack.messages("C0MIGRATION")
+    assert root["blocks"] and reminder["thread_ts"] == root["ts"] and "Reminder" in reminder["text"]
+    (listed,) = tool_approvals.pending(world.session, TABLE)
+    assert tool_approvals.slack_state(listed) == "posted"
