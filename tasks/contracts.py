@@ -62,6 +62,8 @@ class ErrorName(StrEnum):
     NOT_READY = "Wavectl.NotReady"
     VERIFICATION_FAILED = "Wavectl.VerificationFailed"
     COMPENSATED = "Wavectl.Compensated"
+    REQUESTER_PENDING = "Wavectl.RequesterPending"  # CloudTrail has not delivered StartExecution yet
+    REQUESTER_UNKNOWN = "Wavectl.RequesterUnknown"  # nobody authenticated is known to have started it
 
 
 class Decision(StrEnum):
@@ -94,6 +96,10 @@ INPUT_FIELDS: dict[str, type] = {"requested_by": str, "change_ticket": str, "dry
 
 # Where the common frame keeps its results in the execution state.
 REQUEST_PATH = "$.request"
+# Where the frame's requester step puts who started the execution (tasks/frame/requester.py):
+# {"verified": bool, "source": cloudtrail|input|unknown|dry_run, "principal": {...} when verified}.
+REQUESTER_PATH = "$.request.requester"
+REQUESTER_VERIFIED, REQUESTER_UNVERIFIED = "verified", "unverified"  # a wave's `requester:` setting
 WAVE_PATH = "$.wave"
 
 # Payload keys the frame's guard task receives.
@@ -284,6 +290,8 @@ class ApprovalRequest(TypedDict):
     requested_by: str | None
     requested_by_source: str | None
     summary: str
+    requester: NotRequired[dict[str, Any]]  # the frame's resolved requester (REQUESTER_PATH)
+    requester_policy: NotRequired[str]  # the wave's `requester:` (verified | unverified)
 
 
 class MapItem(TypedDict):

@@ -21,8 +21,16 @@ from tasks.approvals.decisions import Services, record_timeout
 from tasks.approvals.rules import iso, parse_time
 from tasks.approvals.store import ApprovalStore
 from tasks.common.aws import own_session
+from tasks.common.errors import RequesterUnknown
 from tasks.common.logging import logger
-from tasks.contracts import ApprovalPolicy, ApprovalRequest, Decision, ErrorName
+from tasks.contracts import (
+    REQUESTER_UNVERIFIED,
+    REQUESTER_VERIFIED,
+    ApprovalPolicy,
+    ApprovalRequest,
+    Decision,
+    ErrorName,
+)
 
 _DIGEST_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})")
 
@@ -81,11 +89,40 @@ def execution_started_at(event: dict[str, Any], sfn: Any, now: datetime) -> date
     return now
 
 
+def _resolved_principal(event: dict[str, Any]) -> identity.Principal | None:
+    """The StartExecution caller the frame's requester step found in CloudTrail, if it did."""
+    resolved = event.get("requester")
+    if not isinstance(resolved, dict) or not resolved.get("verified"):
+        return None
+    found = resolved.get("principal") or {}
+    if not found.get("arn"):
+        return None
+    return identity.Principal(
+        arn=str(found["arn"]),
+        session_name=found.get("session_name"),
+        type=str(found.get("type") or "unknown"),
+        principal_id=found.get("principal_id"),
+        issuer_arn=found.get("issuer_arn"),
+        event_id=found.get("event_id"),
+        event_time=found.get("event_time"),
+    )
+
+
 def requester(event: dict[str, Any], services: Services, started: datetime) -> dict[str, Any]:
-    """The requester fields: input `requested_by`, plus the CloudTrail StartExecution caller if known."""
-    principal = None
-    if services.cloudtrail is not None:
+    """The requester fields: input `requested_by`, plus the CloudTrail StartExecution caller.
+
+    A gate does not open while nobody authenticated is known to have started the execution, unless
+    the wave's runbook says `requester: unverified` (Wavectl.RequesterUnknown, before anything is
+    stored or posted)."""
+    principal = _resolved_principal(event)
+    if principal is None and services.cloudtrail is not None:
         principal = identity.lookup_start_execution(services.cloudtrail, event["execution"], started)
+    if principal is None and event.get("requester_policy", REQUESTER_VERIFIED) != REQUESTER_UNVERIFIED:
+        raise RequesterUnknown(
+            f"gate {event.get('gate')} does not open: nobody authenticated is known to have started "
+            "this execution (no CloudTrail StartExecution caller), and the wave does not allow "
+            "`requester: unverified`"
+        )
     return identity.requester_fields(
         event.get("requested_by"), event.get("requested_by_source"), principal, services.groups
     )

@@ -120,6 +120,8 @@ def gate_event(gate: str = "go", requested_by: str | None = "U01ALICE", **policy
         "requested_by": requested_by,
         "requested_by_source": "input",
         "summary": "Copy orders and ledger to the Globex account",
+        # most tests exercise the rules on input identities; the verified default has its own tests
+        "requester_policy": "unverified",
     }
 
 
