@@ -244,6 +244,7 @@ PENDING_ATTRIBUTES: tuple[str, ...] = ("pk", "sk", "status", "expires_at", *STAT
 
 # The CLI fallback's route on the approvals API (IAM-authorised; the caller ARN is the identity).
 APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
+APPROVER_ROLE_NAME = "WavectlApprover"  # its trust pins sts:RoleSessionName to ${aws:username}
 APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
 ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"
 

@@ -101,8 +101,17 @@ def _approver_session(session: boto3.Session, runbook: Runbook, who: str) -> bot
         raise typer.Exit(1)
     iam = session.client("iam")
     account = runbook.program.accounts.tooling
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}]}  # fmt: skip
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Condition": {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}},
+            }
+        ],
+    }  # as on AWS
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):  # the embedded AWS only
         iam.create_role(RoleName=APPROVER_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
     creds = session.client("sts").assume_role(

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from tasks.approvals import config, slack
+from tasks.approvals import approver_role, config, slack
 from tasks.approvals.decisions import Outcome, Services, decide
 from tasks.approvals.request import services as make_services
 from tasks.approvals.rules import APPROVE, REJECT, member_for_arn
@@ -177,6 +177,15 @@ def cli_decision(event: dict[str, Any], services: Services, now: datetime) -> di
     if member is None:
         logger().info("cli decision refused: caller is no approver", extra={"caller": caller})
         return _response(403, {"message": f"{caller or 'caller'} is not an approver's IAM identity"})
+    if not approver_role.session_is_pinned(services.iam, caller):
+        logger().warning("cli decision refused: session name not pinned", extra={"caller": caller})
+        return _response(
+            403,
+            {
+                "message": f"{caller}: the role's trust policy lets callers choose their session name; "
+                "pin sts:RoleSessionName to ${aws:username} or require sts:SourceIdentity"
+            },
+        )
     try:
         body = json.loads(_body(event) or "{}")
     except ValueError:
@@ -209,7 +218,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     path = str(event.get("resource") or event.get("path") or event.get("rawPath") or "")
     try:
         if path.startswith("/cli/"):
-            return cli_decision(event, make_services(), now)
+            return cli_decision(event, make_services(iam=True), now)
         return slack_interaction(event, make_services(), now)
     except Refused as refused:  # a body that is not UTF-8 (the CLI route reads it after the IAM check)
         return _response(refused.status, {"message": str(refused)})

@@ -37,6 +37,7 @@ class Services:
     s3: Any  # s3 client
     groups: dict[str, list[Member]]
     cloudtrail: Any = None  # cloudtrail client (request and reminder functions only): the requester
+    iam: Any = None  # iam client (the callback only): approver roles' trust policies (GetRole)
 
 
 def decide(

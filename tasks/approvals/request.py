@@ -40,7 +40,9 @@ def new_approval_id() -> str:
     return "apr_" + secrets.token_urlsafe(16)
 
 
-def services(session: boto3.Session | None = None, *, cloudtrail: bool = False) -> Services:
+def services(
+    session: boto3.Session | None = None, *, cloudtrail: bool = False, iam: bool = False
+) -> Services:
     """The clients of an approvals function; `cloudtrail` only for those that look up the requester
     (request and reminders; the callback neither needs nor may call LookupEvents)."""
     session = session or own_session()
@@ -51,6 +53,7 @@ def services(session: boto3.Session | None = None, *, cloudtrail: bool = False) 
         s3=session.client("s3"),
         groups=config.groups(),
         cloudtrail=session.client("cloudtrail", config=identity.CLIENT_CONFIG) if cloudtrail else None,
+        iam=session.client("iam") if iam else None,
     )
 
 

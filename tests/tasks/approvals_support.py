@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 from tasks import contracts as c
-from tasks.approvals import callback, request
+from tasks.approvals import approver_role, callback, request
 from tasks.approvals.decisions import Services
 from tasks.common.logging import logger
 from tasks.contracts import STATUS_INDEX_ATTRIBUTES
@@ -224,8 +224,10 @@ def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApprovalWorld]:
             sfn=sfn,
             s3=session.client("s3"),
             groups=request.config.groups(),
+            iam=session.client("iam"),
         )
-        monkeypatch.setattr(callback, "make_services", lambda: services)
+        monkeypatch.setattr(callback, "make_services", lambda **clients: services)
+        monkeypatch.setattr(approver_role, "_cache", {})
         try:
             yield ApprovalWorld(session=session, slack=slack, sfn=sfn, services=services)
         finally:
@@ -261,9 +263,24 @@ def _create_resources(session: boto3.Session) -> None:
         CreateBucketConfiguration={"LocationConstraint": REGION},
         ObjectLockEnabledForBucket=True,
     )
+    session.client("iam").create_role(
+        RoleName="WavectlApprover", AssumeRolePolicyDocument=json.dumps(approver_trust(pinned=True))
+    )
     secrets = session.client("secretsmanager")
     secrets.create_secret(Name=SIGNING, SecretString=LOCAL_SIGNING_SECRET)
     secrets.create_secret(Name=BOT, SecretString=LOCAL_BOT_TOKEN)
     from tasks.approvals import config
 
     config._secrets.clear()
+
+
+def approver_trust(pinned: bool) -> dict[str, Any]:
+    """The approver role's trust policy: pinned as the control plane writes it, or the open variant."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if pinned:
+        statement["Condition"] = {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}}
+    return {"Version": "2012-10-17", "Statement": [statement]}

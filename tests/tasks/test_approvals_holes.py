@@ -218,3 +218,42 @@ def test_slack_post_that_keeps_failing_is_recorded_listed_as_not_posted_and_post
     assert root["blocks"] and reminder["thread_ts"] == root["ts"] and "Reminder" in reminder["text"]
     (listed,) = tool_approvals.pending(world.session, TABLE)
     assert tool_approvals.slack_state(listed) == "posted"
+
+
+def test_cli_vote_through_a_role_whose_session_name_is_not_pinned_is_refused(world):
+    from tasks.approvals import approver_role
+    from tests.tasks.approvals_support import approver_trust
+    from wavectl import approvals as tool_approvals
+
+    # Given the approver role trusts the account without pinning the session name, so eve (who may
+    # assume it) can call herself bob with --role-session-name bob
+    world.session.client("iam").update_assume_role_policy(
+        RoleName="WavectlApprover", PolicyDocument=json.dumps(approver_trust(pinned=False))
+    )
+    approver_role._cache.clear()
+    approval = world.open_gate(required=1)
+    as_bob = "arn:aws:sts::123456789012:assumed-role/WavectlApprover/bob"
+    # When "bob" approves from the CLI
+    response = callback.handler(tool_approvals.cli_event(approval, "approve", None, as_bob), None)
+    # Then the vote is refused: the session name proves nothing
+    assert response["statusCode"] == 403 and "RoleSessionName" in json.loads(response["body"])["message"]
+    assert approvers_of(world.record(approval)) == [] and world.sfn.calls == []
+
+
+@pytest.mark.parametrize(
+    ("condition", "pinned"),
+    [
+        ({"StringEquals": {"sts:RoleSessionName": "${aws:username}"}}, True),
+        ({"StringLike": {"sts:SourceIdentity": "*@example.com"}}, True),
+        ({"StringEquals": {"sts:RoleSessionName": "bob"}}, False),
+        ({"ForAnyValue:StringEquals": {"sts:RoleSessionName": "${aws:username}"}}, False),
+        (None, False),
+    ],
+)
+def test_trust_policy_pins_the_session_name_only_with_username_or_source_identity(condition, pinned):
+    from tasks.approvals.approver_role import trust_pins_session
+
+    statement = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    assert trust_pins_session({"Statement": [statement]}) is pinned
