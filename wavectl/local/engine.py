@@ -105,6 +105,7 @@ class LocalCloud:
         self.resources = Resources()
         self.estate: dict[str, Any] = {}
         self.slack_page_url = ""  # the local Slack channel page, once started
+        self.slack_interactions_url = ""  # POST /slack/interactions over HTTP, once serve() runs
         self._seed_estate = seed_estate
         self._stack = ExitStack()
         self._server: Any = None
@@ -192,12 +193,14 @@ class LocalCloud:
     # -------------------------------------------------------------------- server mode
 
     def serve(self, port: int) -> str:
-        """Expose this embedded AWS on http://127.0.0.1:PORT (same backends, same in-process tasks)."""
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        """Expose this embedded AWS on http://127.0.0.1:PORT (same backends, same in-process tasks),
+        with Slack's interactivity route `POST /slack/interactions` in front (slack_endpoint.py)."""
+        from wavectl.local import slack_endpoint
 
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
+        self._server = slack_endpoint.Server(self, port)
+        port = self._server.start()
         self._stack.callback(self._server.stop)
+        self.slack_interactions_url = f"http://127.0.0.1:{port}{slack_endpoint.INTERACTIONS_PATH}"
         return f"http://127.0.0.1:{port}"
 
     # -------------------------------------------------------------------- helpers for callers
