@@ -33,7 +33,7 @@ def start(
     port: Port = None,
     runbooks: Runbooks = Path("runbooks"),
     requested_by: Annotated[
-        str | None, typer.Option("--requested-by", help="who asks (default: $USER)")
+        str | None, typer.Option("--requested-by", help="who asks (default: your AWS caller identity)")
     ] = None,
 ) -> None:
     """Start a wave on its `live` alias (input: {"requested_by": ...}); print the execution ARN.
@@ -47,8 +47,18 @@ def start(
     runbook = load_or_exit(runbooks)
     known_wave_or_exit(runbook, wave)
     session = session_for(runbook, local, port)
-    execution_arn = start_wave(session, runbook, wave, requested_by or getpass.getuser())
+    execution_arn = start_wave(session, runbook, wave, requested_by or _caller(session) or getpass.getuser())
     out.print(f"started {wave}: {execution_arn}", highlight=False, soft_wrap=True)
+
+
+def _caller(session) -> str | None:
+    """The ARN AWS authenticates this session as: the requester the gates will also find in CloudTrail."""
+    from wavectl.approvals import caller_arn
+
+    try:
+        return caller_arn(session)
+    except Exception:  # no credentials for STS: CloudTrail still names the caller of StartExecution
+        return None
 
 
 def status(
