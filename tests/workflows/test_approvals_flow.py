@@ -163,3 +163,20 @@ def test_starter_without_requested_by_is_known_from_cloudtrail_before_the_gate_o
     assert _status(cloud, execution)["approvers"] == []
     click(cloud, gate["approval_id"], "U02BOB", "reject")
     assert _finished(cloud, execution)["status"] == "FAILED"
+
+
+def test_approval_functions_call_only_what_their_roles_grant(cloud):
+    # Given every AWS call the approval functions made in the runs above (success and failure paths),
+    # recorded by the embedded runtime's botocore hook
+    from tasks.contracts import APPROVAL_CALLBACK_TASK, APPROVAL_REQUEST_TASK
+    from tests.stacks.templates import granted_actions
+    from wavectl.local import calls
+
+    recorded = calls.recorded()
+    for task in (APPROVAL_REQUEST_TASK, APPROVAL_CALLBACK_TASK):
+        name = cloud.runbook.control_function_name(task)
+        called = set(recorded.get(name, {}))
+        assert called, f"no calls recorded for {name}"
+        # Then each called action is granted by the function's role in the synthesised template
+        difference = calls.compare(called, granted_actions(cloud.assembly, name))
+        assert difference.called_not_granted == [], (name, difference)

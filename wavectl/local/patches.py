@@ -46,10 +46,13 @@ _UNLOCKED_PATH = "/invocations"
 
 def install(cloud: LocalCloud) -> ExitStack:
     """Apply every patch for `cloud`; closing the returned stack undoes them."""
-    from wavectl.local import cloudtrail
+    from wavectl.local import calls, cloudtrail
 
     stack = ExitStack()
     for target, attribute, replacement in _patches(cloud):
+        stack.enter_context(mock.patch.object(target, attribute, replacement))
+    calls.reset()  # the AWS calls of each task function (least privilege): see wavectl/local/calls.py
+    for target, attribute, replacement in calls.patches():
         stack.enter_context(mock.patch.object(target, attribute, replacement))
     cloudtrail.reset()  # CloudTrail LookupEvents (StartExecution callers): see wavectl/local/cloudtrail.py
     for target, attribute, replacement in cloudtrail.patches():
