@@ -34,4 +34,4 @@ def test_every_wave_stops_a_dry_run_before_any_approval_or_change(cloud_assembly
         # and nothing before it asks for an approval or is anything but the read-only checks
         before = states_before(definition, DRY_RUN_CHOICE)
         assert not any(name.startswith("Approval:") for name in before), stack
-        assert before <= {"Check request", "Preflight"}, (stack, before)
+        assert before <= {"Check request", "Resolve requester", "Preflight"}, (stack, before)
