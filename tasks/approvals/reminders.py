@@ -113,13 +113,15 @@ def fill_in_requester(record: dict[str, Any], services: Services, now: datetime)
 
 def sweep(services: Services, now: datetime) -> dict[str, int]:
     counts = {"pending": 0, "posted": 0, "reminded": 0, "escalated": 0, "requester_found": 0}
-    lookups = 0
+    lookups, slack_down = 0, False
     for record in services.store.pending():
         counts["pending"] += 1
         try:
-            if not record.get("message_ts"):  # the request's own post failed: post it now
-                counts["posted"] += post_gate(record, services, now)
+            if not record.get("message_ts") and not slack_down:  # the request's own post failed: post it
+                posted = post_gate(record, services, now, attempts=1)  # one try each: the sweep has 60 s
+                counts["posted"] += posted
                 record = services.store.get(record["approval_id"]) or record
+                slack_down = not posted and bool(record.get("post_error"))
             if services.cloudtrail and lookups < MAX_LOOKUPS_PER_SWEEP and _still_looking(record, now):
                 lookups += 1
                 counts["requester_found"] += fill_in_requester(record, services, now)

@@ -168,10 +168,12 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def post_with_retry(record: dict[str, Any], services: Services) -> tuple[str, str]:
+def post_with_retry(
+    record: dict[str, Any], services: Services, attempts: int = POST_ATTEMPTS
+) -> tuple[str, str]:
     """Post the request message, retrying a failed post with a capped exponential backoff; the last
     error is raised when every attempt failed."""
-    for attempt in range(POST_ATTEMPTS):
+    for attempt in range(attempts):
         try:
             return slack.post_request(record, services.groups)
         except Exception as exc:
@@ -179,7 +181,7 @@ def post_with_retry(record: dict[str, Any], services: Services) -> tuple[str, st
                 "slack post attempt failed",
                 extra={"approval_id": record["approval_id"], "attempt": attempt + 1, "error": _code(exc)},
             )
-            if attempt == POST_ATTEMPTS - 1:
+            if attempt == attempts - 1:
                 raise
             _sleep(min(POST_MAX_WAIT_SECONDS, POST_FIRST_WAIT_SECONDS * 2**attempt))
     raise AssertionError("unreachable")
@@ -192,7 +194,9 @@ def _code(exc: Exception) -> str:
     return str(error or type(exc).__name__)[:80]
 
 
-def post_gate(record: dict[str, Any], services: Services, now: datetime) -> bool:
+def post_gate(
+    record: dict[str, Any], services: Services, now: datetime, attempts: int = POST_ATTEMPTS
+) -> bool:
     """Post the request message of an approval not yet posted (once: the post is claimed). A post
     that fails every attempt is escalated: `post_error` on the record (`wavectl approvals` shows the
     gate as NOT POSTED), an ERROR log line (the control plane's alarm), and the reminder sweeper
@@ -201,7 +205,7 @@ def post_gate(record: dict[str, Any], services: Services, now: datetime) -> bool
     if record.get("message_ts") or not services.store.claim_post(approval_id):
         return False
     try:
-        channel, ts = post_with_retry(record, services)
+        channel, ts = post_with_retry(record, services, attempts)
     except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
         services.store.release_post(approval_id)
         services.store.set_post_error(approval_id, _code(exc), now)
