@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
 import re
 from collections.abc import Callable
@@ -154,7 +155,9 @@ def _answer_click(response_url: Any, outcome: Outcome, services: Services) -> No
 def run_within_deadline(calls: list[Callable[[], None]], deadline: float = SLACK_DEADLINE_SECONDS) -> None:
     """Run the Slack calls in parallel; return when all are done or the deadline passes. A failed
     or late Slack call never undoes a decision (it is logged)."""
-    futures = [_slack_pool.submit(_logged, call) for call in calls]
+    # each call runs in a copy of this context: the function's settings travel with it (the embedded
+    # runtime keeps them in a context variable, not in os.environ)
+    futures = [_slack_pool.submit(contextvars.copy_context().run, _logged, call) for call in calls]
     _done, late = wait(futures, timeout=deadline)
     if late:
         logger().warning("slack answer still running at the deadline", extra={"late": len(late)})
