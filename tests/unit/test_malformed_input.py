@@ -80,7 +80,11 @@ def mutated_runbook(draw: st.DrawFn) -> dict[str, str]:
         if draw(st.integers(min_value=0, max_value=9)) == 0:  # now and then: arbitrary text
             texts[name] = draw(st.text(max_size=200))
             continue
-        document = yaml.safe_load(texts[name])
+        try:
+            document = yaml.safe_load(texts[name])
+        except yaml.YAMLError:  # already replaced by arbitrary text: break it further as text
+            texts[name] = texts[name] + draw(st.text(max_size=50))
+            continue
         path = draw(st.sampled_from(_paths(document)))
         mode = draw(st.sampled_from(["replace", "delete", "add"])) if path else "replace"
         document = _replace(document, path, draw(values), mode)
