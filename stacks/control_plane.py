@@ -72,6 +72,7 @@ class ControlPlaneStack(Stack):
         self.evidence_archive = operations.add_evidence_archive(self)  # on every execution end
         self.approval_metrics = operations.add_approval_metrics(self)
         self.dashboard = operations.add_dashboard(self)
+        self.approver_role = self._approver_role()
         self._refs = self._make_refs()
 
     @property
@@ -355,7 +356,73 @@ class ControlPlaneStack(Stack):
             "Task results only for the program's wave state machines (<program>-*), created by the wave "
             "stacks after this one.",
         )
+        # A vote on a gate whose execution was stopped or has ended is refused (execution_ended).
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeWaveExecutionsBeforeCountingAVote",
+                actions=["states:DescribeExecution"],
+                resources=[self._state_machines_arn("execution") + ":*"],
+            )
+        )
+        acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::{self._nag_arn('execution')}:*]",
+            "DescribeExecution only, on the executions of the program's wave state machines (<program>-*), "
+            "to refuse votes on an execution that has ended.",
+        )
+        roles = self._approver_roles()
+        if roles:
+            function.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadApproverRoleTrustPolicies", actions=["iam:GetRole"], resources=roles
+                )
+            )
         return function
+
+    def _approver_role(self) -> iam.Role:
+        """`WavectlApprover`: what an approver assumes for `wavectl approve|reject` on AWS.
+
+        Its trust policy pins the session name to the caller's IAM user name (`${aws:username}`), so
+        `assumed-role/WavectlApprover/bob` is bob: nobody who may assume the role can call himself bob
+        with `--role-session-name bob`. The callback refuses a CLI vote through any role whose trust
+        policy does not pin it (tasks/approvals/approver_role.py). It may only call the CLI route."""
+        role = iam.Role(
+            self,
+            "ApproverRole",
+            role_name=contracts.APPROVER_ROLE_NAME,
+            description="wavectl approvers: wavectl approve|reject (session name = the IAM user name)",
+            assumed_by=iam.AccountPrincipal(self.account).with_conditions(
+                {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}}
+            ),
+            max_session_duration=Duration.hours(1),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecideThroughTheCliRouteOnly",
+                actions=["execute-api:Invoke"],
+                resources=[self.approvals_api.arn_for_execute_api("POST", "/cli/approvals/*/*", "v1")],
+            )
+        )
+        api_id = self.get_logical_id(self.approvals_api.node.default_child)
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:{self.region}:{self.account}:"
+            f"<{api_id}>/v1/POST/cli/approvals/*/*]",
+            "Invoke only the CLI decision route; the approval id and action are path parameters.",
+        )
+        return role
+
+    def _approver_roles(self) -> list[str]:
+        """IAM role ARNs behind the runbook approvers' assumed-role identities (the callback reads
+        their trust policies)."""
+        names = set()
+        for members in self.runbook.program.approvers.values():
+            for member in members:
+                for arn in member.iam:
+                    if ":assumed-role/" in arn:
+                        account = arn.split(":")[4]
+                        names.add(f"arn:{self.partition}:iam::{account}:role/{arn.split('/')[1]}")
+        return sorted(names)
 
     def _approval_reminders(self) -> TaskFunction:
         function = self._approvals_function(

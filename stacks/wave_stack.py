@@ -38,6 +38,7 @@ class WaveStack(Stack):
             runbook_version=wave.version,
             comment=f"wavectl {runbook.program.program}/{wave.wave} ({wave.kind}) v{wave.version}",
             log_key=control.key,
+            encryption_key=control.key,
         )
         self._acknowledge_xray()
 

@@ -62,6 +62,8 @@ class ErrorName(StrEnum):
     COMPENSATED = "Wavectl.Compensated"
     ALARM_TRIPPED = "Wavectl.AlarmTripped"  # dns-cutover: an alarm or a new target's health check
     ABORTED = "Wavectl.Aborted"  # decommission: `wavectl abort` during the cool-off (resources restored)
+    REQUESTER_PENDING = "Wavectl.RequesterPending"  # CloudTrail has not delivered StartExecution yet
+    REQUESTER_UNKNOWN = "Wavectl.RequesterUnknown"  # nobody authenticated is known to have started it
 
 
 class Decision(StrEnum):
@@ -69,6 +71,7 @@ class Decision(StrEnum):
     REJECTED = "rejected"
     TIMED_OUT = "timed_out"
     PENDING = "pending"
+    EXECUTION_ENDED = "execution_ended"  # the execution stopped or ended while the gate was open
 
 
 class CompensationStatus(StrEnum):
@@ -93,6 +96,10 @@ INPUT_FIELDS: dict[str, type] = {"requested_by": str, "change_ticket": str, "dry
 
 # Where the common frame keeps its results in the execution state.
 REQUEST_PATH = "$.request"
+# Where the frame's requester step puts who started the execution (tasks/frame/requester.py):
+# {"verified": bool, "source": cloudtrail|input|unknown|dry_run, "principal": {...} when verified}.
+REQUESTER_PATH = "$.request.requester"
+REQUESTER_VERIFIED, REQUESTER_UNVERIFIED = "verified", "unverified"  # a wave's `requester:` setting
 WAVE_PATH = "$.wave"
 
 # Payload keys the frame's guard task receives.
@@ -200,6 +207,9 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
     "evidence_error",
     "reminded_at",
     "escalated_at",
+    "post_error",
+    "post_failed_at",
+    "execution_status",
 )
 
 # The record's fields that are evidence of a decision (everything but bookkeeping of the sweeper and
@@ -207,7 +217,8 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
 EVIDENCE_ATTRIBUTES: tuple[str, ...] = tuple(
     name
     for name in RECORD_ATTRIBUTES
-    if name not in ("evidence_key", "evidence_error", "reminded_at", "escalated_at")
+    if name
+    not in ("evidence_key", "evidence_error", "reminded_at", "escalated_at", "post_error", "post_failed_at")
 )
 
 # The (execution, gate) index records: which approval a gate has, and when it was reached.
@@ -226,6 +237,8 @@ STATUS_INDEX_ATTRIBUTES: tuple[str, ...] = (
     "requester_source",
     "votes",
     "created_at",
+    "message_ts",  # with post_error: whether the gate's Slack message exists (`wavectl approvals`)
+    "post_error",
 )
 
 # What `wavectl approvals` reads from the index.
@@ -233,6 +246,7 @@ PENDING_ATTRIBUTES: tuple[str, ...] = ("pk", "sk", "status", "expires_at", *STAT
 
 # The CLI fallback's route on the approvals API (IAM-authorised; the caller ARN is the identity).
 APPROVALS_CLI_PATH = "/cli/approvals/{approval_id}/{action}"
+APPROVER_ROLE_NAME = "WavectlApprover"  # its trust pins sts:RoleSessionName to ${aws:username}
 APPROVALS_API_OUTPUT = "ApprovalsApiUrl"  # control-plane stack output: base URL of the approvals API
 ENV_APPROVALS_API_URL = "WAVECTL_APPROVALS_API_URL"
 
@@ -278,6 +292,8 @@ class ApprovalRequest(TypedDict):
     requested_by: str | None
     requested_by_source: str | None
     summary: str
+    requester: NotRequired[dict[str, Any]]  # the frame's resolved requester (REQUESTER_PATH)
+    requester_policy: NotRequired[str]  # the wave's `requester:` (verified | unverified)
 
 
 class MapItem(TypedDict):

@@ -158,6 +158,14 @@ def running_gate(session: boto3.Session, runbook: Any, wave: str, gate: str) -> 
     return None
 
 
+def slack_state(item: dict[str, Any]) -> str:
+    """Whether a pending approval's Slack message exists: `posted`, `NOT POSTED` (every attempt
+    failed: approvers do not know; the sweeper retries, `wavectl approve` works) or `posting`."""
+    if item.get("message_ts"):
+        return "posted"
+    return "NOT POSTED" if item.get("post_error") else "posting"
+
+
 # ----------------------------------------------------------------------------- CLI fallback
 
 

@@ -79,7 +79,7 @@ def list_approvals(
     table = Table(title=f"{runbook.program.program}: pending approvals", box=box.SIMPLE_HEAD)
     id_width = max([len(item["approval_id"]) for item in items] + [11])
     table.add_column("approval id", no_wrap=True, min_width=id_width)  # copied whole into `approve`
-    for column in ("wave / gate", "votes", "deadline"):  # text may wrap inside its cell; ids never
+    for column in ("wave / gate", "votes", "deadline", "slack"):  # text may wrap inside its cell; ids never
         table.add_column(column, overflow="fold")
     for item in items:
         policy = item.get("policy") or {}
@@ -90,6 +90,7 @@ def list_approvals(
             f"{item['wave']} / {item['gate']}\nby {names.get(requester, requester)}",
             f"{len(item.get('votes') or {})} of {policy.get('required', '?')}\n{policy.get('group', '?')}",
             f"{expires[5:10]}\n{expires[11:16]}" if expires else "-",
+            approvals.slack_state(item) + (f"\n{item['post_error']}" if item.get("post_error") else ""),
         )
     out.print(table)
 
@@ -104,8 +105,17 @@ def _approver_session(session: boto3.Session, runbook: Runbook, who: str) -> bot
         raise typer.Exit(1)
     iam = session.client("iam")
     account = runbook.program.accounts.tooling
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}]}  # fmt: skip
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Condition": {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}},
+            }
+        ],
+    }  # as on AWS
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):  # the embedded AWS only
         iam.create_role(RoleName=APPROVER_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
     creds = session.client("sts").assume_role(

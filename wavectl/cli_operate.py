@@ -43,7 +43,7 @@ def start(
     port: Port = None,
     runbooks: Runbooks = Path("runbooks"),
     requested_by: Annotated[
-        str | None, typer.Option("--requested-by", help="who asks (default: $USER)")
+        str | None, typer.Option("--requested-by", help="who asks (default: your AWS caller identity)")
     ] = None,
 ) -> None:
     """Start a wave on its `live` alias; print the execution ARN.
@@ -60,11 +60,11 @@ def start(
 
     runbook = load_or_exit(runbooks)
     known_wave_or_exit(runbook, wave)
-    document = start_input(requested_by or getpass.getuser(), input_json, ticket, dry_run)
+    session = session_for(runbook, local, port)
+    document = start_input(requested_by or _caller(session) or getpass.getuser(), input_json, ticket, dry_run)
     if not isinstance(document, dict):
         err.print(f"refused, nothing started: {document}", style="red", highlight=False, markup=False)
         raise typer.Exit(EXIT_INVALID)
-    session = session_for(runbook, local, port)
     refused = refusal(session, runbook, wave)
     if refused is not None:
         err.print(f"refused, nothing started: {refused}", style="red", highlight=False, markup=False)
@@ -73,6 +73,16 @@ def start(
     execution_arn = start_wave(session, runbook, wave, who, extra_input=document)
     mode = " (dry run)" if document.get("dry_run") else ""
     out.print(f"started {wave}{mode}: {execution_arn}", highlight=False, soft_wrap=True)
+
+
+def _caller(session) -> str | None:
+    """The ARN AWS authenticates this session as: the requester the gates will also find in CloudTrail."""
+    from wavectl.approvals import caller_arn
+
+    try:
+        return caller_arn(session)
+    except Exception:  # no credentials for STS: CloudTrail still names the caller of StartExecution
+        return None
 
 
 def status(

@@ -388,6 +388,7 @@ def _event_line(text: str) -> None:
 def _print_endpoints(cloud: Any, url: str) -> None:
     out.print(f"embedded AWS for {cloud.runbook.program.program} on {url} (Ctrl-C stops it)", highlight=False)
     out.print(f"  local Slack:      {cloud.slack.url}", highlight=False)
+    out.print(f"  Slack endpoint:   POST {cloud.slack_interactions_url} (as API Gateway)", highlight=False)
     out.print(
         f"  Slack channel:    {cloud.slack_page_url} (open it to approve or reject as any approver)",
         highlight=False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
@@ -156,6 +156,12 @@ class WaveBase(Model):
     description: str = ""
     depends_on: list[str] = Field(default_factory=list)
     approval: ApprovalPolicy
+    requester: Literal["verified", "unverified"] = Field(
+        "verified",
+        description="verified: gates open only once CloudTrail names who started the execution "
+        "(four eyes from the first vote); unverified: after 15 minutes without it, gates open with "
+        "the input's requested_by as the requester",
+    )
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,15 @@ problem found (file:line:col and the rule broken), never just the first one.
 
 from __future__ import annotations
 
+import difflib
 import json
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from tasks.contracts import WaveKind
 from wavectl.bridge_model import residency_problems
@@ -131,22 +133,62 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _pydantic_problems(exc: ValidationError, located: Located, prefix: Loc = ()) -> list[Problem]:
+def _pydantic_problems(
+    exc: ValidationError, located: Located, prefix: Loc = (), model: type[BaseModel] | None = None
+) -> list[Problem]:
     problems = []
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
         loc = (*prefix, *loc)
-        problems.append(Problem(located.position_of(loc), _describe(error, loc)))
+        problems.append(Problem(located.position_of(loc), _describe(error, loc, model)))
     return problems
 
 
-def _describe(error: dict[str, Any], loc: Loc) -> str:
+def _unwrap(annotation: Any) -> Any:
+    """The model or container type behind Annotated[...] / X | None."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = (models or options or [None])[0]
+        else:
+            return annotation
+
+
+def _fields_at(model: type[BaseModel] | None, path: Loc) -> list[str]:
+    """The field names of the model found at `path` inside `model` (for "did you mean")."""
+    current: Any = model
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part) if isinstance(part, str) else None
+            current = field.annotation if field is not None else None
+        elif get_origin(current) in (list, tuple, set) and get_args(current):
+            current = get_args(current)[0]
+        elif get_origin(current) is dict and len(get_args(current)) == 2:
+            current = get_args(current)[1]
+        else:
+            return []
+    current = _unwrap(current)
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _unknown_field(where: str, loc: Loc, model: type[BaseModel] | None) -> str:
+    name = str(loc[-1]) if loc else where
+    close = difflib.get_close_matches(name, _fields_at(model, loc[:-1]), n=1, cutoff=0.6)
+    return f"unknown field '{where}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+
+
+def _describe(error: dict[str, Any], loc: Loc, model: type[BaseModel] | None = None) -> str:
     where = ".".join(str(part) for part in loc)
     kind = error["type"]
     if kind == "missing":
         return f"missing required field '{where}'"
     if kind == "extra_forbidden":
-        return f"unknown field '{where}'"
+        return _unknown_field(where, loc, model)
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
         return f"{where}: {error['input']!r} is not a valid value ({message})"
@@ -168,7 +210,7 @@ def _parse_program(located: Located, problems: list[Problem]) -> Program | None:
     try:
         return Program.model_validate(located.data)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc, located))
+        problems.extend(_pydantic_problems(exc, located, model=Program))
         return None
 
 
@@ -178,7 +220,7 @@ def _parse_wave(located: Located, problems: list[Problem]) -> Wave | None:
         problems.append(Problem(located.position_of(()), "wave file must be a YAML mapping"))
         return None
     kind = data.get("kind")
-    model = KINDS[WaveKind(kind)].model if kind in set(WaveKind) else None
+    model = KINDS[WaveKind(kind)].model if isinstance(kind, str) and kind in set(WaveKind) else None
     if model is None:
         allowed = ", ".join(KINDS)
         message = "missing required field 'kind'" if kind is None else f"kind: unknown wave kind {kind!r}"
@@ -187,7 +229,7 @@ def _parse_wave(located: Located, problems: list[Problem]) -> Wave | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc, located))
+        problems.extend(_pydantic_problems(exc, located, model=model))
         return None
 
 
@@ -222,12 +264,45 @@ def load_runbook(path: str | Path = "runbooks") -> Runbook:
             broken_names.add(located.data["wave"])
     if not waves and not problems:
         problems.append(Problem(Position(_display(root / "waves"), 1, 1), "no wave files (waves/*.yaml)"))
+    if program is not None and program_src is not None:
+        problems.extend(_unique_approvers(program, program_src))
     if program is not None:
         problems.extend(cross_checks(program, waves, broken_names))
     if problems:
         raise RunbookInvalid(problems)
     assert program is not None
     return Runbook(program=program, waves=[w for w, _ in waves], root=root, sources=sources)
+
+
+def _unique_approvers(program: Program, src: Located) -> Iterable[Problem]:
+    """One person, one identity: a Slack id names one approver and a name one Slack id, across all
+    groups (a person may be in several groups). Otherwise four eyes and vote counting could confuse
+    two people, or count one person twice."""
+    names_by_id: dict[str, dict[str, Loc]] = {}
+    ids_by_name: dict[str, dict[str, Loc]] = {}
+    for group, members in program.approvers.items():
+        for index, member in enumerate(members):
+            name = member.name or member.slack
+            names_by_id.setdefault(member.slack, {}).setdefault(name, ("approvers", group, index, "slack"))
+            if member.name:
+                ids_by_name.setdefault(member.name, {}).setdefault(
+                    member.slack, ("approvers", group, index, "name")
+                )
+    for slack_id, names in names_by_id.items():
+        if len(names) > 1:
+            loc = list(names.values())[1]
+            yield Problem(
+                src.position_of(loc),
+                f"Slack id '{slack_id}' is used by two approvers ({', '.join(names)}); "
+                "one Slack id per person",
+            )
+    for name, ids in ids_by_name.items():
+        if len(ids) > 1:
+            loc = list(ids.values())[1]
+            yield Problem(
+                src.position_of(loc),
+                f"approver name '{name}' is used by two Slack ids ({', '.join(ids)}); one name per person",
+            )
 
 
 # ----------------------------------------------------------------------------- cross-file rules

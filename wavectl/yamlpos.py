@@ -46,22 +46,66 @@ class YamlSyntaxError(ValueError):
 
 
 def load_located(path: Path, display_name: str) -> Located:
-    text = path.read_text(encoding="utf-8")
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML file. Syntax errors, text that is not UTF-8 or holds characters YAML forbids, and
+    a key set twice in one mapping (YAML loaders silently keep the last) raise YamlSyntaxError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise YamlSyntaxError(Position(display_name, line, 1), "file is not UTF-8 text") from None
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, display_name) from None
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _refuse_duplicate_keys(node, display_name)
         data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlSyntaxError(Position(display_name, line, column), f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, display_name) from None
+    except (TypeError, ValueError, RecursionError) as exc:  # e.g. an unhashable key PyYAML lets through
+        if isinstance(exc, YamlSyntaxError):
+            raise
+        raise YamlSyntaxError(Position(display_name, 1, 1), f"YAML not understood: {exc}") from None
     finally:
         loader.dispose()
     positions: dict[Loc, Position] = {}
     if node is not None:
         _collect(node, (), display_name, positions)
     return Located(data=data, positions=positions, file=display_name)
+
+
+def _syntax_error(exc: yaml.YAMLError, file: str) -> YamlSyntaxError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+    else:  # a ReaderError: a character YAML does not allow
+        mark, problem = None, str(getattr(exc, "reason", "") or exc).split("\n")[0]
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return YamlSyntaxError(Position(file, line, column), f"YAML syntax error: {problem}")
+
+
+def _refuse_duplicate_keys(node: yaml.Node, file: str) -> None:
+    """A mapping that sets one key twice is an error at the second key (naming the first's line)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, yaml.Node] = {}
+            for key_node, value_node in current.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    first = seen.get(key_node.value)
+                    if first is not None:
+                        first_line = first.start_mark.line + 1
+                        raise YamlSyntaxError(
+                            _mark(key_node, file),
+                            f"duplicate key '{key_node.value}' (first set at line {first_line})",
+                        )
+                    seen[key_node.value] = key_node
+                stack.append(value_node)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
 
 
 def _mark(node: yaml.Node, file: str) -> Position:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -35,7 +35,11 @@ class VersionedStateMachine(Construct):
         runbook_version: int,
         comment: str,
         log_key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
+        """`encryption_key`: the program's customer-managed key. Step Functions then encrypts the
+        definition, execution input and output, and the execution history (task tokens included)
+        with it, so reading history takes kms:Decrypt on that key, not only states:GetExecutionHistory."""
         super().__init__(scope, construct_id)
         self.log_group, self.role = logged_role(
             self,
@@ -52,6 +56,11 @@ class VersionedStateMachine(Construct):
             comment=comment,
             role=self.role,
             tracing_enabled=True,
+            encryption_configuration=(
+                sfn.CustomerManagedEncryptionConfiguration(encryption_key, Duration.minutes(5))
+                if encryption_key is not None
+                else None
+            ),
             logs=sfn.LogOptions(
                 destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),

@@ -22,7 +22,7 @@ from stacks.constructs.lambda_step import lambda_step
 from stacks.constructs.nag import acknowledge
 from stacks.names import request_function_export
 from stacks.workflows.context import WaveContext
-from tasks.contracts import REQUEST_PATH, ApprovalPolicy, ErrorName
+from tasks.contracts import REQUEST_PATH, REQUESTER_PATH, ApprovalPolicy, ErrorName
 from wavectl.model import ApprovalPolicy as ApprovalPolicyModel
 
 APPROVAL_RESULT_PATH = "$.approval"  # the last gate's decision: {decision, approvers, decided_at}
@@ -67,6 +67,8 @@ def request_payload(
         "entered_at.$": "$$.State.EnteredTime",
         "requested_by.$": f"{REQUEST_PATH}.requested_by",
         "requested_by_source.$": f"{REQUEST_PATH}.requested_by_source",
+        "requester.$": REQUESTER_PATH,  # resolved by the frame before any gate (tasks/frame/requester.py)
+        "requester_policy": wave.requester,
     }
     if summary_path is not None:
         payload["summary.$"] = summary_path

@@ -90,9 +90,58 @@ def guard_state(ctx: WaveContext) -> sfn.IChainable:
     )
 
 
+def requester_state(ctx: WaveContext) -> sfn.IChainable:
+    """Who started the execution, from CloudTrail, before any gate opens (tasks/frame/requester.py).
+
+    While CloudTrail has not delivered the StartExecution event the task fails with
+    Wavectl.RequesterPending and is retried (the task itself gives up 15 minutes after the start);
+    Wavectl.RequesterUnknown fails the execution before anything changed."""
+    function = ctx.task_function(
+        "requester",
+        "tasks.frame.requester_handler.resolve",
+        description=f"{ctx.wave.wave}: who started this execution (CloudTrail StartExecution caller)",
+        timeout=Duration.seconds(30),
+        memory_mb=256,
+    )
+    function.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="LookUpStartExecutionCallerInCloudTrail", actions=["cloudtrail:LookupEvents"], resources=["*"]
+        )
+    )
+    acknowledge(
+        function.role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "cloudtrail:LookupEvents supports no resource-level permissions, so it needs Resource *. "
+        "Read-only; this function only finds who started the execution.",
+    )
+    payload = {
+        "execution.$": "$$.Execution.Id",
+        "started_at.$": "$$.Execution.StartTime",
+        "now.$": "$$.State.EnteredTime",
+        "requested_by.$": f"{contracts.REQUEST_PATH}.requested_by",
+        "dry_run.$": f"{contracts.REQUEST_PATH}.dry_run",
+        "requester_policy": ctx.wave.requester,
+    }
+    step = ctx.invoke(
+        "Resolve requester",
+        function,
+        payload,
+        result_path=contracts.REQUESTER_PATH,
+        comment="the StartExecution caller from CloudTrail, before any gate (Wavectl.RequesterUnknown)",
+    )
+    step.add_retry(
+        errors=[contracts.ErrorName.REQUESTER_PENDING.value],
+        interval=Duration.seconds(20),
+        backoff_rate=1.5,
+        max_delay=Duration.seconds(90),
+        max_attempts=30,
+    )
+    return step
+
+
 def wrap_in_frame(ctx: WaveContext, body: sfn.IChainable) -> sfn.IChainable:
     done = sfn.Succeed(ctx.scope, "Wave complete")
-    return sfn.Chain.start(guard_state(ctx)).next(body).next(done)
+    return sfn.Chain.start(guard_state(ctx)).next(requester_state(ctx)).next(body).next(done)
 
 
 def fail_with_caught_error(ctx: WaveContext, state_id: str) -> sfn.Fail:

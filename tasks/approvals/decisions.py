@@ -37,6 +37,7 @@ class Services:
     s3: Any  # s3 client
     groups: dict[str, list[Member]]
     cloudtrail: Any = None  # cloudtrail client (request and reminder functions only): the requester
+    iam: Any = None  # iam client (the callback only): approver roles' trust policies (GetRole)
 
 
 def decide(
@@ -49,17 +50,53 @@ def decide(
     now: datetime,
     reason: str | None = None,
     identities: tuple[str, ...] = (),
+    notify: bool = True,
 ) -> Outcome:
-    """`identities`: further verified identities of the voter (the CLI caller's IAM ARN)."""
+    """`identities`: further verified identities of the voter (the CLI caller's IAM ARN).
+    `notify`: update the channel message when the gate closes (the Slack route does it itself, in
+    parallel with its response_url answer)."""
     record = services.store.get(approval_id)
     refused = refusal(record, user, action, services.groups, now, identities)
     log = {"approval_id": approval_id, "user": user, "action": action, "via": via}
     if refused is not None:
         logger().info("decision refused", extra={**log, "why": refused})
         return Outcome(403 if record and record.get("status") == Decision.PENDING else 409, refused, record)
+    assert record is not None  # refusal() refuses a missing record
+    ended = execution_status(services, record)
+    if ended is not None:
+        return _close_ended(services, record, ended, now, notify=notify)
     if action == REJECT:
-        return _reject(services, approval_id, user, via=via, now=now, reason=reason)
-    return _approve(services, approval_id, user, via=via, now=now, reason=reason)
+        return _reject(services, approval_id, user, via=via, now=now, reason=reason, notify=notify)
+    return _approve(services, approval_id, user, via=via, now=now, reason=reason, notify=notify)
+
+
+def execution_status(services: Services, record: dict[str, Any]) -> str | None:
+    """The status of the gate's execution when it is no longer running (ABORTED, FAILED, ...), else
+    None. A vote on an ended execution would be counted, closed and written as evidence for a wave
+    that can no longer proceed. When Step Functions cannot be asked, None: the task result's own
+    refusal (a gone token) still catches an ended execution."""
+    try:
+        status = services.sfn.describe_execution(executionArn=record["execution"]).get("status")
+    except Exception as exc:
+        logger().warning(
+            "execution status unavailable",
+            extra={"approval_id": record["approval_id"], "error": type(exc).__name__},
+        )
+        return None
+    return None if status in (None, "RUNNING", "PENDING_REDRIVE") else str(status)
+
+
+def _close_ended(
+    services: Services, record: dict[str, Any], status: str, now: datetime, *, notify: bool
+) -> Outcome:
+    approval_id = record["approval_id"]
+    extra = {"decided_via": "execution_ended", "execution_status": status, "approvers": approvers_of(record)}
+    closed = services.store.close(approval_id, Decision.EXECUTION_ENDED, now, extra)
+    message = f"This wave's execution has ended ({status}); votes no longer count."
+    logger().info("vote refused: execution ended", extra={"approval_id": approval_id, "status": status})
+    if closed is not None:
+        _finish(services, closed, notify=True)
+    return Outcome(409, message, closed or services.store.get(approval_id))
 
 
 def _vote(user: str, via: str, now: datetime, reason: str | None) -> dict[str, Any]:
@@ -67,7 +104,14 @@ def _vote(user: str, via: str, now: datetime, reason: str | None) -> dict[str, A
 
 
 def _approve(
-    services: Services, approval_id: str, user: str, *, via: str, now: datetime, reason: str | None
+    services: Services,
+    approval_id: str,
+    user: str,
+    *,
+    via: str,
+    now: datetime,
+    reason: str | None,
+    notify: bool,
 ) -> Outcome:
     record = services.store.add_vote(approval_id, user, _vote(user, via, now, reason))
     if record is None:
@@ -86,11 +130,17 @@ def _approve(
     output = json.dumps(task_result(closed))
     send = partial(services.sfn.send_task_success, taskToken=closed["task_token"], output=output)
     if not _send_result(services, closed, send, list(extra)):  # the gate's TimeoutSeconds won the race
-        late = services.store.overrule(approval_id, Decision.TIMED_OUT, "timeout")
-        _finish(services, late)
-        return Outcome(409, "Too late: this gate had already timed out.", late)
-    _finish(services, closed)
+        return _too_late(services, approval_id, notify=notify)
+    _finish(services, closed, notify=notify)
     return Outcome(200, "Approved: the wave continues.", closed)
+
+
+def _too_late(services: Services, approval_id: str, *, notify: bool) -> Outcome:
+    """Step Functions no longer waits for the token (the gate timed out first): the record and the
+    evidence say timed_out, whatever the vote was."""
+    late = services.store.overrule(approval_id, Decision.TIMED_OUT, "timeout")
+    _finish(services, late, notify=True)
+    return Outcome(409, "Too late: this gate had already timed out.", late)
 
 
 def _unsent_quorum(services: Services, approval_id: str, user: str) -> dict[str, Any] | None:
@@ -104,7 +154,14 @@ def _unsent_quorum(services: Services, approval_id: str, user: str) -> dict[str,
 
 
 def _reject(
-    services: Services, approval_id: str, user: str, *, via: str, now: datetime, reason: str | None
+    services: Services,
+    approval_id: str,
+    user: str,
+    *,
+    via: str,
+    now: datetime,
+    reason: str | None,
+    notify: bool,
 ) -> Outcome:
     extra = {"rejected_by": user, "decided_via": via, "reason": reason or ""}
     extra["approvers"] = approvers_of(services.store.get(approval_id) or {})
@@ -118,9 +175,10 @@ def _reject(
         error=ErrorName.REJECTED.value,
         cause=cause,
     )
-    _send_result(services, closed, send, list(extra))  # False: the execution already ended (timed out)
+    if not _send_result(services, closed, send, list(extra)):  # the gate's TimeoutSeconds won the race
+        return _too_late(services, approval_id, notify=notify)
     logger().info("approval rejected", extra={"approval_id": approval_id, "user": user, "via": via})
-    _finish(services, closed)
+    _finish(services, closed, notify=notify)
     return Outcome(200, "Rejected: the wave stops and compensates.", closed)
 
 
@@ -182,9 +240,9 @@ def _log_result_error(record: dict[str, Any], exc: ClientError) -> None:
     )
 
 
-def _finish(services: Services, record: dict[str, Any]) -> None:
-    """Evidence, then the Slack message. Neither may undo a decision already sent to Step Functions:
-    a failed evidence write is logged and flagged on the record (`evidence_error`) for follow-up."""
+def _finish(services: Services, record: dict[str, Any], *, notify: bool = True) -> None:
+    """Evidence, then (with `notify`) the Slack message. Neither may undo a decision already sent to
+    Step Functions: a failed evidence write is logged and flagged on the record (`evidence_error`)."""
     try:
         key = evidence.write_decision(services.s3, record)
     except Exception as exc:
@@ -194,6 +252,8 @@ def _finish(services: Services, record: dict[str, Any]) -> None:
     else:
         services.store.set_evidence_key(record["approval_id"], key)
         record["evidence_key"] = key
+    if not notify:
+        return
     try:
         slack.update_message(record, services.groups)
     except Exception as exc:  # Slack down must not undo a decision

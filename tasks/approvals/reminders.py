@@ -18,6 +18,7 @@ from typing import Any
 
 from tasks.approvals import identity, slack
 from tasks.approvals.decisions import Services
+from tasks.approvals.request import post_gate
 from tasks.approvals.request import services as make_services
 from tasks.approvals.rules import iso, parse_time
 from tasks.approvals.store import approvers_of
@@ -36,6 +37,8 @@ def _not_voted(record: dict[str, Any], services: Services, group: str) -> list[A
 
 
 def remind(record: dict[str, Any], services: Services, now: datetime) -> bool:
+    if not record.get("message_ts"):  # not posted yet: remind once the message exists
+        return False
     if not _due(record, "remind_after", now) or not services.store.mark_once(
         record["approval_id"], "reminded_at", now
     ):
@@ -50,7 +53,7 @@ def remind(record: dict[str, Any], services: Services, now: datetime) -> bool:
 
 def escalate(record: dict[str, Any], services: Services, now: datetime) -> bool:
     backup = record["policy"].get("escalate_to")
-    if not backup or not _due(record, "escalate_after", now):
+    if not backup or not record.get("message_ts") or not _due(record, "escalate_after", now):
         return False
     if not services.store.mark_once(record["approval_id"], "escalated_at", now):
         return False
@@ -109,11 +112,16 @@ def fill_in_requester(record: dict[str, Any], services: Services, now: datetime)
 
 
 def sweep(services: Services, now: datetime) -> dict[str, int]:
-    counts = {"pending": 0, "reminded": 0, "escalated": 0, "requester_found": 0}
-    lookups = 0
+    counts = {"pending": 0, "posted": 0, "reminded": 0, "escalated": 0, "requester_found": 0}
+    lookups, slack_down = 0, False
     for record in services.store.pending():
         counts["pending"] += 1
         try:
+            if not record.get("message_ts") and not slack_down:  # the request's own post failed: post it
+                posted = post_gate(record, services, now, attempts=1)  # one try each: the sweep has 60 s
+                counts["posted"] += posted
+                record = services.store.get(record["approval_id"]) or record
+                slack_down = not posted and bool(record.get("post_error"))
             if services.cloudtrail and lookups < MAX_LOOKUPS_PER_SWEEP and _still_looking(record, now):
                 lookups += 1
                 counts["requester_found"] += fill_in_requester(record, services, now)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,8 +21,16 @@ from tasks.approvals.decisions import Services, record_timeout
 from tasks.approvals.rules import iso, parse_time
 from tasks.approvals.store import ApprovalStore
 from tasks.common.aws import own_session
+from tasks.common.errors import RequesterUnknown
 from tasks.common.logging import logger
-from tasks.contracts import ApprovalPolicy, ApprovalRequest, Decision, ErrorName
+from tasks.contracts import (
+    REQUESTER_UNVERIFIED,
+    REQUESTER_VERIFIED,
+    ApprovalPolicy,
+    ApprovalRequest,
+    Decision,
+    ErrorName,
+)
 
 _DIGEST_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})")
 
@@ -31,7 +40,9 @@ def new_approval_id() -> str:
     return "apr_" + secrets.token_urlsafe(16)
 
 
-def services(session: boto3.Session | None = None, *, cloudtrail: bool = False) -> Services:
+def services(
+    session: boto3.Session | None = None, *, cloudtrail: bool = False, iam: bool = False
+) -> Services:
     """The clients of an approvals function; `cloudtrail` only for those that look up the requester
     (request and reminders; the callback neither needs nor may call LookupEvents)."""
     session = session or own_session()
@@ -42,6 +53,7 @@ def services(session: boto3.Session | None = None, *, cloudtrail: bool = False) 
         s3=session.client("s3"),
         groups=config.groups(),
         cloudtrail=session.client("cloudtrail", config=identity.CLIENT_CONFIG) if cloudtrail else None,
+        iam=session.client("iam") if iam else None,
     )
 
 
@@ -80,11 +92,40 @@ def execution_started_at(event: dict[str, Any], sfn: Any, now: datetime) -> date
     return now
 
 
+def _resolved_principal(event: dict[str, Any]) -> identity.Principal | None:
+    """The StartExecution caller the frame's requester step found in CloudTrail, if it did."""
+    resolved = event.get("requester")
+    if not isinstance(resolved, dict) or not resolved.get("verified"):
+        return None
+    found = resolved.get("principal") or {}
+    if not found.get("arn"):
+        return None
+    return identity.Principal(
+        arn=str(found["arn"]),
+        session_name=found.get("session_name"),
+        type=str(found.get("type") or "unknown"),
+        principal_id=found.get("principal_id"),
+        issuer_arn=found.get("issuer_arn"),
+        event_id=found.get("event_id"),
+        event_time=found.get("event_time"),
+    )
+
+
 def requester(event: dict[str, Any], services: Services, started: datetime) -> dict[str, Any]:
-    """The requester fields: input `requested_by`, plus the CloudTrail StartExecution caller if known."""
-    principal = None
-    if services.cloudtrail is not None:
+    """The requester fields: input `requested_by`, plus the CloudTrail StartExecution caller.
+
+    A gate does not open while nobody authenticated is known to have started the execution, unless
+    the wave's runbook says `requester: unverified` (Wavectl.RequesterUnknown, before anything is
+    stored or posted)."""
+    principal = _resolved_principal(event)
+    if principal is None and services.cloudtrail is not None:
         principal = identity.lookup_start_execution(services.cloudtrail, event["execution"], started)
+    if principal is None and event.get("requester_policy", REQUESTER_VERIFIED) != REQUESTER_UNVERIFIED:
+        raise RequesterUnknown(
+            f"gate {event.get('gate')} does not open: nobody authenticated is known to have started "
+            "this execution (no CloudTrail StartExecution caller), and the wave does not allow "
+            "`requester: unverified`"
+        )
     return identity.requester_fields(
         event.get("requested_by"), event.get("requested_by_source"), principal, services.groups
     )
@@ -118,22 +159,70 @@ def new_record(event: ApprovalRequest, services: Services, now: datetime) -> dic
     }
 
 
+POST_ATTEMPTS = 3  # the request function's 30 s timeout holds 3 posts of 2 s plus the waits
+POST_FIRST_WAIT_SECONDS = 0.5
+POST_MAX_WAIT_SECONDS = 4.0
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def post_with_retry(
+    record: dict[str, Any], services: Services, attempts: int = POST_ATTEMPTS
+) -> tuple[str, str]:
+    """Post the request message, retrying a failed post with a capped exponential backoff; the last
+    error is raised when every attempt failed."""
+    for attempt in range(attempts):
+        try:
+            return slack.post_request(record, services.groups, services.store.thread_of(record["execution"]))
+        except Exception as exc:
+            logger().warning(
+                "slack post attempt failed",
+                extra={"approval_id": record["approval_id"], "attempt": attempt + 1, "error": _code(exc)},
+            )
+            if attempt == attempts - 1:
+                raise
+            _sleep(min(POST_MAX_WAIT_SECONDS, POST_FIRST_WAIT_SECONDS * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+def _code(exc: Exception) -> str:
+    """A Slack error's code (e.g. `channel_not_found`, or the exception's class): never its text."""
+    response = getattr(exc, "response", None)
+    error = response.get("error") if response is not None and hasattr(response, "get") else None
+    return str(error or type(exc).__name__)[:80]
+
+
+def post_gate(
+    record: dict[str, Any], services: Services, now: datetime, attempts: int = POST_ATTEMPTS
+) -> bool:
+    """Post the request message of an approval not yet posted (once: the post is claimed). A post
+    that fails every attempt is escalated: `post_error` on the record (`wavectl approvals` shows the
+    gate as NOT POSTED), an ERROR log line (the control plane's alarm), and the reminder sweeper
+    posts it when Slack answers again. The gate waits either way; `wavectl approve` works."""
+    approval_id = record["approval_id"]
+    if record.get("message_ts") or not services.store.claim_post(approval_id):
+        return False
+    try:
+        channel, ts = post_with_retry(record, services, attempts)
+    except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
+        services.store.release_post(approval_id)
+        services.store.set_post_error(approval_id, _code(exc), now)
+        logger().error(
+            "slack post failed after retries",
+            extra={"approval_id": approval_id, "gate": record["gate"], "error": _code(exc)},
+        )
+        return False
+    services.store.set_message(approval_id, channel, ts)
+    return True
+
+
 def open_gate(event: ApprovalRequest, services: Services, now: datetime) -> dict[str, Any]:
     record, created = services.store.open(new_record(event, services, now))
     log = {"approval_id": record["approval_id"], "gate": record["gate"], "wave": record["wave"]}
     logger().info("approval opened" if created else "approval request retried", extra=log)
-    if record.get("message_ts") or not services.store.claim_post(record["approval_id"]):
-        return {"approval_id": record["approval_id"], "posted": False}
-    try:
-        channel, ts = slack.post_request(
-            record, services.groups, services.store.thread_of(record["execution"])
-        )
-    except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
-        services.store.release_post(record["approval_id"])
-        logger().warning("slack post failed", extra={**log, "error": type(exc).__name__})
-        return {"approval_id": record["approval_id"], "posted": False}
-    services.store.set_message(record["approval_id"], channel, ts)
-    return {"approval_id": record["approval_id"], "posted": True}
+    return {"approval_id": record["approval_id"], "posted": post_gate(record, services, now)}
 
 
 def timed_out(event: dict[str, Any], services: Services, now: datetime) -> dict[str, str]:

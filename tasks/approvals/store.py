@@ -169,8 +169,16 @@ class ApprovalStore:
     def set_message(self, approval_id: str, channel: str, ts: str) -> None:
         self.table.update_item(
             Key=approval_key(approval_id),
-            UpdateExpression="SET channel = :c, message_ts = :ts",
+            UpdateExpression="SET channel = :c, message_ts = :ts REMOVE post_error, post_failed_at",
             ExpressionAttributeValues={":c": channel, ":ts": ts},
+        )
+
+    def set_post_error(self, approval_id: str, code: str, now: datetime) -> None:
+        """The request message could not be posted (every attempt failed): visible to the CLI."""
+        self.table.update_item(
+            Key=approval_key(approval_id),
+            UpdateExpression="SET post_error = :e, post_failed_at = :at",
+            ExpressionAttributeValues={":e": code, ":at": iso(now)},
         )
 
     def set_requester(self, approval_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:

@@ -52,3 +52,26 @@ def iam_statements(assembly: Path) -> Iterator[tuple[str, list[str], Any]]:
             for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
                 actions = statement["Action"]
                 yield name, actions if isinstance(actions, list) else [actions], statement["Resource"]
+
+
+def granted_actions(assembly: Path, function_name: str) -> set[str]:
+    """Every IAM action the role of the Lambda function named `function_name` is granted (Allow
+    statements of the IAM policies attached to it in the synthesised templates)."""
+    for path in assembly.glob("*.template.json"):
+        resources = json.loads(path.read_text())["Resources"]
+        for resource in resources.values():
+            props = resource.get("Properties", {})
+            if resource["Type"] != "AWS::Lambda::Function" or props.get("FunctionName") != function_name:
+                continue
+            role = props["Role"]["Fn::GetAtt"][0]
+            actions: set[str] = set()
+            for policy in resources.values():
+                roles = policy.get("Properties", {}).get("Roles", [])
+                if policy["Type"] != "AWS::IAM::Policy" or {"Ref": role} not in roles:
+                    continue
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    if statement.get("Effect") == "Allow":
+                        found = statement["Action"]
+                        actions |= set(found if isinstance(found, list) else [found])
+            return actions
+    raise KeyError(f"no function named {function_name} in {assembly}")

@@ -127,16 +127,19 @@ def test_status_index_of_the_approvals_table_projects_no_task_token(cloud_assemb
     assert "task_token" not in index["Projection"]["NonKeyAttributes"]
 
 
-@pytest.mark.parametrize("role", ["approvalrequest", "approvalreminders"])
-def test_only_the_request_and_reminder_functions_may_look_up_cloudtrail(cloud_assembly, role):
+@pytest.mark.parametrize("role", ["approvalrequest", "approvalreminders", "taskrequester"])
+def test_only_the_request_reminder_and_frame_requester_functions_may_look_up_cloudtrail(
+    cloud_assembly, example_runbook, role
+):
     # Given every IAM policy of the program
     grants = [
         (name, actions, resource)
         for name, actions, resource in iam_statements(cloud_assembly)
         if any(a.startswith("cloudtrail:") or a in ("*", "cloudtrail:*") for a in actions)
     ]
-    # Then LookupEvents (Resource *: it has no resource-level permissions) goes to those two only
-    assert len(grants) == 2
+    # Then LookupEvents (Resource *: it has no resource-level permissions) goes to the approval request
+    # and reminder functions and to each wave's frame requester step only
+    assert len(grants) == 2 + len(example_runbook.waves)
     assert all(actions == ["cloudtrail:LookupEvents"] for _, actions, _ in grants)
     assert all(resource == "*" for _, _, resource in grants)
     assert any(role in name.lower() for name, _, _ in grants)

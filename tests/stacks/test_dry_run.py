@@ -8,7 +8,7 @@ from stacks.workflows.frame import DRY_RUN_CHOICE
 from tests.stacks.templates import wave_definitions
 
 # The read-only states a wave may run before its dry-run exit (decommission: inventory, usage proof).
-READ_ONLY_CHECKS = {"Check request", "Preflight", "Inventory", "Prove no use"}
+READ_ONLY_CHECKS = {"Check request", "Resolve requester", "Preflight", "Inventory", "Prove no use"}
 
 
 def states_before(definition: dict, target: str) -> set[str]:

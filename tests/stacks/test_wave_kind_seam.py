@@ -82,7 +82,9 @@ def test_wave_kind_seam_reports_a_missing_model():
 # The orders-db definition as synthesised before the wave-kind seam (issue 8): the refactoring moved
 # code between rooms and must not have changed a byte of the ASL. A deliberate change of the database
 # workflow updates this digest in the same commit, saying why.
-ORDERS_DB_DEFINITION_SHA256 = "910ab70cfa61ed0048787e58d04b0598d5fec32505b81a233bc783cd428c07a1"
+# Changed by issue 15: the frame's `Resolve requester` step (the requester is known before any gate) and
+# the gate payload's `requester` / `requester_policy`.
+ORDERS_DB_DEFINITION_SHA256 = "21621f30ce8976c7be04a5ee146c0699ad0a86e3e0c8f21b3c84eca77acf2f74"
 
 
 def test_orders_db_definition_is_byte_identical_to_the_recorded_digest(cloud_assembly: Path):

@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 from tasks import contracts as c
-from tasks.approvals import callback, request
+from tasks.approvals import approver_role, callback, request
 from tasks.approvals.decisions import Services
 from tasks.common.logging import logger
 from tasks.contracts import STATUS_INDEX_ATTRIBUTES
@@ -56,6 +56,7 @@ class RecordingStepFunctions:
 
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    status: str = "RUNNING"  # what DescribeExecution says of the gate's execution
 
     def send_task_success(self, **kwargs: Any) -> dict:
         with self.lock:
@@ -68,7 +69,10 @@ class RecordingStepFunctions:
         return {}
 
     def describe_execution(self, **kwargs: Any) -> dict:
-        return {"stateMachineVersionArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:p-w:3"}
+        return {
+            "stateMachineVersionArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:p-w:3",
+            "status": self.status,
+        }
 
     def describe_state_machine(self, **kwargs: Any) -> dict:
         return {"description": "w v3 sha256:" + "ab" * 32}
@@ -116,6 +120,8 @@ def gate_event(gate: str = "go", requested_by: str | None = "U01ALICE", **policy
         "requested_by": requested_by,
         "requested_by_source": "input",
         "summary": "Copy orders and ledger to the Globex account",
+        # most tests exercise the rules on input identities; the verified default has its own tests
+        "requester_policy": "unverified",
     }
 
 
@@ -218,8 +224,10 @@ def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApprovalWorld]:
             sfn=sfn,
             s3=session.client("s3"),
             groups=request.config.groups(),
+            iam=session.client("iam"),
         )
-        monkeypatch.setattr(callback, "make_services", lambda: services)
+        monkeypatch.setattr(callback, "make_services", lambda **clients: services)
+        monkeypatch.setattr(approver_role, "_cache", {})
         try:
             yield ApprovalWorld(session=session, slack=slack, sfn=sfn, services=services)
         finally:
@@ -255,9 +263,24 @@ def _create_resources(session: boto3.Session) -> None:
         CreateBucketConfiguration={"LocationConstraint": REGION},
         ObjectLockEnabledForBucket=True,
     )
+    session.client("iam").create_role(
+        RoleName="WavectlApprover", AssumeRolePolicyDocument=json.dumps(approver_trust(pinned=True))
+    )
     secrets = session.client("secretsmanager")
     secrets.create_secret(Name=SIGNING, SecretString=LOCAL_SIGNING_SECRET)
     secrets.create_secret(Name=BOT, SecretString=LOCAL_BOT_TOKEN)
     from tasks.approvals import config
 
     config._secrets.clear()
+
+
+def approver_trust(pinned: bool) -> dict[str, Any]:
+    """The approver role's trust policy: pinned as the control plane writes it, or the open variant."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if pinned:
+        statement["Condition"] = {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}}
+    return {"Version": "2012-10-17", "Statement": [statement]}

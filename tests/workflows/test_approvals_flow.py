@@ -139,3 +139,44 @@ def test_cli_fallback_decides_as_the_callers_iam_identity(cloud):
     assert (bob[0], carol[0]) == (200, 200)
     assert _finished(cloud, execution)["status"] == "SUCCEEDED"
     assert _status(cloud, execution)["approvers"] == ["U02BOB", "U03CAROL"]
+
+
+def test_starter_without_requested_by_is_known_from_cloudtrail_before_the_gate_opens(cloud):
+    # Given alice starts the wave under her approver identity and leaves requested_by out
+    import json
+
+    from wavectl.cli_approvals import _approver_session
+    from wavectl.local.gates import click
+
+    alice = _approver_session(cloud.session, cloud.runbook, "alice")
+    machine = cloud.runbook.state_machine_arn(WAVE) + ":live"
+    execution = alice.client("stepfunctions").start_execution(stateMachineArn=machine, input=json.dumps({}))[
+        "executionArn"
+    ]
+    # When the gate opens
+    gate = _pending_gate(cloud, execution)
+    # Then its requester is alice's authenticated identity (the embedded CloudTrail's StartExecution
+    # event, resolved by the frame before the gate), and her own click is refused (four eyes)
+    assert gate["requester_source"] == "cloudtrail"
+    assert gate["requester"].endswith(":assumed-role/WavectlApprover/alice")
+    click(cloud, gate["approval_id"], "U01ALICE", "approve")
+    assert _status(cloud, execution)["approvers"] == []
+    click(cloud, gate["approval_id"], "U02BOB", "reject")
+    assert _finished(cloud, execution)["status"] == "FAILED"
+
+
+def test_approval_functions_call_only_what_their_roles_grant(cloud):
+    # Given every AWS call the approval functions made in the runs above (success and failure paths),
+    # recorded by the embedded runtime's botocore hook
+    from tasks.contracts import APPROVAL_CALLBACK_TASK, APPROVAL_REQUEST_TASK
+    from tests.stacks.templates import granted_actions
+    from wavectl.local import calls
+
+    recorded = calls.recorded()
+    for task in (APPROVAL_REQUEST_TASK, APPROVAL_CALLBACK_TASK):
+        name = cloud.runbook.control_function_name(task)
+        called = set(recorded.get(name, {}))
+        assert called, f"no calls recorded for {name}"
+        # Then each called action is granted by the function's role in the synthesised template
+        difference = calls.compare(called, granted_actions(cloud.assembly, name))
+        assert difference.called_not_granted == [], (name, difference)

@@ -27,6 +27,7 @@ pytestmark = [
 def cloud(tmp_path_factory) -> Iterator[object]:
     # x60: the 2 h gate stays open 2 real minutes, time enough for a person (and a browser) to click
     with gate_cloud(tmp_path_factory, speed="60") as local:
+        local.serve(0)  # as `wavectl local up`: the page's clicks go through POST /slack/interactions
         yield local
 
 
@@ -83,3 +84,7 @@ def test_slack_page_clicks_a_two_of_three_gate_through(cloud, page):
     page.get_by_text("Approved by @bob, @carol", exact=False).wait_for(timeout=10_000)
     assert page.get_by_role("button", name="Approve").count() == 0
     assert _status(cloud, execution, "SUCCEEDED") == "SUCCEEDED"
+    # And every click went over HTTP through the signed Slack route, answered as Slack expects
+    from wavectl.local.slack_endpoint import served
+
+    assert [r for r in served if r["method"] == "POST" and r["status"] == 200][-3:] and len(served) >= 3

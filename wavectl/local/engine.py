@@ -116,6 +116,7 @@ class LocalCloud:
         self.bridge: Any = None  # the LocalBridge (SFTP server + counterparty) when there is a payment bridge
         self.estate: dict[str, Any] = {}
         self.slack_page_url = ""  # the local Slack channel page, once started
+        self.slack_interactions_url = ""  # POST /slack/interactions over HTTP, once serve() runs
         self._seed_estate = seed_estate
         self.chaos = chaos  # faults injected into the task functions (wavectl demo --chaos)
         self._stack = ExitStack()
@@ -226,17 +227,19 @@ class LocalCloud:
     # -------------------------------------------------------------------- server mode
 
     def serve(self, port: int, *, access_log: bool = False) -> str:
-        """Expose this embedded AWS on http://127.0.0.1:PORT (same backends, same in-process tasks).
+        """Expose this embedded AWS on http://127.0.0.1:PORT (same backends, same in-process tasks),
+        with Slack's interactivity route `POST /slack/interactions` in front (slack_endpoint.py).
 
         Quiet by default: the per-request access log (werkzeug's) only with `access_log`."""
         import logging
 
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        from wavectl.local import slack_endpoint
 
         logging.getLogger("werkzeug").setLevel(logging.INFO if access_log else logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
+        self._server = slack_endpoint.Server(self, port)
+        port = self._server.start()
         self._stack.callback(self._server.stop)
+        self.slack_interactions_url = f"http://127.0.0.1:{port}{slack_endpoint.INTERACTIONS_PATH}"
         return f"http://127.0.0.1:{port}"
 
     # -------------------------------------------------------------------- helpers for callers

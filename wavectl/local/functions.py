@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.contracts import function_environment
+from wavectl.local import calls
 
 FUNCTION_ERROR_HEADER = "x-amz-function-error"
 
@@ -136,7 +137,10 @@ class InProcessLambda:
         result, error = None, None
         try:
             handler = resolve_handler(fn.handler)
-            with function_environment(lambda_environment(fn, backend.region_name)):
+            with (
+                function_environment(lambda_environment(fn, backend.region_name)),
+                calls.running(fn.function_name),
+            ):
                 result = handler(event, context)
             if self.before_return is not None:
                 self.before_return(fn.function_name)

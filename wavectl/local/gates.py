@@ -69,24 +69,31 @@ def interaction_payload(
     }
 
 
-def signed_event(payload: dict[str, Any], secret: str, timestamp: int | None = None) -> dict[str, Any]:
-    """The API Gateway (REST, proxy) event Slack's POST to the interactivity URL becomes."""
+def signed_request(payload: dict[str, Any], secret: str, timestamp: int | None = None) -> tuple[str, dict]:
+    """The form-encoded body and headers of Slack's POST for `payload`, signed with `secret`."""
     body = urlencode({"payload": json.dumps(payload)})
     stamp = int(time.time()) if timestamp is None else timestamp
-    return {
-        "resource": INTERACTIONS_PATH,
-        "path": INTERACTIONS_PATH,
-        "httpMethod": "POST",
-        "headers": {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-            "X-Slack-Request-Timestamp": str(stamp),
-            "X-Slack-Signature": slack_signature(secret, stamp, body),
-        },
-        "body": body,
-        "isBase64Encoded": False,
-        "requestContext": {"identity": {"sourceIp": "127.0.0.1"}, "resourcePath": INTERACTIONS_PATH},
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        "X-Slack-Request-Timestamp": str(stamp),
+        "X-Slack-Signature": slack_signature(secret, stamp, body),
     }
+    return body, headers
+
+
+def signed_event(payload: dict[str, Any], secret: str, timestamp: int | None = None) -> dict[str, Any]:
+    """The API Gateway (REST, proxy) event Slack's POST to the interactivity URL becomes."""
+    from wavectl.local.slack_endpoint import api_gateway_event
+
+    body, headers = signed_request(payload, secret, timestamp)
+    return api_gateway_event(
+        method="POST",
+        path=INTERACTIONS_PATH,
+        headers=list(headers.items()),
+        body=body.encode(),
+        source_ip="127.0.0.1",
+    )
 
 
 def signing_secret(cloud: LocalCloud) -> str:
@@ -102,8 +109,15 @@ def click(cloud: LocalCloud, approval_id: str, user: str, action: str) -> dict[s
     response_url = None
     if record.get("channel") and record.get("message_ts"):
         response_url = cloud.slack.response_url(record["channel"], record["message_ts"])
-    event = signed_event(interaction_payload(record, user, action, response_url), signing_secret(cloud))
-    return cloud.invoke_function(callback_function(cloud.runbook), event)
+    payload = interaction_payload(record, user, action, response_url)
+    if cloud.slack_interactions_url:  # `local up`: through the HTTP route, exactly as Slack would
+        from wavectl.local.slack_endpoint import post_click
+
+        body, headers = signed_request(payload, signing_secret(cloud))
+        return post_click(cloud.slack_interactions_url, body, headers)
+    return cloud.invoke_function(
+        callback_function(cloud.runbook), signed_event(payload, signing_secret(cloud))
+    )
 
 
 def approvers_to_click(runbook: Runbook, record: dict[str, Any]) -> list[str]:

@@ -65,10 +65,18 @@ def backend_lock() -> Any:
 
 def install(cloud: LocalCloud) -> ExitStack:
     """Apply every patch for `cloud`; closing the returned stack undoes them."""
+    from wavectl.local import calls, cloudtrail
+
     stack = ExitStack()
     for target, attribute, replacement in _patches(cloud):
         missing = not hasattr(target, attribute)  # an operation moto lacks is added, then removed
         stack.enter_context(mock.patch.object(target, attribute, replacement, create=missing))
+    calls.reset()  # the AWS calls of each task function (least privilege): see wavectl/local/calls.py
+    for target, attribute, replacement in calls.patches():
+        stack.enter_context(mock.patch.object(target, attribute, replacement))
+    cloudtrail.reset()  # CloudTrail LookupEvents (StartExecution callers): see wavectl/local/cloudtrail.py
+    for target, attribute, replacement in cloudtrail.patches():
+        stack.enter_context(mock.patch.object(target, attribute, replacement, create=True))
     return stack
 
 

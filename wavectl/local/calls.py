@@ -1,0 +1,115 @@
+"""Every AWS call each task function makes during embedded runs, keyed by function name.
+
+A botocore hook (installed by `patches.install`) records, for the task function running on the current
+thread, the IAM action of each API call (`<signing name>:<operation>`, e.g. `states:SendTaskSuccess`)
+and how it ended (`ok` or the error code), before the call is sent, so failure paths count too. The
+in-process Lambda runtime marks which function runs (`running(name)`). Calls from threads a handler
+starts itself are not attributed (no task does that for AWS calls today).
+
+    calls.recorded()   # {"acme-to-globex-approval-callback": {"states:SendTaskSuccess": {"ok"}}, ...}
+
+`compare(recorded_actions, granted_actions)` is the least-privilege check a test runs against the
+synthesised templates' IAM policies (see tests/stacks/templates.py `granted_actions`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import fnmatch
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("wavectl_task_function", default=None)
+_lock = threading.Lock()
+_calls: dict[str, dict[str, set[str]]] = {}
+
+
+@contextlib.contextmanager
+def running(function_name: str) -> Iterator[None]:
+    """Attribute the AWS calls made on this thread to `function_name` while the block runs."""
+    token = _current.set(function_name)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def reset() -> None:
+    with _lock:
+        _calls.clear()
+
+
+def recorded() -> dict[str, dict[str, set[str]]]:
+    """{function name: {IAM action: {outcomes}}} since the last reset."""
+    with _lock:
+        return {
+            fn: {action: set(outcomes) for action, outcomes in actions.items()}
+            for fn, actions in _calls.items()
+        }
+
+
+def _note(function_name: str, action: str, outcome: str) -> None:
+    with _lock:
+        _calls.setdefault(function_name, {}).setdefault(action, set()).add(outcome)
+
+
+def action_of(client: Any, operation_name: str) -> str:
+    model = client.meta.service_model
+    prefix = model.signing_name or model.endpoint_prefix
+    return f"{prefix}:{operation_name}"
+
+
+def wrap_make_api_call(original: Any) -> Any:
+    """`BaseClient._make_api_call` that records the call for the running task function."""
+
+    def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
+        function_name = _current.get()
+        if function_name is None:
+            return original(self, operation_name, api_params)
+        action = action_of(self, operation_name)
+        try:
+            result = original(self, operation_name, api_params)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+            _note(function_name, action, str(code))
+            raise
+        _note(function_name, action, "ok")
+        return result
+
+    return _make_api_call
+
+
+def patches() -> list[tuple[Any, str, Any]]:
+    from botocore.client import BaseClient
+
+    return [(BaseClient, "_make_api_call", wrap_make_api_call(BaseClient._make_api_call))]
+
+
+@dataclass(frozen=True)
+class Difference:
+    called_not_granted: list[str]
+    granted_not_called: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.called_not_granted and not self.granted_not_called
+
+
+def _matches(action: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def compare(called: Iterable[str], granted: Iterable[str], aws_only: Iterable[str] = ()) -> Difference:
+    """Actions called but matched by no grant, and grants no call matched (a grant listed in
+    `aws_only`, e.g. one only a call site on AWS needs, is not reported as unused)."""
+    called, granted = sorted(set(called)), sorted(set(granted))
+    excused = set(aws_only)
+    return Difference(
+        called_not_granted=[a for a in called if not any(_matches(a, g) for g in granted)],
+        granted_not_called=[
+            g for g in granted if g not in excused and not any(_matches(a, g) for a in called)
+        ],
+    )
