@@ -410,6 +410,13 @@ class ControlPlaneStack(Stack):
             f"<{api_id}>/v1/POST/cli/approvals/*/*]",
             "Invoke only the CLI decision route; the approval id and action are path parameters.",
         )
+        for pack in (PCI, NIST):
+            acknowledge(
+                role,
+                f"{pack}-IAMNoInlinePolicy",
+                "The approver role's one statement (invoke the CLI decision route) is created and deleted "
+                "with the role; a managed policy would be attached to nothing else.",
+            )
         return role
 
     def _approver_roles(self) -> list[str]:
