@@ -62,6 +62,7 @@ class ErrorName(StrEnum):
     NOT_READY = "Wavectl.NotReady"
     VERIFICATION_FAILED = "Wavectl.VerificationFailed"
     COMPENSATED = "Wavectl.Compensated"
+    COMPENSATION_FAILED = "Wavectl.CompensationFailed"
 
 
 class Decision(StrEnum):
@@ -318,3 +319,11 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         FUNCTION_ENVIRONMENT.reset(token)
+
+
+# ----------------------------------------------------------------------------- db-snapshot-copy children
+# The per-database workflow every database of a db-snapshot-copy wave runs in (its own execution):
+# its state machine name, and the longest timeout of its task functions (compensation waits that long
+# after a child execution ended abnormally, so none of its Lambdas can still be creating something).
+ENV_DB_CHILD_STATE_MACHINE = "WAVECTL_DB_CHILD_STATE_MACHINE"
+ENV_DB_CHILD_TASK_TIMEOUT = "WAVECTL_DB_CHILD_TASK_TIMEOUT"

@@ -15,6 +15,7 @@ What other code may rely on (the public interface):
                       (`of_type`, `names`, `find`), and `tables`, `buckets`, `functions`, `state_machines`.
 - `cloud.invoke_function(name, event)`  call a deployed function in-process (raises `FunctionFailed`).
 - `cloud.speed` / `cloud.clock`  the time compression (`Speed`) and simulated/real elapsed time (`SimClock`).
+- `cloud.rds_durations`  simulated RDS durations (`RdsDurations`: `sizes`, `override(...)`).
 - `cloud.lambdas.invocations`    every task invocation (function, account, event, error).
 - `cloud.account_session(account_id)`  an administrator's session in any account (seeding, tests).
 - `cloud.source_session()` / `cloud.target_session()`  sessions through the runbook's roles.
@@ -48,6 +49,7 @@ from wavectl.local.assembly import read_assembly
 from wavectl.local.clock import SimClock, Speed
 from wavectl.local.deploy import SLACK_API_URL_VARIABLE, DeployTarget, deploy_assembly
 from wavectl.local.functions import InProcessLambda
+from wavectl.local.rds_durations import RdsDurations
 from wavectl.local.resources import Resources
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
 from wavectl.runbook import Runbook
@@ -100,6 +102,7 @@ class LocalCloud:
         self.region = runbook.program.home_region
         self.accounts: ProgramAccounts = program_accounts(runbook)
         self.clock = SimClock()
+        self.rds_durations = RdsDurations(now=self.clock.simulated_elapsed)
         self.lambdas = InProcessLambda()
         self.slack = LocalSlack()
         self.resources = Resources()
@@ -146,6 +149,7 @@ class LocalCloud:
             from wavectl.local.estate import seed_estate
 
             self.estate = seed_estate(self)
+        self.rds_durations.start()  # the seeded estate is available; what the waves start takes time
 
     def _deploy_target(self) -> DeployTarget:
         slack = self.runbook.program.slack

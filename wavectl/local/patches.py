@@ -21,6 +21,10 @@
   own calls take it one at a time), so parallel iterations still overlap and a handler that waits
   on another thread cannot deadlock. Without it a read could iterate a DynamoDB item while another
   thread updated it ("dictionary changed size during iteration").
+- RDS operations take simulated time (`wavectl.local.rds_durations`): snapshots, copies, restores
+  and deletes stay `creating`/`deleting` for a duration derived from the size, on the runner's clock.
+- A parent workflow's `states:startExecution.sync:2` task gets the API's own parameter and
+  response names (`wavectl.local.sfn_integration`), as on AWS.
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -36,6 +40,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from wavectl.local import rds_durations, sfn_integration
+
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
 
@@ -49,6 +55,8 @@ def install(cloud: LocalCloud) -> ExitStack:
     stack = ExitStack()
     for target, attribute, replacement in _patches(cloud):
         stack.enter_context(mock.patch.object(target, attribute, replacement))
+    for target, attribute, replacement in rds_durations.patches(cloud.rds_durations):
+        stack.enter_context(mock.patch.object(target, attribute, replacement, create=True))
     return stack
 
 
@@ -75,6 +83,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     describe = StepFunctionResponse.describe_execution
     validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
+        *sfn_integration.patches(),
         (BotocoreStubber, "__call__", _serialised_stub(BotocoreStubber.__call__)),
         (DomainDispatcherApplication, "__call__", _serialised_server(DomainDispatcherApplication.__call__)),
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
