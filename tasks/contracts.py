@@ -327,3 +327,19 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
 # after a child execution ended abnormally, so none of its Lambdas can still be creating something).
 ENV_DB_CHILD_STATE_MACHINE = "WAVECTL_DB_CHILD_STATE_MACHINE"
 ENV_DB_CHILD_TASK_TIMEOUT = "WAVECTL_DB_CHILD_TASK_TIMEOUT"
+
+
+# ----------------------------------------------------------------------------- warm functions
+# A Lambda container keeps module state (cached sessions) between invocations while it is warm. The
+# embedded runner keeps every function in one process across embedded clouds: a new cloud (new
+# accounts, new credentials) is a cold start of every function, and state kept while warm is keyed
+# by this generation so none of it outlives the cloud it was made in.
+_generation = [0]
+
+
+def cold_start_all() -> None:
+    _generation[0] += 1
+
+
+def warm_generation() -> int:
+    return _generation[0]

@@ -6,16 +6,43 @@ derive from it, so a retried or redriven task finds what it already made.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from tasks.common.aws import own_session
-from tasks.common.estate import estate_from_settings, run_from
+from tasks.common.estate import Estate, run_from
+from tasks.common.estate import estate_from_settings as new_estate
 from tasks.common.logging import logger
+from tasks.common.settings import setting
+from tasks.contracts import ENV_SOURCE_ROLE_ARN, ENV_TARGET_ROLE_ARN, ENV_WAVE, warm_generation
 from tasks.db_snapshot_copy import children, evidence, failures, steps
 from tasks.db_snapshot_copy import cleanup as cleanup_logic
 from tasks.db_snapshot_copy.preflight import run_preflight
 from tasks.db_snapshot_copy.spec import wave_databases
 from tasks.db_snapshot_copy.verify import capture_at_snapshot, load_hook, verify_database
+
+ESTATE_TTL_SECONDS = 600  # assumed-role credentials last an hour; a warm function re-assumes well before
+_estates: dict[tuple[str, ...], tuple[float, Estate]] = {}
+_estates_lock = threading.Lock()
+
+
+def estate_from_settings(task: str) -> Estate:
+    """The function's sessions into the source and target accounts, kept while the function is warm.
+
+    A poll runs every few minutes for hours: assuming both roles and building clients anew each time
+    cost more than the Describe* call itself. Keyed by the roles and wave, so a changed setting
+    never reuses another function's sessions.
+    """
+    key = (task, setting(ENV_SOURCE_ROLE_ARN), setting(ENV_TARGET_ROLE_ARN), setting(ENV_WAVE),
+           str(warm_generation()))  # fmt: skip
+    now = time.monotonic()
+    with _estates_lock:
+        cached = _estates.get(key)
+        if cached is None or cached[0] < now:
+            cached = (now + ESTATE_TTL_SECONDS, new_estate(task))
+            _estates[key] = cached
+    return cached[1]
 
 
 def _log(task: str, event: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Fixtures of the tasks tier, defined beside the helpers they use and registered here once."""
 
 from tests.tasks.approvals_support import task_logs_fixture, world_fixture
-from tests.tasks.db_copy_support import cloud_fixture
+from tests.tasks.db_copy_support import cloud_fixture, instance_runbook_fixture
 
-__all__ = ["cloud_fixture", "task_logs_fixture", "world_fixture"]
+__all__ = ["cloud_fixture", "instance_runbook_fixture", "task_logs_fixture", "world_fixture"]

@@ -36,6 +36,7 @@ from typing import Any
 
 import boto3
 
+from tasks.contracts import cold_start_all
 from wavectl.local import patches
 from wavectl.local.accounts import (
     ProgramAccounts,
@@ -134,6 +135,7 @@ class LocalCloud:
         self._stack.callback(_restore_environment, _fake_environment(self.region))
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
+        cold_start_all()  # new accounts and credentials: no function's warm state carries over
         self._stack.callback(mock.stop)
         self._stack.enter_context(patches.install(self))
         self.slack.start()

@@ -18,8 +18,9 @@ seeded estate is `available` at once. Nothing here knows a wave; it patches moto
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ class RdsDurations:
 
     now: Callable[[], float]
     factor: float = 1.0
+    operation_factors: dict[str, float] = field(default_factory=dict)  # operation -> factor (tests)
     sizes: dict[str, float] = field(default_factory=dict)  # database id -> GiB (clusters)
     overrides: dict[str, Override] = field(default_factory=dict)
     active: bool = False
@@ -59,13 +61,22 @@ class RdsDurations:
     def start(self) -> None:
         self.active = True
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Resources made inside the block are available at once (seeding an estate)."""
+        active, self.active = self.active, False
+        try:
+            yield
+        finally:
+            self.active = active
+
     def override(self, database: str, *, factor: float = 1.0, operation: str | None = None,
                  fail_with: str | None = None) -> None:  # fmt: skip
         self.overrides[database] = Override(factor=factor, operation=operation, fail_with=fail_with)
 
     def seconds(self, operation: str, db_type: str, database: str, size_gib: float) -> float:
         override = self.overrides.get(database)
-        factor = self.factor
+        factor = self.operation_factors.get(operation.removesuffix("-cross-region"), self.factor)
         if override and override.operation in (None, operation):
             factor = override.factor
         return expected_seconds(operation, db_type, size_gib) * factor

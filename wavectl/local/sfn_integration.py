@@ -44,7 +44,11 @@ def patches() -> list[tuple[Any, str, Any]]:
     )
 
     return [
-        (StateTaskServiceSfn, "_eval_service_task", _eval_service_task(StateTaskServiceSfn._eval_service_task)),
+        (
+            StateTaskServiceSfn,
+            "_eval_service_task",
+            _eval_service_task(StateTaskServiceSfn._eval_service_task),
+        ),
         (StateTaskServiceSfn, "_normalise_response", _normalise_response),
     ]
 
