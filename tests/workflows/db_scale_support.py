@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from stacks.workflows.db_snapshot_copy import spec_environment
+from tasks.contracts import ENV_DB_WAVE_SPEC, encode_spec
 from tasks.db_snapshot_copy.naming import TAG_EXECUTION
 from wavectl.kinds.db_snapshot_copy import DbSnapshotCopyWave
 from wavectl.local.engine import LocalCloud
@@ -23,12 +24,12 @@ REGIONS = ("eu-west-1", "eu-central-1")
 
 
 def wave_of(cloud: LocalCloud, count: int) -> DbSnapshotCopyWave:
-    """orders-db with `count` instances `db-01`.. (every third one copied to eu-central-1)."""
+    """orders-db with `count` instances `db-01`.. (`db-001`.. from 100), every third to eu-central-1."""
     wave = next(w for w in cloud.runbook.waves if w.wave == WAVE)
-    template = wave.databases[0]
+    template, width = wave.databases[0], 2 if count < 100 else 3
     databases = [
         template.model_copy(update={
-            "id": f"db-{i:02d}", "type": "instance", "verify": [], "verify_secret": None,
+            "id": f"db-{i:0{width}d}", "type": "instance", "verify": [], "verify_secret": None,
             "target_region": "eu-central-1" if i % 3 == 0 else "eu-west-1",
         })
         for i in range(1, count + 1)
@@ -36,15 +37,19 @@ def wave_of(cloud: LocalCloud, count: int) -> DbSnapshotCopyWave:
     return wave.model_copy(update={"databases": databases})
 
 
-def deploy_wave(cloud: LocalCloud, wave: DbSnapshotCopyWave) -> None:
-    """What `cdk deploy` changes for this wave: the databases in two functions' environment."""
+def deploy_wave(cloud: LocalCloud, wave: DbSnapshotCopyWave, *, check_size: bool = True) -> None:
+    """What `cdk deploy` changes for this wave: the databases in two functions' environment.
+
+    `check_size=False` skips the 4 KB Lambda environment check (a benchmark of a wave too big for one
+    deployment, measuring the workflow alone)."""
     lam = cloud.session.client("lambda")
+    spec = spec_environment(wave) if check_size else {
+        ENV_DB_WAVE_SPEC: encode_spec({"databases": [db.model_dump(mode="json") for db in wave.databases]})
+    }  # fmt: skip
     for task in ("preflight", "compensate"):
         name = f"{cloud.runbook.program.program}-{WAVE}-db-{task}"
         variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-        lam.update_function_configuration(
-            FunctionName=name, Environment={"Variables": {**variables, **spec_environment(wave)}}
-        )
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**variables, **spec}})
     with cloud.rds_durations.paused():
         seeder.seed(cloud, wave)
 
