@@ -79,10 +79,12 @@ def test_wave_kind_seam_reports_a_missing_model():
     ]
 
 
-# The orders-db definition as synthesised before the wave-kind seam (issue 8): the refactoring moved
-# code between rooms and must not have changed a byte of the ASL. A deliberate change of the database
-# workflow updates this digest in the same commit, saying why.
-ORDERS_DB_DEFINITION_SHA256 = "910ab70cfa61ed0048787e58d04b0598d5fec32505b81a233bc783cd428c07a1"
+# The orders-db definition as recorded at the last deliberate change of the database workflow; a
+# refactoring that moves code between rooms must not change a byte of the ASL. A deliberate change
+# updates this digest in the same commit, saying why. Last: issue 14 (each database in its own child
+# execution of a versioned per-database workflow, compensation that waits for every child and ends
+# as Wavectl.CompensationFailed, Catch on Record evidence and Clean up, max_concurrency 16).
+ORDERS_DB_DEFINITION_SHA256 = "e1c35c3ba70d6b344950ba1035b0f0274984ca104be54226544f39c841e0d27e"
 
 
 def test_orders_db_definition_is_byte_identical_to_the_recorded_digest(cloud_assembly: Path):
