@@ -63,8 +63,7 @@ def test_instance_is_copied_through_every_step_into_the_target_under_the_target_
     assert restored["DeletionProtection"] is True and restored["DBInstanceClass"] == "db.r6g.large"
     assert {"Key": "app", "Value": "acme-core"} in restored["TagList"]
     assert verification["ok"] and all(check["ok"] for check in verification["checks"])
-    assert verification["queries"][0]["ok"] is None
-    assert "not run: the RDS Data API serves Aurora clusters only" in verification["queries"][0]["actual"]
+    assert verification["queries"] == []  # this instance has none (instances need a verify hook)
 
 
 def test_aurora_cluster_is_copied_cross_region_and_restored_with_its_instances(cloud, example_runbook):
