@@ -19,11 +19,12 @@ def key_arn(cloud, region: str, alias: str) -> str:
 
 
 def manual_snapshots(cloud, side: str, region: str) -> list[str]:
+    """Manual snapshots still there (one RDS is already deleting counts as gone)."""
     client = rds(cloud, side, region)
     instances = client.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
     clusters = client.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
-    return [s["DBSnapshotIdentifier"] for s in instances] + [
-        s["DBClusterSnapshotIdentifier"] for s in clusters
+    return [s["DBSnapshotIdentifier"] for s in instances if s["Status"] != "deleting"] + [
+        s["DBClusterSnapshotIdentifier"] for s in clusters if s["Status"] != "deleting"
     ]
 
 
