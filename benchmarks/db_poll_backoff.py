@@ -8,9 +8,11 @@ operation gets before the step gives up on it (`Wavectl.TaskFailed`, then compen
 for Aurora clusters (which report 1 GiB), the polls of a real-sized cluster planned at the default
 size against the same cluster planned at the runbook's `size_gib`.
 
-Last, the same loops run in the embedded AWS (measured 2026-11-29 on the shared 2-core machine: one
-database's execution 805 events / 84 waits at the poll budget, 1,597 / 172 at 2.9x; the 50-database
-wave, in tests/workflows/test_db_snapshot_copy_scale.py, 446 events and an 87.6 KiB largest state) (simulated RDS durations, compressed time): the
+Measured 2026-11-29 on the shared 2-core machine: one database's execution 805 events / 84 waits at
+the poll budget, 1,597 / 172 at 2.9x; the 50-database wave (tests/workflows/
+test_db_snapshot_copy_scale.py) 446 events and an 87.6 KiB largest state.
+
+Last, the same loops run in the embedded AWS (simulated RDS durations, compressed time): the
 history events of one database's own execution when every operation takes its planned time (the
 poll budget) and 2.9x that (just inside the 3x deadline), and the wave's (parent's) history and
 largest state payload for 50 databases (each operation ending after its first poll, so the parent

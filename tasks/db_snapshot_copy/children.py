@@ -43,13 +43,15 @@ def child_execution_arn(parent_execution_arn: str, state_machine: str, name: str
     return ":".join([*head, "execution", state_machine, name])
 
 
-def execution_status(sfn: Any, arn: str) -> str:
+def describe(sfn: Any, arn: str) -> dict[str, Any]:
+    """The child execution's status (and, when it failed, its error and cause)."""
     try:
-        return str(sfn.describe_execution(executionArn=arn)["status"])
+        found = sfn.describe_execution(executionArn=arn)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return NOT_STARTED
+            return {"status": NOT_STARTED}
         raise
+    return {key: found[key] for key in ("status", "error", "cause") if found.get(key)}
 
 
 def watch(sfn: Any, event: dict[str, Any], run: Run, databases: list[dict[str, Any]],
@@ -62,12 +64,15 @@ def watch(sfn: Any, event: dict[str, Any], run: Run, databases: list[dict[str, A
     result = Watch()
     for db in databases:
         name = child_execution_name(run, db["id"])
-        status = execution_status(sfn, child_execution_arn(parent, machine, name)) if parent and machine \
-            else NOT_STARTED  # fmt: skip
+        known = bool(parent and machine)
+        found = (
+            describe(sfn, child_execution_arn(parent, machine, name)) if known else {"status": NOT_STARTED}
+        )
+        status = found["status"]
         stopped_at = (
             seen_before.get(db["id"], {}).get("stopped_seen_at", waited) if status in STOPPED else None
         )
-        result.states[db["id"]] = {"execution": name, "status": status, "stopped_seen_at": stopped_at}
+        result.states[db["id"]] = {**found, "execution": name, "stopped_seen_at": stopped_at}
         if status == "RUNNING":
             result.pending.append(f"database {db['id']}: its workflow execution {name} is still running")
         elif stopped_at is not None and waited - stopped_at < grace:

@@ -12,16 +12,27 @@ from tasks.contracts import ErrorName
 WRAPPED = "States.TaskFailed"  # how a failed child execution reaches the parent's Catch
 
 
-def original_error(error: dict[str, Any]) -> tuple[str, str]:
+def original_error(
+    error: dict[str, Any], children: dict[str, dict[str, Any]] | None = None
+) -> tuple[str, str]:
     """(error name, cause) of what failed the wave.
 
-    A database's own workflow failing reaches the parent as `States.TaskFailed` whose cause is the
-    child's DescribeExecution output (JSON): its `error` and `cause` are the named error raised.
+    A database's own workflow failing reaches the parent as `States.*` (`States.TaskFailed`) whose
+    cause is the child's DescribeExecution output (JSON) — or, where that is lost, the failed child
+    execution compensation looked up says it: its error is the named error the database raised.
     """
     name = str(error.get("Error") or ErrorName.TASK_FAILED.value)
     cause = str(error.get("Cause") or name)
-    if name != WRAPPED:
+    if not name.startswith("States."):
         return name, cause
+    failed = [
+        (db, c)
+        for db, c in sorted((children or {}).items())
+        if c.get("status") == "FAILED" and c.get("error")
+    ]
+    if failed:
+        database, child = failed[0]
+        return str(child["error"]), _message_of(str(child.get("cause") or child["error"]))
     try:
         described = json.loads(cause)
     except ValueError:

@@ -138,7 +138,7 @@ def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
                               "children": watch.states}  # fmt: skip
     if status == cleanup_logic.STATUS_IN_PROGRESS:
         return {**result, "wait_seconds": cleanup_logic.round_wait_seconds(rounds)}
-    error, cause = failures.original_error(event.get("error") or {})
+    error, cause = failures.original_error(event.get("error") or {}, watch.states)
     result["error"] = error
     result["cause"] = failures.final_cause(cause, report, rounds, status)
     record = evidence.build_record(

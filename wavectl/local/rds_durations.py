@@ -138,10 +138,12 @@ def patches(durations: RdsDurations) -> list[tuple[Any, str, Any]]:
         "restore_db_instance_from_db_snapshot": _held(durations, "restore", _of_instance),
         "restore_db_cluster_from_snapshot": _held(durations, "restore", _of_cluster),
         "create_db_instance": _held(durations, "restore", _of_cluster_member),
-        "delete_db_snapshot": _removed(durations, "database_snapshots", "snapshot"),
-        "delete_db_cluster_snapshot": _removed(durations, "cluster_snapshots", "snapshot"),
-        "delete_db_instance": _removed(durations, "databases", "instance"),
-        "delete_db_cluster": _removed(durations, "clusters", "cluster"),
+        "delete_db_snapshot": _removed(durations, "database_snapshots", "snapshot", "db_snapshot_identifier"),
+        "delete_db_cluster_snapshot": _removed(
+            durations, "cluster_snapshots", "snapshot", "db_snapshot_identifier"
+        ),
+        "delete_db_instance": _removed(durations, "databases", "instance", "db_instance_identifier"),
+        "delete_db_cluster": _removed(durations, "clusters", "cluster", "cluster_identifier"),
     }
     for name in ("describe_db_instances", "describe_db_clusters", "describe_db_snapshots",
                  "describe_db_cluster_snapshots"):  # fmt: skip
@@ -232,15 +234,16 @@ def _held(durations: RdsDurations, operation: str, subject_of: Callable[..., Sub
     return wrap
 
 
-def _removed(durations: RdsDurations, container_name: str, kind: str):
+def _removed(durations: RdsDurations, container_name: str, kind: str, parameter: str):
     def wrap(original):
-        def call(backend, identifier, *args, **kwargs):
+        def call(backend, *args, **kwargs):
+            identifier = args[0] if args else kwargs[parameter]
             durations.purge()
             container = getattr(backend, container_name)
             busy = container.get(identifier)
             if busy is not None and durations.status_of(busy, None) == "deleting":
                 return busy  # deleting already: AWS answers with the resource, still deleting
-            resource = original(backend, identifier, *args, **kwargs)
+            resource = original(backend, *args, **kwargs)
             durations.remove_later(resource, container, identifier, kind)
             return resource
 
