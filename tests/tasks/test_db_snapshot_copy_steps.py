@@ -86,7 +86,7 @@ def test_aurora_cluster_is_copied_cross_region_and_restored_with_its_instances(c
     assert cluster["KmsKeyId"] == kms_arn(TARGET, "eu-central-1", "alias/globex-rds")
     assert cluster["DeletionProtection"] is True and cluster["Engine"] == "aurora-postgresql"
     assert {m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]} == {"ledger-1", "ledger-2"}
-    assert record["verification"]["ok"]
+    assert record["status"] == "verified"  # the small result the wave keeps
 
 
 def test_a_step_re_invoked_after_success_makes_nothing_twice(cloud, example_runbook):
