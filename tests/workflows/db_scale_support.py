@@ -88,22 +88,22 @@ def largest_payload(events: list[dict[str, Any]]) -> int:
 
 
 def tagged_resources(cloud: LocalCloud, execution: str) -> list[str]:
-    """Every RDS database and snapshot in the source and target accounts tagged with `execution`."""
+    """Every RDS database and snapshot in the source and target accounts tagged with `execution`
+    (one whose deletion RDS has accepted, status `deleting`, is not counted)."""
     found = []
     for side, session_for in (("source", cloud.source_session), ("target", cloud.target_session)):
         for region in REGIONS:
             rds = session_for(region).client("rds")
-            instances, clusters = (
-                rds.describe_db_instances()["DBInstances"],
-                rds.describe_db_clusters()["DBClusters"],
-            )
+            gone = "deleting"
+            snapshots = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+            cluster_snapshots = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
             listed = [
-                *[(i["DBInstanceIdentifier"], i["TagList"]) for i in instances],
-                *[(c["DBClusterIdentifier"], c["TagList"]) for c in clusters],
-                *[(s["DBSnapshotIdentifier"], s["TagList"])
-                  for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]],
-                *[(s["DBClusterSnapshotIdentifier"], s["TagList"])
-                  for s in rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]],
+                *[(i["DBInstanceIdentifier"], i["TagList"]) for i in rds.describe_db_instances()["DBInstances"]
+                  if i["DBInstanceStatus"] != gone],
+                *[(c["DBClusterIdentifier"], c["TagList"]) for c in rds.describe_db_clusters()["DBClusters"]
+                  if c["Status"] != gone],
+                *[(s["DBSnapshotIdentifier"], s["TagList"]) for s in snapshots if s["Status"] != gone],
+                *[(s["DBClusterSnapshotIdentifier"], s["TagList"]) for s in cluster_snapshots if s["Status"] != gone],
             ]  # fmt: skip
             for name, tags in listed:
                 if {t["Key"]: t["Value"] for t in tags}.get(TAG_EXECUTION) == execution:
