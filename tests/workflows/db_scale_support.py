@@ -94,19 +94,21 @@ def tagged_resources(cloud: LocalCloud, execution: str) -> list[str]:
     for side, session_for in (("source", cloud.source_session), ("target", cloud.target_session)):
         for region in REGIONS:
             rds = session_for(region).client("rds")
-            gone = "deleting"
-            snapshots = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
-            cluster_snapshots = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
             listed = [
-                *[(i["DBInstanceIdentifier"], i["TagList"]) for i in rds.describe_db_instances()["DBInstances"]
-                  if i["DBInstanceStatus"] != gone],
-                *[(c["DBClusterIdentifier"], c["TagList"]) for c in rds.describe_db_clusters()["DBClusters"]
-                  if c["Status"] != gone],
-                *[(s["DBSnapshotIdentifier"], s["TagList"]) for s in snapshots if s["Status"] != gone],
-                *[(s["DBClusterSnapshotIdentifier"], s["TagList"]) for s in cluster_snapshots if s["Status"] != gone],
+                *[(i["DBInstanceIdentifier"], i["TagList"], i["DBInstanceStatus"])
+                  for i in rds.describe_db_instances()["DBInstances"]],
+                *[(c["DBClusterIdentifier"], c["TagList"], c["Status"])
+                  for c in rds.describe_db_clusters()["DBClusters"]],
+                *[(s["DBSnapshotIdentifier"], s["TagList"], s["Status"])
+                  for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]],
+                *[(s["DBClusterSnapshotIdentifier"], s["TagList"], s["Status"])
+                  for s in rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]],
             ]  # fmt: skip
-            for name, tags in listed:
-                if {t["Key"]: t["Value"] for t in tags}.get(TAG_EXECUTION) == execution:
+            for name, tags, status in listed:
+                if (
+                    status != "deleting"
+                    and {t["Key"]: t["Value"] for t in tags}.get(TAG_EXECUTION) == execution
+                ):
                     found.append(f"{side} {region} {name}")
     return found
 
