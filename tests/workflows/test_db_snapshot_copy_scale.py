@@ -64,12 +64,12 @@ def test_fifty_databases_succeed_within_the_history_and_payload_quotas(local_clo
 def test_a_failed_restore_while_siblings_restore_leaves_nothing_tagged_in_either_account(
     local_cloud, monkeypatch
 ):
-    # Given 50 databases; restores take 30 % of their planned time, everything else a tenth, and RDS
+    # Given 50 databases; restores take 1.5x their planned time, everything else a tenth, and RDS
     # ends database 37's restore early in `incompatible-restore`
     wave = wave_of(local_cloud, 50)
     deploy_wave(local_cloud, wave)
     durations = local_cloud.rds_durations
-    durations.factor, durations.operation_factors = 0.1, {"restore": 0.3}
+    durations.factor, durations.operation_factors = 0.1, {"restore": 1.5}
     durations.override("db-37", factor=0.05, operation="restore", fail_with="incompatible-restore")
     # (the test notes how many sibling restores are still running when the failure is seen)
     from tasks.db_snapshot_copy import handler
