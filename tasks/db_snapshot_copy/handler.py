@@ -141,8 +141,9 @@ def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     error, cause = failures.original_error(event.get("error") or {}, watch.states)
     result["error"] = error
     result["cause"] = failures.final_cause(cause, report, rounds, status)
+    named = {"Error": error, "Cause": cause, "caught": event.get("error")}  # the database's own error
     record = evidence.build_record(
-        run, "compensated", {**event, "databases": databases, "compensation": result}
+        run, "compensated", {**event, "error": named, "databases": databases, "compensation": result}
     )
     return {
         **result,
