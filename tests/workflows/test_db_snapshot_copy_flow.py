@@ -219,11 +219,8 @@ def test_compensation_that_cannot_finish_fails_as_compensation_failed_naming_wha
     records = {r["outcome"]: r for r in evidence(local_cloud, run)}
     assert records["compensation-failed"]["compensation"]["status"] == "incomplete"
     assert "Report compensation failure" in run.states
-    # And everything else this execution made is gone (or being deleted by RDS)
-    clusters = rds(local_cloud, "target", "eu-central-1").describe_db_clusters()["DBClusters"]
-    assert [c for c in clusters if c["Status"] != "deleting"] == []
-    for region in ("eu-west-1", "eu-central-1"):
-        assert manual_snapshots(local_cloud, "target", region) == []
+    # And with only 3 rounds, what RDS was still deleting is named as left too (deletes take minutes)
+    assert "target cluster ledger" in run.error.message
 
 
 def test_a_compensation_that_crashes_ends_as_compensation_failed_with_evidence(local_cloud, monkeypatch):
