@@ -64,6 +64,7 @@ class ErrorName(StrEnum):
     ABORTED = "Wavectl.Aborted"  # decommission: `wavectl abort` during the cool-off (resources restored)
     REQUESTER_PENDING = "Wavectl.RequesterPending"  # CloudTrail has not delivered StartExecution yet
     REQUESTER_UNKNOWN = "Wavectl.RequesterUnknown"  # nobody authenticated is known to have started it
+    COMPENSATION_FAILED = "Wavectl.CompensationFailed"
 
 
 class Decision(StrEnum):
@@ -425,3 +426,26 @@ ENDED_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 APPROVAL_METRICS_TASK = "approval-metrics"  # scheduled: pending approvals and their age, as metrics
 METRICS_NAMESPACE = "Wavectl"
 ENV_DASHBOARD_WAVES = "WAVECTL_DASHBOARD_WAVES"  # JSON list of the program's wave names
+
+# ----------------------------------------------------------------------------- db-snapshot-copy children
+# The per-database workflow every database of a db-snapshot-copy wave runs in (its own execution):
+# its state machine name, and the longest timeout of its task functions (compensation waits that long
+# after a child execution ended abnormally, so none of its Lambdas can still be creating something).
+ENV_DB_CHILD_STATE_MACHINE = "WAVECTL_DB_CHILD_STATE_MACHINE"
+ENV_DB_CHILD_TASK_TIMEOUT = "WAVECTL_DB_CHILD_TASK_TIMEOUT"
+
+
+# ----------------------------------------------------------------------------- warm functions
+# A Lambda container keeps module state (cached sessions) between invocations while it is warm. The
+# embedded runner keeps every function in one process across embedded clouds: a new cloud (new
+# accounts, new credentials) is a cold start of every function, and state kept while warm is keyed
+# by this generation so none of it outlives the cloud it was made in.
+_generation = [0]
+
+
+def cold_start_all() -> None:
+    _generation[0] += 1
+
+
+def warm_generation() -> int:
+    return _generation[0]

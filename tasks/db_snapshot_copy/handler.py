@@ -6,16 +6,43 @@ derive from it, so a retried or redriven task finds what it already made.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from tasks.common.aws import own_session
-from tasks.common.estate import estate_from_settings, run_from
+from tasks.common.estate import Estate, run_from
+from tasks.common.estate import estate_from_settings as new_estate
 from tasks.common.logging import logger
+from tasks.common.settings import setting
+from tasks.contracts import ENV_SOURCE_ROLE_ARN, ENV_TARGET_ROLE_ARN, ENV_WAVE, warm_generation
+from tasks.db_snapshot_copy import children, evidence, failures, steps
 from tasks.db_snapshot_copy import cleanup as cleanup_logic
-from tasks.db_snapshot_copy import evidence, steps
 from tasks.db_snapshot_copy.preflight import run_preflight
 from tasks.db_snapshot_copy.spec import wave_databases
-from tasks.db_snapshot_copy.verify import load_hook, verify_database
+from tasks.db_snapshot_copy.verify import capture_at_snapshot, load_hook, verify_database
+
+ESTATE_TTL_SECONDS = 600  # assumed-role credentials last an hour; a warm function re-assumes well before
+_estates: dict[tuple[str, ...], tuple[float, Estate]] = {}
+_estates_lock = threading.Lock()
+
+
+def estate_from_settings(task: str) -> Estate:
+    """The function's sessions into the source and target accounts, kept while the function is warm.
+
+    A poll runs every few minutes for hours: assuming both roles and building clients anew each time
+    cost more than the Describe* call itself. Keyed by the roles and wave, so a changed setting
+    never reuses another function's sessions.
+    """
+    key = (task, setting(ENV_SOURCE_ROLE_ARN), setting(ENV_TARGET_ROLE_ARN), setting(ENV_WAVE),
+           str(warm_generation()))  # fmt: skip
+    now = time.monotonic()
+    with _estates_lock:
+        cached = _estates.get(key)
+        if cached is None or cached[0] < now:
+            cached = (now + ESTATE_TTL_SECONDS, new_estate(task))
+            _estates[key] = cached
+    return cached[1]
 
 
 def _log(task: str, event: dict[str, Any]) -> None:
@@ -31,8 +58,13 @@ def preflight(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def create_snapshot(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Capture the comparison queries' source numbers, then start the snapshot: the numbers are the
+    snapshot's, as near as one task can take them (a retry after the snapshot exists takes them again)."""
     _log("create source snapshot", event)
-    return steps.start_source_snapshot(estate_from_settings("snapshot"), run_from(event), event["db"])
+    estate = estate_from_settings("snapshot")
+    captured = capture_at_snapshot(event["db"], load_hook(estate))
+    job = steps.start_source_snapshot(estate, run_from(event), event["db"])
+    return {**job, "captured": captured}
 
 
 def copy_snapshot(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -67,7 +99,14 @@ def poll(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def verify(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _log("verify", event)
     estate = estate_from_settings("verify")
-    return verify_database(estate, event["db"], load_hook(estate))
+    return verify_database(estate, event["db"], load_hook(estate), event.get("captured"))
+
+
+def record_database(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One database's full record to the evidence bucket; the wave keeps only its small result."""
+    _log("record database evidence", event)
+    run = run_from(event)
+    return evidence.write_database_record(own_session().client("s3"), run, event)
 
 
 def cleanup(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -78,25 +117,33 @@ def cleanup(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One round of undoing this execution; the workflow calls it again while `status` is in-progress.
 
-    `previous` is the last round's result (absent on the first round). The final round (nothing
-    pending, or the round bound reached) records the compensation as evidence and gives the cause
-    the final Fail state raises (the caught error's, plus what is still left, if anything).
+    `previous` is the last round's result (absent on the first round). A database is only cleaned
+    up once its own workflow execution has ended (and, when it was stopped, once its last task can
+    no longer be running), so no sibling can create something after compensation looked. The final
+    round (nothing pending, or the round bound reached) records the compensation as evidence and
+    gives the error and cause the final Fail raises (plus what is still left, if anything).
     """
     logger().warning("compensating", extra={"execution": event.get("execution"), "error": event.get("error")})
     run, databases = run_from(event), wave_databases(event)
     previous = event.get("previous") or {}
     rounds = int(previous.get("round", 0)) + 1
-    report = cleanup_logic.compensate(estate_from_settings("compensate"), run, databases)
+    waited = int(previous.get("waited_seconds", 0)) + int(previous.get("wait_seconds", 0))
+    watch = children.watch(own_session().client("stepfunctions"), event, run, databases, previous, waited)
+    report = cleanup_logic.compensate(estate_from_settings("compensate"), run, watch.ended)
+    report["pending"] = watch.pending + report["pending"]
     for key in ("deleted", "unshared"):  # what earlier rounds did stays on the record
         report[key] = list(previous.get(key, [])) + report[key]
     status = cleanup_logic.round_status(report, rounds)
-    result: dict[str, Any] = {**report, "round": rounds, "status": status}
+    result: dict[str, Any] = {**report, "round": rounds, "status": status, "waited_seconds": waited,
+                              "children": watch.states}  # fmt: skip
     if status == cleanup_logic.STATUS_IN_PROGRESS:
         return {**result, "wait_seconds": cleanup_logic.round_wait_seconds(rounds)}
-    error = event.get("error") or {}
-    result["cause"] = _final_cause(error, report, rounds, status)
+    error, cause = failures.original_error(event.get("error") or {}, watch.states)
+    result["error"] = error
+    result["cause"] = failures.final_cause(cause, report, rounds, status)
+    named = {"Error": error, "Cause": cause, "caught": event.get("error")}  # the database's own error
     record = evidence.build_record(
-        run, "compensated", {**event, "databases": databases, "compensation": result}
+        run, "compensated", {**event, "error": named, "databases": databases, "compensation": result}
     )
     return {
         **result,
@@ -105,19 +152,17 @@ def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
-def _final_cause(error: dict[str, Any], report: dict[str, Any], rounds: int, status: str) -> str:
-    cause = str(error.get("Cause") or error.get("Error") or "the wave failed")
-    if status != cleanup_logic.STATUS_INCOMPLETE:
-        return cause
-    still = report["pending"] + report["left"]
-    return (
-        f"{cause} | compensation incomplete after {rounds} round(s), still left in the accounts "
-        f"(delete by hand): {'; '.join(still)}"
-    )
+def report_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A compensation or cleanup that failed: an evidence record and a post in the wave's channel."""
+    logger().error("failure report", extra={"execution": event.get("execution"), "outcome": event["outcome"]})
+    run = run_from(event)
+    record = evidence.build_record(run, event["outcome"], {**event, "databases": []})
+    key = evidence.write_record(own_session().client("s3"), run, record)
+    return {"evidence_key": key, "slack": failures.post(run, event, key)}
 
 
 def record_evidence(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _log("record evidence", event)
     run = run_from(event)
-    record = evidence.build_record(run, "succeeded", {**event, "databases": wave_databases(event)})
+    record = evidence.build_record(run, "succeeded", {**event, "databases": event.get("databases") or []})
     return {"key": evidence.write_record(own_session().client("s3"), run, record)}

@@ -12,7 +12,7 @@ from tasks.common.backoff import DEFAULT_CLUSTER_GIB
 from tasks.common.errors import PreflightFailed
 from tasks.common.estate import Estate
 from tasks.db_snapshot_copy import rds
-from tasks.db_snapshot_copy.naming import Run
+from tasks.db_snapshot_copy.naming import Run, child_execution_name
 
 DEFAULT_RDS_ALIAS = "alias/aws/rds"
 KEY_USE_ACTIONS = ("kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey")
@@ -47,7 +47,8 @@ def _check_database(
     source = _check_source(estate, db, findings)
     shared_key = _check_shared_key(estate, db, findings)
     target = _check_target(estate, run, db, findings)
-    return {**db, **source, **target, "shared_key_arn": shared_key}
+    return {**db, **source, **target, "shared_key_arn": shared_key,
+            "child_execution": child_execution_name(run, db["id"])}  # fmt: skip
 
 
 def _check_residency(db: dict[str, Any], residency: dict[str, list[str]], findings: Findings) -> None:
@@ -122,14 +123,13 @@ def _class_of(source_rds: Any, instance_id: str) -> str | None:
 
 
 def _check_shared_key(estate: Estate, db: dict[str, Any], findings: Findings) -> str | None:
-    """The shared key must exist where each copy is made: the source region and the target region."""
-    alias = db["shared_kms_key"]
-    arn = None
-    for region in dict.fromkeys([db["region"], db["target_region"]]):
-        key = _shared_key_in(estate, db, alias, region, findings)
-        if key is not None and region == db["target_region"]:
-            arn = key["Arn"]
-    return arn
+    """The shared key must exist where the shared copy is made: the target region (source account).
+
+    The source snapshot stays under the source database's own key; the copy under the shared key is
+    made into the target region (cross-region there), so only the target region needs the shared key.
+    """
+    key = _shared_key_in(estate, db, db["shared_kms_key"], db["target_region"], findings)
+    return key["Arn"] if key is not None else None
 
 
 def _shared_key_in(

@@ -1,4 +1,12 @@
-"""Verification of a restored database against its source and the runbook."""
+"""Verification of a restored database against its source's snapshot-time numbers and the runbook.
+
+A query with `expect` is an absolute check of the restored database. A query without it compares
+the restored database with the number the same query gave on the source *when the snapshot was
+taken* (`capture: at_snapshot`, run by the snapshot task just before it starts the snapshot), never
+with the live source, which keeps changing. A query that cannot run (no Data API, no secret, an
+error) fails the verification unless the runbook marks it `optional: true`; then it is reported as
+"not verified: REASON", never as passed.
+"""
 
 from __future__ import annotations
 
@@ -35,14 +43,43 @@ def _check(name: str, expected: Any, actual: Any) -> dict[str, Any]:
     return {"check": name, "ok": expected == actual, "expected": expected, "actual": actual}
 
 
-def verify_database(estate: Estate, db: dict[str, Any], hook: QueryHook | None) -> dict[str, Any]:
+NOT_VERIFIED = "not verified"
+
+
+def capture_at_snapshot(db: dict[str, Any], hook: QueryHook | None) -> dict[str, dict[str, str]]:
+    """Run the comparison queries (those without `expect`) on the source, now: at snapshot time.
+
+    Returns {query name: {"value": text}} or {query name: {"not_captured": reason}}.
+    """
+    captured: dict[str, dict[str, str]] = {}
+    for query in db.get("verify", []):
+        if query.get("expect") is not None:
+            continue
+        try:
+            if hook is None:
+                raise QueryNotRun("no verify hook")
+            captured[query["name"]] = {"value": hook(query, db, "source")}
+        except QueryNotRun as reason:
+            captured[query["name"]] = {"not_captured": str(reason)}
+        except ClientError as error:
+            captured[query["name"]] = {"not_captured": _client_error(error)}
+    return captured
+
+
+def _client_error(error: ClientError) -> str:
+    return "error: " + str(error.response.get("Error", {}).get("Message", error))
+
+
+def verify_database(
+    estate: Estate, db: dict[str, Any], hook: QueryHook | None, captured: dict[str, Any] | None = None
+) -> dict[str, Any]:
     client = estate.target("rds", db["target_region"])
     restored = rds.describe_database(client, db["type"], db["id"])
     if restored is None:
         raise VerificationFailed(f"{db['id']}: restored {db['type']} not found in the target")
     db = {**db, "target_arn": restored.get("DBClusterArn") or restored.get("DBInstanceArn")}
     checks = _configuration_checks(db, restored) + _class_checks(client, db, restored)
-    queries = [_run_query(query, db, hook) for query in db.get("verify", [])]
+    queries = [_run_query(query, db, hook, captured or {}) for query in db.get("verify", [])]
     record = {
         "database": db["id"],
         "type": db["type"],
@@ -62,6 +99,8 @@ def verify_database(estate: Estate, db: dict[str, Any], hook: QueryHook | None) 
 
 
 def _failure(check: dict[str, Any]) -> str:
+    if str(check["actual"]).startswith(NOT_VERIFIED):
+        return f"{check['check']}: {check['actual']}"
     if "source" in check:  # a query compared on source and target
         return f"{check['check']}: source {check['source']!r}, target {check['actual']!r}"
     return f"{check['check']}: expected {check['expected']!r}, got {check['actual']!r}"
@@ -69,21 +108,23 @@ def _failure(check: dict[str, Any]) -> str:
 
 def _summary(db: dict[str, Any], record: dict[str, Any], checks: list[dict], queries: list[dict]) -> str:
     passed = sum(1 for c in checks if c["ok"])
-    ran = [q for q in queries if q["ok"] is not None]
     text = f"{db['id']} ({db['type']}, {db['target_region']}): {passed}/{len(checks)} checks passed"
     if queries:
-        text += f", {sum(1 for q in ran if q['ok'])}/{len(queries)} queries matched"
+        text += f", {sum(1 for q in queries if q['ok'])}/{len(queries)} queries matched"
+        unverified = sum(1 for q in queries if q["ok"] is None)
+        if unverified:
+            text += f", {unverified} not verified"
         text += " (" + "; ".join(_query_line(q) for q in queries) + ")"
     return f"{text}, key {record['kms_key']}"
 
 
 def _query_line(query: dict[str, Any]) -> str:
     name = query["check"].removeprefix("query ")
-    if query["ok"] is None:
-        return f"{name} {query['actual']}"
+    if str(query["actual"]).startswith(NOT_VERIFIED):
+        return f"{name}: {query['actual']}"
     sign = "=" if query["ok"] else "!="
     if "source" in query:
-        return f"{name}: source {query['source']} {sign} target {query['actual']}"
+        return f"{name}: source at snapshot {query['source']} {sign} target {query['actual']}"
     return f"{name}: expected {query['expected']} {sign} target {query['actual']}"
 
 
@@ -118,18 +159,38 @@ def _class_checks(client: Any, db: dict[str, Any], restored: dict[str, Any]) -> 
     return checks
 
 
-def _run_query(query: dict[str, Any], db: dict[str, Any], hook: QueryHook | None) -> dict[str, Any]:
+def _run_query(
+    query: dict[str, Any], db: dict[str, Any], hook: QueryHook | None, captured: dict[str, Any]
+) -> dict[str, Any]:
     name, expect = f"query {query['name']}", query.get("expect")
-    if hook is None:
-        return {"check": name, "ok": None, "expected": expect, "actual": "not run: no verify hook"}
     try:
+        if expect is None:
+            source = _captured_value(query, captured)
+        if hook is None:
+            raise QueryNotRun("no verify hook")
         target = hook(query, db, "target")
-        source = hook(query, db, "source") if expect is None else None
     except QueryNotRun as reason:
-        return {"check": name, "ok": None, "expected": expect, "actual": f"not run: {reason}"}
-    except ClientError as error:  # the query was meant to run and could not: a failed check
-        message = error.response.get("Error", {}).get("Message", str(error))
-        return {"check": name, "ok": False, "expected": expect, "actual": f"error: {message}"}
+        return _not_verified(name, query, expect, str(reason))
+    except ClientError as error:  # the query was meant to run and could not
+        return _not_verified(name, query, expect, _client_error(error))
     if expect is not None:
         return _check(name, expect, target)
-    return {**_check(name, source, target), "source": source}
+    return {**_check(name, source, target), "source": source, "source_at": "snapshot"}
+
+
+def _captured_value(query: dict[str, Any], captured: dict[str, Any]) -> str:
+    found = captured.get(query["name"])
+    if found is None:
+        raise QueryNotRun("no source number was captured at snapshot time")
+    if "not_captured" in found:
+        raise QueryNotRun(
+            f"the source number could not be captured at snapshot time ({found['not_captured']})"
+        )
+    return str(found["value"])
+
+
+def _not_verified(name: str, query: dict[str, Any], expect: Any, reason: str) -> dict[str, Any]:
+    """A query that could not run: a failed check, unless the runbook marks it optional."""
+    optional = bool(query.get("optional"))
+    return {"check": name, "ok": None if optional else False, "expected": expect,
+            "actual": f"{NOT_VERIFIED}: {reason}", "optional": optional}  # fmt: skip

@@ -31,9 +31,18 @@ def flatten(value: object, *, show_imports: bool = False) -> str:
     return TOKEN
 
 
-def definition(assembly: Path, stack: str, *, show_imports: bool = False) -> dict:
-    """The ASL of the one state machine in `stack`."""
-    (machine,) = resources_of_type(template(assembly, stack), "AWS::StepFunctions::StateMachine")
+def wave_machine(tmpl: dict, stack: str, suffix: str = "") -> dict:
+    """The wave's own state machine in a wave stack (`<program>-<wave>`), or with `suffix` one it
+    deploys beside it (the database wave's per-database workflow, `-database`)."""
+    wave = stack.removeprefix("Wave-")
+    machines = resources_of_type(tmpl, "AWS::StepFunctions::StateMachine")
+    (machine,) = [m for m in machines if m["Properties"]["StateMachineName"].endswith(f"-{wave}{suffix}")]
+    return machine
+
+
+def definition(assembly: Path, stack: str, *, show_imports: bool = False, suffix: str = "") -> dict:
+    """The ASL of the wave's state machine in `stack` (with `suffix`: of the one deployed beside it)."""
+    machine = wave_machine(template(assembly, stack), stack, suffix)
     return json.loads(flatten(machine["Properties"]["DefinitionString"], show_imports=show_imports))
 
 

@@ -15,9 +15,9 @@ from tests.stacks.templates import definition
 STACK = "Wave-orders-db"
 
 
-def asl_of(assembly: Path, stack: str = STACK) -> dict:
+def asl_of(assembly: Path, stack: str = STACK, suffix: str = "") -> dict:
     """The state machine's definition with CloudFormation intrinsics replaced by a marker."""
-    return definition(assembly, stack)
+    return definition(assembly, stack, suffix=suffix)
 
 
 def all_states(asl: dict) -> dict[str, dict]:
@@ -32,6 +32,12 @@ def all_states(asl: dict) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def asl(cloud_assembly) -> dict:
     return asl_of(cloud_assembly)
+
+
+@pytest.fixture(scope="module")
+def child_asl(cloud_assembly) -> dict:
+    """The per-database workflow each database runs in (its own execution)."""
+    return asl_of(cloud_assembly, suffix="-database")
 
 
 def test_preflight_runs_first_with_residency_and_fails_the_wave_without_compensating(asl):
@@ -50,14 +56,26 @@ def test_preflight_runs_first_with_residency_and_fails_the_wave_without_compensa
 def test_map_takes_its_items_from_preflight_with_the_runbook_concurrency(asl):
     copies = asl["States"]["Copy each database"]
     assert copies["Type"] == "Map" and copies["ItemsPath"] == "$.preflight.databases"
-    assert copies["MaxConcurrency"] == 2
+    assert copies["MaxConcurrency"] == 16
     assert copies["ItemSelector"] == {"db.$": "$$.Map.Item.Value", "execution.$": "$$.Execution.Name"}
     assert copies["Catch"][0]["Next"] == "Compensate" and copies["Catch"][0]["ErrorEquals"] == ["States.ALL"]
     assert "ItemBatcher" not in copies
 
 
-def test_each_long_step_waits_the_seconds_its_poll_computed(asl):
-    states = all_states(asl)
+def test_each_database_runs_in_its_own_child_execution_keeping_a_small_result(asl):
+    # the Map's one state starts the per-database workflow's deployed version and waits for it
+    (run,) = asl["States"]["Copy each database"]["ItemProcessor"]["States"].values()
+    assert run["Resource"].endswith(":states:::states:startExecution.sync:2")
+    assert run["Parameters"]["StateMachineArn"] == "TOKEN"  # the version's ARN (Fn::GetAtt)
+    assert run["Parameters"]["Name.$"] == "$.db.child_execution"
+    assert run["Parameters"]["Input"] == {"execution.$": "$.execution", "db.$": "$.db"}
+    # only the small result stays in the wave's state; the full record is in the evidence bucket
+    assert set(run["ResultSelector"]) == {"database.$", "status.$", "target_arn.$", "evidence_key.$",
+                                          "evidence_sha256.$", "summary.$"}  # fmt: skip
+
+
+def test_each_long_step_waits_the_seconds_its_poll_computed(child_asl):
+    states = all_states(child_asl)
     for label in ("source snapshot", "shared copy", "target copy", "restore"):
         choice = states[f"{label.capitalize()} ready?"]
         assert (
@@ -70,24 +88,32 @@ def test_each_long_step_waits_the_seconds_its_poll_computed(asl):
         assert poll["ResultPath"] == "$.job" and poll["Next"] == f"{label.capitalize()} ready?"
 
 
-def test_per_database_steps_run_in_the_migration_order(asl):
-    states = all_states(asl)
-    order = [
-        "Snapshot source", "Copy under shared key", "Share with target account", "Copy into target account",
-        "Restore in target", "Verify restored database",
-    ]  # fmt: skip
+def test_per_database_steps_run_in_the_migration_order(child_asl):
+    states = all_states(child_asl)
+    assert child_asl["StartAt"] == "Snapshot source"
     follows = {
         "Snapshot source": "Source snapshot ready?",
+        "Keep snapshot-time numbers": "Copy under shared key",
         "Copy under shared key": "Shared copy ready?",
         "Share with target account": "Copy into target account",
         "Copy into target account": "Target copy ready?",
         "Restore in target": "Restore ready?",
+        "Verify restored database": "Record database evidence",
+        "Record database evidence": "Database copied",
     }
     for step, expected in follows.items():
         assert states[step]["Next"] == expected
     readies = ["Source snapshot ready?", "Shared copy ready?", "Target copy ready?", "Restore ready?"]
-    assert [states[r]["Choices"][0]["Next"] for r in readies] == [order[1], order[2], order[4], order[5]]
-    assert states["Verify restored database"]["End"] is True
+    after = ["Keep snapshot-time numbers", "Share with target account", "Restore in target"]
+    assert [states[r]["Choices"][0]["Next"] for r in readies] == [*after, "Verify restored database"]
+    # verification compares the target with the numbers the snapshot task captured
+    assert states["Keep snapshot-time numbers"]["InputPath"] == "$.job.captured"
+    assert states["Verify restored database"]["Parameters"]["captured.$"] == "$.captured"
+    assert states["Database copied"] == {
+        **states["Database copied"],
+        "Type": "Succeed",
+        "OutputPath": "$.result",
+    }
 
 
 def test_acceptance_gate_shows_the_verification_summary_and_compensates_on_rejection(asl):
@@ -100,10 +126,11 @@ def test_acceptance_gate_shows_the_verification_summary_and_compensates_on_rejec
     assert gate["Next"] == "Clean up" and states["Clean up"]["Next"] == "Record evidence"
 
 
-def test_compensation_loops_with_a_wait_until_finished_then_fails_with_the_caught_error(asl):
+def test_compensation_loops_until_finished_then_fails_with_the_error_that_started_it(asl):
     states = asl["States"]
     compensate, again = states["Compensate"], states["Compensate again"]
     assert compensate["Parameters"]["error.$"] == "$.error"
+    assert compensate["Parameters"]["execution_id.$"] == "$$.Execution.Id"  # to find its children
     assert again["Parameters"] == {**compensate["Parameters"], "previous.$": "$.compensation"}
     # Compensate -> finished? -(in-progress)-> Wait (seconds from the task) -> Compensate again -> finished?
     finished = states[compensate["Next"]]
@@ -112,20 +139,52 @@ def test_compensation_loops_with_a_wait_until_finished_then_fails_with_the_caugh
     wait = states[by_status["in-progress"]]
     assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.compensation.wait_seconds"
     assert wait["Next"] == "Compensate again"
-    fail = states[finished["Default"]]
-    assert fail == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
-    # incomplete after the bound: the caught error keeps its name, its cause says what is left
-    say = states[by_status["incomplete"]]
-    assert say["Parameters"] == {"Error.$": "$.error.Error", "Cause.$": "$.compensation.cause"}
-    assert say["ResultPath"] == "$.error" and say["Next"] == finished["Default"]
-    assert compensate["Catch"][0]["Next"] == again["Catch"][0]["Next"] == finished["Default"]
+    # done: the error that started compensation (a database's own), then the final Fail re-raises it
+    name = states[finished["Default"]]
+    assert name["Parameters"] == {"Error.$": "$.compensation.error", "Cause.$": "$.compensation.cause"}
+    assert states[name["Next"]] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
 
 
-def test_definition_uses_only_lambda_invoke_and_flow_states(asl):
-    states = all_states(asl)
-    # a task's Resource is a function ARN (lambda:invoke returning the payload) or the callback pattern
+def test_a_compensation_that_fails_ends_as_compensation_failed_after_evidence_and_slack(asl):
+    states = asl["States"]
+    finished = states[states["Compensate"]["Next"]]
+    report = states[{c["StringEquals"]: c["Next"] for c in finished["Choices"]}["incomplete"]]
+    assert report["Parameters"]["outcome"] == "compensation-failed"
+    failed = states[report["Next"]]
+    assert failed == {**failed, "Type": "Fail", "Error": "Wavectl.CompensationFailed",
+                      "CausePath": "$.compensation.cause"}  # fmt: skip
+    # a crash of the compensate task goes the same way; so does a failure of the report itself
+    crashed = states[states["Compensate"]["Catch"][0]["Next"]]
+    assert crashed["Next"] == states[finished["Default"]].get("Next") or crashed["Next"] == report_name(
+        states
+    )
+    assert report["Catch"][0]["Next"] == report["Next"]
+
+
+def report_name(states: dict) -> str:
+    return next(
+        name for name, s in states.items() if s.get("Parameters", {}).get("outcome") == "compensation-failed"
+    )
+
+
+def test_record_evidence_and_cleanup_have_a_catch(asl):
+    states = asl["States"]
+    assert states["Record evidence"]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    assert states[states["Record evidence"]["Catch"][0]["Next"]]["Type"] == "Fail"
+    report = states[states["Clean up"]["Catch"][0]["Next"]]
+    assert report["Parameters"]["outcome"] == "cleanup-failed" and states[report["Next"]]["Type"] == "Fail"
+
+
+def test_definition_uses_only_lambda_invoke_child_executions_and_flow_states(asl, child_asl):
+    states = {**all_states(asl), **all_states(child_asl)}
+    # a task's Resource is a function ARN (lambda:invoke returning the payload), the callback pattern,
+    # or the start of a database's child execution
     resources = {s["Resource"].split(":states:::")[-1] for s in states.values() if s["Type"] == "Task"}
-    assert resources <= {"TOKEN", "lambda:invoke.waitForTaskToken"}
+    assert resources <= {"TOKEN", "lambda:invoke.waitForTaskToken", "states:startExecution.sync:2"}
     allowed = {"Task", "Wait", "Choice", "Map", "Parallel", "Pass", "Fail", "Succeed"}
     assert {s["Type"] for s in states.values()} <= allowed
     assert "QueryLanguage" not in asl or asl["QueryLanguage"] == "JSONPath"
@@ -155,8 +214,10 @@ def test_definition_size_does_not_grow_with_the_number_of_databases(tmp_path):
         # When each is synthesised
         out = tmp_path / f"out-{count}"
         synthesize(load_runbook(_runbook_with(tmp_path, count)), out, bundle=False)
-        sizes[count] = len(json.dumps(asl_of(out), sort_keys=True))
-    # Then their state machine definitions are exactly the same size
+        sizes[count] = [
+            len(json.dumps(asl_of(out, suffix=suffix), sort_keys=True)) for suffix in ("", "-database")
+        ]
+    # Then their state machine definitions (the wave's and the per-database one) are the same size
     assert sizes[1] == sizes[50]
 
 

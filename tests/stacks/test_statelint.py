@@ -26,10 +26,11 @@ def deployed_definitions(example_runbook, cloud_assembly) -> dict[str, str]:
 
 
 def test_every_wave_has_a_deployed_definition(deployed_definitions, example_runbook):
-    # Then one definition per wave was deployed
-    assert set(deployed_definitions) == {
-        example_runbook.state_machine_name(w.wave) for w in example_runbook.waves
-    }
+    # Then one definition per wave was deployed, and the database wave's per-database workflow beside it
+    waves = {example_runbook.state_machine_name(w.wave) for w in example_runbook.waves}
+    databases = [w for w in example_runbook.waves if w.kind == "db-snapshot-copy"]
+    database_workflows = {f"{example_runbook.state_machine_name(w.wave)}-database" for w in databases}
+    assert set(deployed_definitions) == waves | database_workflows
 
 
 def test_resolved_definitions_pass_statelint(deployed_definitions):

@@ -79,12 +79,13 @@ def test_wave_kind_seam_reports_a_missing_model():
     ]
 
 
-# The orders-db definition as synthesised before the wave-kind seam (issue 8): the refactoring moved
-# code between rooms and must not have changed a byte of the ASL. A deliberate change of the database
-# workflow updates this digest in the same commit, saying why.
-# Changed by issue 15: the frame's `Resolve requester` step (the requester is known before any gate) and
-# the gate payload's `requester` / `requester_policy`.
-ORDERS_DB_DEFINITION_SHA256 = "21621f30ce8976c7be04a5ee146c0699ad0a86e3e0c8f21b3c84eca77acf2f74"
+# The orders-db definition as recorded at the last deliberate change of the database workflow; a
+# refactoring that moves code between rooms must not change a byte of the ASL. A deliberate change
+# updates this digest in the same commit, saying why. Changed by issue 14 (each database in its own
+# child execution, compensation that waits for every child and ends as Wavectl.CompensationFailed,
+# Catch on Record evidence and Clean up, max_concurrency 16) and issue 15 (the frame's `Resolve
+# requester` step, the gate payload's requester fields).
+ORDERS_DB_DEFINITION_SHA256 = "1afef494a0960e9417b6516e15ee3012259a6d31e21997362af743090a18ba93"
 
 
 def test_orders_db_definition_is_byte_identical_to_the_recorded_digest(cloud_assembly: Path):

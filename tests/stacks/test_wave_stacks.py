@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RUNBOOKS
-from tests.stacks.templates import resources_of_type, template
+from tests.stacks.templates import resources_of_type, template, wave_machine
 
 
 def wave_templates(assembly: Path) -> dict[str, dict]:
@@ -23,12 +23,14 @@ def wave_templates(assembly: Path) -> dict[str, dict]:
 
 
 def version_descriptions(assembly: Path) -> dict[str, str]:
-    return {
-        name: resources_of_type(tmpl, "AWS::StepFunctions::StateMachineVersion")[0]["Properties"][
-            "Description"
-        ]
-        for name, tmpl in wave_templates(assembly).items()
-    }
+    """The description of each wave's own state machine version (`<wave> v<n> sha256:...`)."""
+    found = {}
+    for name, tmpl in wave_templates(assembly).items():
+        wave = name.removeprefix("Wave-")
+        versions = resources_of_type(tmpl, "AWS::StepFunctions::StateMachineVersion")
+        (found[name],) = [v["Properties"]["Description"] for v in versions
+                          if v["Properties"]["Description"].startswith(f"{wave} v")]  # fmt: skip
+    return found
 
 
 def test_every_wave_has_one_state_machine_one_version_and_alias_live(cloud_assembly: Path, example_runbook):
@@ -37,10 +39,12 @@ def test_every_wave_has_one_state_machine_one_version_and_alias_live(cloud_assem
     # Then there is one stack per wave
     assert sorted(templates) == sorted(f"Wave-{w.wave}" for w in example_runbook.waves)
     for name, tmpl in templates.items():
-        [machine] = resources_of_type(tmpl, "AWS::StepFunctions::StateMachine")
-        [version] = resources_of_type(tmpl, "AWS::StepFunctions::StateMachineVersion")
-        [alias] = resources_of_type(tmpl, "AWS::StepFunctions::StateMachineAlias")
         wave = name.removeprefix("Wave-")
+        machine = wave_machine(tmpl, name)
+        [version] = [v for v in resources_of_type(tmpl, "AWS::StepFunctions::StateMachineVersion")
+                     if v["Properties"]["Description"].startswith(f"{wave} v")]  # fmt: skip
+        [alias] = [a for a in resources_of_type(tmpl, "AWS::StepFunctions::StateMachineAlias")
+                   if a["Properties"]["Description"].startswith(f"{wave}:")]  # fmt: skip
         assert machine["Properties"]["StateMachineName"] == f"acme-to-globex-{wave}"
         # the version is republished when the state machine's revision changes, and old ones are kept
         assert version["Properties"]["StateMachineRevisionId"]["Fn::GetAtt"][1] == "StateMachineRevisionId"

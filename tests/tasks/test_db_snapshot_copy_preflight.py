@@ -123,3 +123,18 @@ def test_preflight_lists_every_problem_at_once_and_touches_nothing(cloud, exampl
     assert any("cluster parameter group globex-aurora not found" in p for p in problems)
     assert snapshots(SOURCE, "eu-west-1", "instance") == []
     assert snapshots(SOURCE, "eu-west-1", "cluster") == []
+
+
+def test_preflight_needs_the_shared_key_only_in_the_target_region_of_a_cross_region_copy(
+    cloud, example_runbook
+):
+    # Given ledger, copied from eu-west-1 to eu-central-1, and no shared key in its source region:
+    # the source snapshot stays under the database's own key, the shared copy is made in eu-central-1
+    kms = moto_session(SOURCE, "eu-west-1").client("kms")
+    kms.delete_alias(AliasName="alias/wavectl-share")
+    ledger = [db for db in wave_databases(example_runbook) if db["id"] == "ledger"]
+    # When preflight runs for ledger
+    result = preflight(example_runbook, ledger)
+    # Then it passes, with the target-region shared key for the copy
+    (item,) = result["databases"]
+    assert item["shared_key_arn"].startswith(f"arn:aws:kms:eu-central-1:{SOURCE}:key/")

@@ -1,57 +1,57 @@
-"""The runbook's verify queries run through the RDS Data API on the source and the restored cluster."""
+"""The runbook's verify queries: the restored cluster against the source's numbers at snapshot time."""
 
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tasks.common.errors import VerificationFailed
-from tests.tasks.db_copy_support import (
-    SOURCE,
-    TARGET,
-    Driver,
-    rds,
-)
+from tests.tasks.db_copy_support import SOURCE, TARGET, Driver, rds
 
-MOTO_RESULTS = "http://motoapi.amazonaws.com/moto-api/static/rds-data/statement-results"
+JOURNAL = "select count(*) from journal_entries"
 
 
-def data_api_answers(account: str, region: str, count: int) -> None:
-    """What moto's Data API answers the next statement in that account and region: one count."""
-    results = [{"records": [[{"longValue": count}]], "columnMetadata": [{"name": "count"}]}]
-    response = requests.post(MOTO_RESULTS, json={"account_id": account, "region": region, "results": results})
-    assert response.status_code == 201
+def data_api_answer(account: str, region: str, cluster: str, sql: str, count: int) -> None:
+    """What moto's Data API answers `sql` on that cluster from now on (its results are per ARN + SQL)."""
+    from moto.rdsdata.models import QueryResults, rdsdata_backends
+
+    arn = f"arn:aws:rds:{region}:{account}:cluster:{cluster}"
+    rdsdata_backends[account][region].sql_results[(arn, sql)] = QueryResults(
+        records=[[{"longValue": count}]], column_metadata=[{"name": "count"}]
+    )
 
 
-def test_a_count_that_matches_on_source_and_target_passes_and_the_summary_shows_both(cloud, example_runbook):
-    # Given the ledger cluster restored, and 1042 journal entries on the source and on the target
+def test_a_source_that_keeps_changing_after_its_snapshot_does_not_fail_verification(cloud, example_runbook):
+    # Given 1042 journal entries in the source ledger when its snapshot is taken
     driver = Driver(example_runbook)
     ledger = driver.item("ledger")
+    data_api_answer(SOURCE, "eu-west-1", "ledger", JOURNAL, 1042)
     driver.through_restore(ledger)
-    data_api_answers(SOURCE, "eu-west-1", 1042)
-    data_api_answers(TARGET, "eu-central-1", 1042)
+    # and a live source that has since moved on to 1050, while the restore holds the snapshot's 1042
+    data_api_answer(SOURCE, "eu-west-1", "ledger", JOURNAL, 1050)
+    data_api_answer(TARGET, "eu-central-1", "ledger", JOURNAL, 1042)
+
     # When the restored cluster is verified
-    verification = driver.call("verify", ledger)
-    # Then the query ran on both sides and matched, and the approvers' summary line shows the values
+    verification = driver.verify(ledger)
+
+    # Then the target is compared with the number captured at snapshot time, and matches
     (query,) = verification["queries"]
-    assert query == {**query, "ok": True, "source": "1042", "actual": "1042"}
-    assert "1/1 queries matched" in verification["summary"]
-    assert "journal entries: source 1042 = target 1042" in verification["summary"]
+    assert query == {**query, "ok": True, "source": "1042", "actual": "1042", "source_at": "snapshot"}
+    assert "journal entries: source at snapshot 1042 = target 1042" in verification["summary"]
     # And the Data API was enabled on the restored cluster (a new cluster has it off)
     restored = rds(TARGET, "eu-central-1").describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"][0]
     assert restored["HttpEndpointEnabled"] is True
 
 
-def test_a_count_that_differs_fails_verification_naming_the_query_and_both_values(cloud, example_runbook):
-    # Given the restored ledger cluster is missing one journal entry
+def test_a_target_missing_rows_fails_verification_naming_the_query_and_both_values(cloud, example_runbook):
+    # Given 1042 journal entries at snapshot time and a restored ledger with 1041
     driver = Driver(example_runbook)
     ledger = driver.item("ledger")
+    data_api_answer(SOURCE, "eu-west-1", "ledger", JOURNAL, 1042)
     driver.through_restore(ledger)
-    data_api_answers(SOURCE, "eu-west-1", 1042)
-    data_api_answers(TARGET, "eu-central-1", 1041)
+    data_api_answer(TARGET, "eu-central-1", "ledger", JOURNAL, 1041)
     # When it is verified
     with pytest.raises(VerificationFailed) as error:
-        driver.call("verify", ledger)
+        driver.verify(ledger)
     # Then the wave gets Wavectl.VerificationFailed naming the query and the two counts
     assert type(error.value).__name__ == "Wavectl.VerificationFailed"
     assert "query journal entries: source '1042', target '1041'" in str(error.value)
@@ -63,27 +63,42 @@ def test_an_expected_value_is_compared_with_the_target_only(cloud, example_runbo
     ledger = driver.item("ledger")
     ledger["verify"] = [{"name": "open periods", "sql": "select count(*) from periods", "expect": "1"}]
     driver.through_restore(ledger)
-    data_api_answers(TARGET, "eu-central-1", 2)
+    data_api_answer(TARGET, "eu-central-1", "ledger", "select count(*) from periods", 2)
     # When it is verified
     with pytest.raises(VerificationFailed) as error:
-        driver.call("verify", ledger)
+        driver.verify(ledger)
     # Then the target's value is compared with the expectation
     assert "query open periods: expected '1', got '2'" in str(error.value)
 
 
-def test_queries_on_an_instance_or_without_secrets_are_reported_not_run_with_the_reason(
-    cloud, example_runbook
-):
-    # Given the orders instance (no Data API for RDS instances) and the ledger cluster without secrets
+def test_a_query_that_cannot_run_fails_verification_and_is_shown_not_verified(cloud, example_runbook):
+    # Given the ledger cluster without the secrets its query needs
     driver = Driver(example_runbook)
-    orders, ledger = driver.item("orders"), driver.item("ledger")
+    ledger = driver.item("ledger")
     ledger["verify_secret"] = None
-    driver.through_restore(orders)
     driver.through_restore(ledger)
-    # When both are verified
-    on_orders, on_ledger = driver.call("verify", orders), driver.call("verify", ledger)
-    # Then neither query counts as passed, and the summary says why each did not run
-    assert on_orders["queries"][0]["ok"] is None and on_ledger["queries"][0]["ok"] is None
-    assert "Data API serves Aurora clusters only" in on_orders["summary"]
-    assert "0/1 queries matched" in on_orders["summary"]
-    assert "no verify_secret.target for ledger" in on_ledger["summary"]
+    # When it is verified
+    with pytest.raises(VerificationFailed) as error:
+        driver.verify(ledger)
+    # Then verification fails and says the query was not verified, and why
+    assert (
+        "query journal entries: not verified: the source number could not be captured at snapshot time "
+        "(no verify_secret.source for ledger in the runbook)" in str(error.value)
+    )
+
+
+def test_an_optional_query_that_cannot_run_is_reported_not_verified_never_passed(cloud, example_runbook):
+    # Given the ledger cluster whose query is optional and whose secrets are missing
+    driver = Driver(example_runbook)
+    ledger = driver.item("ledger")
+    ledger["verify_secret"] = None
+    ledger["verify"] = [{**ledger["verify"][0], "optional": True}]
+    driver.through_restore(ledger)
+    # When it is verified
+    verification = driver.verify(ledger)
+    # Then the wave may go on, but the query is not counted as passed: the summary says why
+    (query,) = verification["queries"]
+    assert query["ok"] is None and query["actual"].startswith("not verified: ")
+    assert "0/1 queries matched, 1 not verified" in verification["summary"]
+    assert "journal entries: not verified: " in verification["summary"]
+    assert "no verify_secret.source for ledger" in verification["summary"]

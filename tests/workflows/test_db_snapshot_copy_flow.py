@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tasks.db_snapshot_copy.naming import TAG_EXECUTION
+from tests.workflows.db_scale_support import evidence_records, tagged_resources
 from wavectl.local.runner import run_wave
 
 
@@ -18,36 +19,48 @@ def key_arn(cloud, region: str, alias: str) -> str:
 
 
 def manual_snapshots(cloud, side: str, region: str) -> list[str]:
+    """Manual snapshots still there (one RDS is already deleting counts as gone)."""
     client = rds(cloud, side, region)
     instances = client.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
     clusters = client.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
-    return [s["DBSnapshotIdentifier"] for s in instances] + [
-        s["DBClusterSnapshotIdentifier"] for s in clusters
+    return [s["DBSnapshotIdentifier"] for s in instances if s["Status"] != "deleting"] + [
+        s["DBClusterSnapshotIdentifier"] for s in clusters if s["Status"] != "deleting"
     ]
 
 
 def evidence(cloud, run) -> list[dict]:
-    s3 = cloud.session.client("s3")
-    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "evidence" in b["Name"])
-    name = run.execution_arn.rsplit(":", 1)[-1]
-    keys = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"waves/orders-db/{name}/").get("Contents", [])
-    ]
-    return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
+    """The wave's own evidence records (each database's record is under `databases/`)."""
+    records = evidence_records(cloud, run.execution_arn.rsplit(":", 1)[-1])
+    return [record for key, record in sorted(records.items()) if not key.startswith("databases/")]
+
+
+def data_api_answer(cloud, side: str, region: str, cluster: str, sql: str, count: int) -> None:
+    """What moto's Data API answers `sql` on that cluster from now on (its results are per ARN + SQL)."""
+    from moto.rdsdata.models import QueryResults, rdsdata_backends
+
+    account = getattr(cloud.runbook.program.accounts, side).id
+    arn = f"arn:aws:rds:{region}:{account}:cluster:{cluster}"
+    rdsdata_backends[account][region].sql_results[(arn, sql)] = QueryResults(records=[[{"longValue": count}]])
+
+
+ORDERS_SQL, JOURNAL_SQL = "select count(*) from orders", "select count(*) from journal_entries"
 
 
 def assert_target_clean_and_source_untouched(cloud) -> None:
     """No database or snapshot left in the target, no snapshot in the source, source databases kept."""
     for region in ("eu-west-1", "eu-central-1"):
-        target = rds(cloud, "target", region)
-        assert target.describe_db_instances()["DBInstances"] == []
-        assert target.describe_db_clusters()["DBClusters"] == []
+        target = rds(cloud, "target", region)  # (what RDS is already deleting counts as gone)
+        assert [
+            i for i in target.describe_db_instances()["DBInstances"] if i["DBInstanceStatus"] != "deleting"
+        ] == []
+        assert [c for c in target.describe_db_clusters()["DBClusters"] if c["Status"] != "deleting"] == []
         assert manual_snapshots(cloud, "target", region) == []
         assert manual_snapshots(cloud, "source", region) == []
     source = rds(cloud, "source", "eu-west-1")
-    assert source.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"]
-    assert source.describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
+    assert {c["DBClusterIdentifier"] for c in source.describe_db_clusters()["DBClusters"]} == {
+        "orders",
+        "ledger",
+    }
 
 
 def reject_gate(cloud, monkeypatch, gate: str) -> None:
@@ -63,16 +76,16 @@ def reject_gate(cloud, monkeypatch, gate: str) -> None:
 
 
 def test_orders_db_wave_copies_both_databases_under_the_target_key_and_cleans_up(local_cloud):
-    # Given the seeded estate: orders (instance, eu-west-1) and ledger (Aurora, eu-west-1 -> eu-central-1)
+    # Given the seeded estate: orders (Aurora, eu-west-1) and ledger (Aurora, eu-west-1 -> eu-central-1)
 
     # When the wave runs with its gates approved
     run = run_wave(local_cloud, "orders-db")
 
     # Then it succeeded and the target holds both databases, under the target key, deletion-protected
     assert run.status == "SUCCEEDED", run.error
-    orders = rds(local_cloud, "target", "eu-west-1").describe_db_instances(DBInstanceIdentifier="orders")
+    orders = rds(local_cloud, "target", "eu-west-1").describe_db_clusters(DBClusterIdentifier="orders")
     ledger = rds(local_cloud, "target", "eu-central-1").describe_db_clusters(DBClusterIdentifier="ledger")
-    assert orders["DBInstances"][0]["KmsKeyId"] == key_arn(local_cloud, "eu-west-1", "alias/globex-rds")
+    assert orders["DBClusters"][0]["KmsKeyId"] == key_arn(local_cloud, "eu-west-1", "alias/globex-rds")
     assert ledger["DBClusters"][0]["KmsKeyId"] == key_arn(local_cloud, "eu-central-1", "alias/globex-rds")
     assert (
         ledger["DBClusters"][0]["DeletionProtection"]
@@ -85,22 +98,22 @@ def test_orders_db_wave_copies_both_databases_under_the_target_key_and_cleans_up
     # And the evidence record names both databases, their keys and their verification
     (record,) = evidence(local_cloud, run)
     assert record["outcome"] == "succeeded"
-    assert {d["database"]: d["verification"]["ok"] for d in record["databases"]} == {
-        "orders": True,
-        "ledger": True,
+    assert {c["database"]: c["status"] for c in record["copies"]} == {
+        "orders": "verified",
+        "ledger": "verified",
     }
     assert "Approval: accept-restored-databases" in run.states
 
 
 def test_failure_at_restore_compensates_and_fails_with_the_named_error(local_cloud, monkeypatch):
-    # Given the restore step fails for the Aurora cluster (the instance may already be restored)
+    # Given the restore step fails for ledger (orders may already be restored)
     from tasks.common.errors import TaskFailed
     from tasks.db_snapshot_copy import handler, steps
 
     real_restore = steps.start_restore
 
     def failing_restore(estate, run, db):
-        if db["type"] == "cluster":
+        if db["id"] == "ledger":
             raise TaskFailed("restore of ledger refused: insufficient capacity for db.r6g.large")
         return real_restore(estate, run, db)
 
@@ -128,10 +141,11 @@ def test_rejection_at_the_acceptance_gate_removes_the_restored_databases(local_c
 
     # Then it failed as rejected, and compensation removed everything this execution made
     assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
-    assert "Verify restored database" in run.states and "Compensate" in run.states
+    assert "Copy one database" in run.states and "Compensate" in run.states
     for region in ("eu-west-1", "eu-central-1"):
         target = rds(local_cloud, "target", region)
         restored = target.describe_db_instances()["DBInstances"] + target.describe_db_clusters()["DBClusters"]
+        restored = [r for r in restored if (r.get("DBInstanceStatus") or r.get("Status")) != "deleting"]
         assert [r for r in restored if any(t["Key"] == TAG_EXECUTION for t in r.get("TagList", []))] == []
         assert manual_snapshots(local_cloud, "target", region) == []
         assert manual_snapshots(local_cloud, "source", region) == []
@@ -140,8 +154,8 @@ def test_rejection_at_the_acceptance_gate_removes_the_restored_databases(local_c
 def test_rejection_while_rds_is_still_busy_compensates_over_several_rounds_until_the_target_is_clean(
     local_cloud, monkeypatch
 ):
-    # Given approvers who reject the restored databases, and RDS still busy with the orders instance
-    # and a ledger member when compensation starts (moto is instant: the test holds their states)
+    # Given approvers who reject the restored databases, and RDS still busy with an orders member
+    # and a ledger member when compensation starts (the test holds their states)
     from moto.rds.models import rds_backends
 
     from tasks.db_snapshot_copy import handler
@@ -152,7 +166,7 @@ def test_rejection_while_rds_is_still_busy_compensates_over_several_rounds_until
     rounds = []
 
     def compensate_while_rds_is_busy(estate, run, databases):
-        busy = [rds_backends[target]["eu-west-1"].databases.get("orders"),
+        busy = [rds_backends[target]["eu-west-1"].databases.get("orders-1"),
                 rds_backends[target]["eu-central-1"].databases.get("ledger-1")]  # fmt: skip
         for resource in filter(None, busy):
             resource.status = "creating" if not rounds else "available"
@@ -168,17 +182,17 @@ def test_rejection_while_rds_is_still_busy_compensates_over_several_rounds_until
     # round that removed them
     assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
     assert "Wait for deletions" in run.states and "Compensate again" in run.states
-    assert len(rounds) == 2 and rounds[0]["pending"] and rounds[1]["pending"] == []
+    assert len(rounds) >= 2 and rounds[0]["pending"] and rounds[-1]["pending"] == []
     # And the target holds no database or snapshot, the source keeps its databases and no snapshot
     assert_target_clean_and_source_untouched(local_cloud)
     (record,) = evidence(local_cloud, run)
-    assert record["outcome"] == "compensated" and record["compensation"]["round"] == 2
+    assert record["outcome"] == "compensated" and record["compensation"]["round"] == len(rounds)
 
 
-def test_compensation_that_cannot_finish_fails_with_the_caught_error_naming_what_is_left(
+def test_compensation_that_cannot_finish_fails_as_compensation_failed_naming_what_is_left(
     local_cloud, monkeypatch
 ):
-    # Given a rejection at the acceptance gate and an orders instance RDS never lets go of
+    # Given a rejection at the acceptance gate and an orders member RDS never lets go of
     from moto.rds.models import rds_backends
 
     from tasks.db_snapshot_copy import cleanup, handler
@@ -189,7 +203,7 @@ def test_compensation_that_cannot_finish_fails_with_the_caught_error_naming_what
     real_compensate = handler.cleanup_logic.compensate
 
     def compensate_while_stuck(estate, run, databases):
-        rds_backends[target]["eu-west-1"].databases["orders"].status = "creating"
+        rds_backends[target]["eu-west-1"].databases["orders-1"].status = "creating"
         return real_compensate(estate, run, databases)
 
     monkeypatch.setattr(handler.cleanup_logic, "compensate", compensate_while_stuck)
@@ -197,60 +211,97 @@ def test_compensation_that_cannot_finish_fails_with_the_caught_error_naming_what
     # When the wave runs
     run = run_wave(local_cloud, "orders-db")
 
-    # Then it fails with the rejection, and the cause says compensation is incomplete and what is left
-    assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
+    # Then it fails as Wavectl.CompensationFailed; the cause has the rejection and what is left
+    assert run.status == "FAILED" and run.error.name == "Wavectl.CompensationFailed"
     assert "compensation incomplete after 3 round(s)" in run.error.message
-    assert "target instance orders" in run.error.message
-    (record,) = evidence(local_cloud, run)
-    assert record["compensation"]["status"] == "incomplete"
-    # And everything else this execution made is gone
-    assert rds(local_cloud, "target", "eu-central-1").describe_db_clusters()["DBClusters"] == []
-    for region in ("eu-west-1", "eu-central-1"):
-        assert manual_snapshots(local_cloud, "target", region) == []
+    assert "target instance orders-1" in run.error.message and "rejected" in run.error.message.lower()
+    # And an evidence record of the failed compensation says so too, after the failure report ran
+    records = {r["outcome"]: r for r in evidence(local_cloud, run)}
+    assert records["compensation-failed"]["compensation"]["status"] == "incomplete"
+    assert "Report compensation failure" in run.states
+    # And with only 3 rounds, what RDS was still deleting is named as left too (deletes take minutes)
+    assert "target cluster ledger" in run.error.message
 
 
-def data_api_answers(account: str, region: str, count: int) -> None:
-    """What moto's Data API answers the next statement in that account and region (its moto-api)."""
-    import requests
+def test_a_compensation_that_crashes_ends_as_compensation_failed_with_evidence(local_cloud, monkeypatch):
+    # Given a rejection at the start gate and a compensate task that crashes
+    from tasks.db_snapshot_copy import handler
 
-    results = [{"records": [[{"longValue": count}]]}]
-    response = requests.post(
-        "http://motoapi.amazonaws.com/moto-api/static/rds-data/statement-results",
-        json={"account_id": account, "region": region, "results": results},
+    reject_gate(local_cloud, monkeypatch, "start-copy")
+
+    def crash(estate, run, databases):
+        raise RuntimeError("target account unreachable")
+
+    monkeypatch.setattr(handler.cleanup_logic, "compensate", crash)
+
+    # When the wave runs
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then the execution ends as Wavectl.CompensationFailed, not with the rejection alone
+    assert run.status == "FAILED" and run.error.name == "Wavectl.CompensationFailed", run.error
+    assert (
+        "compensation itself failed" in run.error.message
+        and "target account unreachable" in run.error.message
     )
-    assert response.status_code == 201
+    assert "Report compensation failure" in run.states
+    (record,) = [r for r in evidence(local_cloud, run) if r["outcome"] == "compensation-failed"]
+    assert record["error"]["Error"] == "Wavectl.Rejected"
 
 
 def test_approvers_see_the_verify_query_results_in_the_acceptance_gate(local_cloud):
-    # Given 1042 journal entries in the ledger cluster, on the source and after the restore
-    accounts = local_cloud.runbook.program.accounts
-    data_api_answers(accounts.source.id, "eu-west-1", 1042)
-    data_api_answers(accounts.target.id, "eu-central-1", 1042)
+    # Given 7 orders and 1042 journal entries at snapshot time and after the restore
+    data_api_answer(local_cloud, "source", "eu-west-1", "orders", ORDERS_SQL, 7)
+    data_api_answer(local_cloud, "target", "eu-west-1", "orders", ORDERS_SQL, 7)
+    data_api_answer(local_cloud, "source", "eu-west-1", "ledger", JOURNAL_SQL, 1042)
+    data_api_answer(local_cloud, "target", "eu-central-1", "ledger", JOURNAL_SQL, 1042)
 
     # When the wave runs with its gates approved
     run = run_wave(local_cloud, "orders-db")
 
-    # Then it succeeded, and the acceptance request in Slack shows both counts (and why orders' did not run)
+    # Then it succeeded, and the acceptance request in Slack shows both queries' numbers
     assert run.status == "SUCCEEDED", run.error
     messages = [json.dumps(m) for m in local_cloud.slack.messages()]
     asked = [m for m in messages if "accept-restored-databases" in m]
-    assert any("journal entries: source 1042 = target 1042" in m for m in asked), asked
-    assert any("Data API serves Aurora clusters only" in m for m in asked)
+    assert any("journal entries: source at snapshot 1042 = target 1042" in m for m in asked), asked
+    assert any("order count: source at snapshot 7 = target 7" in m for m in asked), asked
 
 
-def test_a_verify_count_mismatch_fails_the_wave_with_verification_failed_and_compensates(local_cloud):
+def test_a_source_that_changes_after_its_snapshot_still_verifies(local_cloud, monkeypatch):
+    # Given 1042 journal entries when ledger's snapshot is taken, 1050 on the live source by the time
+    # the restore is verified, and the restore holding the snapshot's 1042
+    from tasks.db_snapshot_copy import handler
+
+    data_api_answer(local_cloud, "source", "eu-west-1", "ledger", JOURNAL_SQL, 1042)
+    data_api_answer(local_cloud, "target", "eu-central-1", "ledger", JOURNAL_SQL, 1042)
+    real_share = handler.steps.share
+
+    def share_then_the_source_moves_on(estate, run, db):
+        data_api_answer(local_cloud, "source", "eu-west-1", "ledger", JOURNAL_SQL, 1050)
+        return real_share(estate, run, db)
+
+    monkeypatch.setattr(handler.steps, "share", share_then_the_source_moves_on)
+
+    # When the wave runs
+    run = run_wave(local_cloud, "orders-db")
+
+    # Then it succeeded: the target is compared with the number of the snapshot's point in time
+    assert run.status == "SUCCEEDED", run.error
+    asked = [json.dumps(m) for m in local_cloud.slack.messages() if "accept-restored" in json.dumps(m)]
+    assert any("journal entries: source at snapshot 1042 = target 1042" in m for m in asked), asked
+
+
+def test_a_target_missing_rows_fails_the_wave_with_verification_failed_and_compensates(local_cloud):
     # Given the restored ledger would be missing a journal entry
-    accounts = local_cloud.runbook.program.accounts
-    data_api_answers(accounts.source.id, "eu-west-1", 1042)
-    data_api_answers(accounts.target.id, "eu-central-1", 1041)
+    data_api_answer(local_cloud, "source", "eu-west-1", "ledger", JOURNAL_SQL, 1042)
+    data_api_answer(local_cloud, "target", "eu-central-1", "ledger", JOURNAL_SQL, 1041)
 
     # When the wave runs
     run = run_wave(local_cloud, "orders-db")
 
     # Then it failed with the named verification error naming the query and both values, after compensating
-    assert run.status == "FAILED" and run.error.name == "Wavectl.VerificationFailed"
+    assert run.status == "FAILED" and run.error.name == "Wavectl.VerificationFailed", run.error
     assert "query journal entries: source '1042', target '1041'" in run.error.message
-    assert rds(local_cloud, "target", "eu-central-1").describe_db_clusters()["DBClusters"] == []
+    assert tagged_resources(local_cloud, run.execution_arn.rsplit(":", 1)[-1]) == []
 
 
 def test_dry_run_runs_preflight_and_changes_nothing(local_cloud):
@@ -264,4 +315,4 @@ def test_dry_run_runs_preflight_and_changes_nothing(local_cloud):
     assert manual_snapshots(local_cloud, "source", "eu-west-1") == []
     assert manual_snapshots(local_cloud, "target", "eu-central-1") == []
     target = rds(local_cloud, "target", "eu-west-1")
-    assert target.describe_db_instances()["DBInstances"] == []
+    assert target.describe_db_clusters()["DBClusters"] == []

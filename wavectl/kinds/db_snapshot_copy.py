@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from wavectl.kinds.spec import KindSpec
 from wavectl.model import Model, Region, ResidencyTarget, WaveBase
@@ -20,11 +20,32 @@ class DatabaseTarget(Model):
 
 
 class VerifyQuery(Model):
+    """A query run on the restored database: an absolute check (`expect`) or a comparison with the
+    number the same query gave on the source when the snapshot was taken (`capture: at_snapshot`)."""
+
     name: str
     sql: str
-    expect: str | None = Field(
-        default=None, description="expected result; default: equal on source and target"
+    expect: str | None = Field(default=None, description="expected result on the restored database")
+    capture: Literal["at_snapshot"] | None = Field(
+        default=None,
+        description="at_snapshot: run the query on the source just before the snapshot starts and compare "
+        "the restored database with that number (a live source keeps changing after its snapshot)",
     )
+    optional: bool = Field(
+        default=False,
+        description="a query that cannot run is reported 'not verified' instead of failing the verification",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_check(self) -> VerifyQuery:
+        if self.expect is None and self.capture is None:
+            raise ValueError(
+                f"verify query {self.name!r} needs `expect` (an absolute check) or `capture: at_snapshot` "
+                "(compare with the source's number at snapshot time; the live source drifts)"
+            )
+        if self.expect is not None and self.capture is not None:
+            raise ValueError(f"verify query {self.name!r}: `expect` and `capture` exclude each other")
+        return self
 
 
 class VerifySecrets(Model):

@@ -15,6 +15,7 @@ What other code may rely on (the public interface):
                       (`of_type`, `names`, `find`), and `tables`, `buckets`, `functions`, `state_machines`.
 - `cloud.invoke_function(name, event)`  call a deployed function in-process (raises `FunctionFailed`).
 - `cloud.speed` / `cloud.clock`  the time compression (`Speed`) and simulated/real elapsed time (`SimClock`).
+- `cloud.rds_durations`  simulated RDS durations (`RdsDurations`: `sizes`, `override(...)`).
 - `cloud.lambdas.invocations`    every task invocation (function, account, event, error).
 - `cloud.route53`     `Route53Journal`: every record change (history), `set_health(check, healthy)`.
 - `cloud.account_session(account_id)`  an administrator's session in any account (seeding, tests).
@@ -36,6 +37,7 @@ from typing import Any
 
 import boto3
 
+from tasks.contracts import cold_start_all
 from wavectl.local import chaos as fault_injection
 from wavectl.local import patches
 from wavectl.local.accounts import (
@@ -52,6 +54,7 @@ from wavectl.local.clock import SimClock, Speed
 from wavectl.local.deploy import SLACK_API_URL_VARIABLE, DeployTarget, deploy_assembly
 from wavectl.local.eventbridge import LocalEventBus
 from wavectl.local.functions import InProcessLambda
+from wavectl.local.rds_durations import RdsDurations
 from wavectl.local.resources import Resources
 from wavectl.local.route53 import Route53Journal
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
@@ -108,6 +111,7 @@ class LocalCloud:
         self.accounts: ProgramAccounts = program_accounts(runbook)
         self.clock = SimClock()
         self.route53 = Route53Journal(self.clock.simulated_elapsed)
+        self.rds_durations = RdsDurations(now=self.clock.simulated_elapsed)
         self.lambdas = InProcessLambda()
         self.slack = LocalSlack()
         self.resources = Resources()
@@ -144,6 +148,7 @@ class LocalCloud:
         self._stack.callback(_restore_environment, _fake_environment(self.region))
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
+        cold_start_all()  # new accounts and credentials: no function's warm state carries over
         self._stack.callback(mock.stop)
         self.events = LocalEventBus(self)
         self._stack.callback(self.events.close)
@@ -166,6 +171,7 @@ class LocalCloud:
             from wavectl.local.estate import seed_estate
 
             self.estate = seed_estate(self)
+        self.rds_durations.start()  # the seeded estate is available; what the waves start takes time
 
     def _start_bridge(self) -> None:
         """The new owner's SFTP endpoint and counterparty, when the program has a payment bridge."""

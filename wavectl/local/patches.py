@@ -34,6 +34,10 @@
   enabled rules (`eventbridge.LocalEventBus`).
 - Transfer Family connectors really transfer: `StartFileTransfer` and `StartDirectoryListing` speak
   SFTP to the connector's URL with its trusted host keys and its secret (`transfer`).
+- RDS operations take simulated time (`wavectl.local.rds_durations`): snapshots, copies, restores
+  and deletes stay `creating`/`deleting` for a duration derived from the size, on the runner's clock.
+- A parent workflow's `states:startExecution.sync:2` task gets the API's own parameter and
+  response names (`wavectl.local.sfn_integration`), as on AWS.
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -49,6 +53,8 @@ from contextlib import ExitStack
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from unittest import mock
+
+from wavectl.local import rds_durations, sfn_integration
 
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
@@ -76,6 +82,8 @@ def install(cloud: LocalCloud) -> ExitStack:
         stack.enter_context(mock.patch.object(target, attribute, replacement))
     cloudtrail.reset()  # CloudTrail LookupEvents (StartExecution callers): see wavectl/local/cloudtrail.py
     for target, attribute, replacement in cloudtrail.patches():
+        stack.enter_context(mock.patch.object(target, attribute, replacement, create=True))
+    for target, attribute, replacement in rds_durations.patches(cloud.rds_durations):
         stack.enter_context(mock.patch.object(target, attribute, replacement, create=True))
     return stack
 
@@ -106,6 +114,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     describe = StepFunctionResponse.describe_execution
     validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
+        *sfn_integration.patches(),
         (BotocoreStubber, "__call__", _serialised_stub(BotocoreStubber.__call__)),
         (DomainDispatcherApplication, "__call__", _serialised_server(DomainDispatcherApplication.__call__)),
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),

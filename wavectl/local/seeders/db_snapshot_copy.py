@@ -81,6 +81,9 @@ def seed(cloud: LocalCloud, wave: DbSnapshotCopyWave) -> dict[str, Any]:
     """The wave kind's seeder: this wave's databases and landing zone in the embedded AWS."""
     from wavectl.local.accounts import account_session
 
+    for db in wave.databases:  # the simulated RDS durations follow the runbook's sizes
+        if db.size_gib:
+            cloud.rds_durations.sizes[db.id] = db.size_gib
     return seed_rds(cloud.runbook, account_session, waves=[wave])
 
 
