@@ -102,4 +102,4 @@ def _rules(runbooks: Path | None, wave_name: str | None) -> Any:
     if make_rules is None:
         err.print(f"wave {waves[0].wave} states no reconciliation rules; using the defaults", markup=False)
         return ReconcileRules()
-    return make_rules()
+    return ReconcileRules(**make_rules())

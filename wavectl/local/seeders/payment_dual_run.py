@@ -1,72 +1,128 @@
-"""The demo estate of a `payment-dual-run` wave in the embedded AWS."""
+"""The demo estate of a `payment-dual-run` wave in the embedded AWS.
+
+- the old platform's bucket (source account) with its settled payments of each business day the
+  wave needs when every day is clean (`required_clean_cycles + shadow_cycles`), canonical CSV,
+  status SETTLED;
+- the new owner's acknowledgements of the same payments, one file a day in the bridge's
+  acknowledgements bucket (status ACSC). They are seeded directly, not produced by the counterparty
+  simulator: the demo compresses days into seconds, and the simulator answers per bridge chunk;
+- the primary flag (SSM parameter, tooling account) = `old`, and the bridge switched off (its
+  inbound rule disabled), as the wave's preflight requires.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import random
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tasks.contracts import BRIDGE_INBOUND_RULE, CANONICAL_PAYMENT_FIELDS, bridge_resource_name
 from wavectl.kinds.payment_dual_run import PaymentDualRunWave
 from wavectl.local.seeders.common import bucket, client
 
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
 
-FIRST_BUSINESS_DAY = date(2026, 11, 2)
 PAYMENTS_PER_DAY = 40
+ACK_FIELDS = (*CANONICAL_PAYMENT_FIELDS, "ack_status", "ack_reason", "processed_at")
 
 
-def payment_days(days: int, first: date = FIRST_BUSINESS_DAY) -> list[date]:
+def business_days(first: date, count: int) -> list[date]:
     found, day = [], first
-    while len(found) < days:
+    while len(found) < count:
         if day.weekday() < 5:
             found.append(day)
         day += timedelta(days=1)
     return found
 
 
-def payment_file(day: date, count: int = PAYMENTS_PER_DAY) -> bytes:
-    """One day's payments as the old platform writes them (deterministic per day)."""
+def settled_payments(day: date, count: int = PAYMENTS_PER_DAY) -> list[dict[str, str]]:
+    """One day's settled payments of the old platform (deterministic per day), canonical fields."""
     rng = random.Random(day.toordinal())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["payment_id", "value_date", "amount_cents", "currency", "debtor_iban", "creditor_iban"])
+    rows = []
     for n in range(count):
-        writer.writerow(
-            [
-                f"PAY-{day:%Y%m%d}-{n:05d}",
-                day.isoformat(),
-                rng.randint(100, 5_000_000),
-                "EUR",
-                f"IE{rng.randint(10, 99)}ACME{rng.randint(10**13, 10**14 - 1)}",
-                f"DE{rng.randint(10, 99)}{rng.randint(10**17, 10**18 - 1)}",
-            ]
+        cents = rng.randint(100, 5_000_000)
+        rows.append(
+            {
+                "end_to_end_id": f"E2E-{day:%Y%m%d}-{n:05d}",
+                "amount": f"{cents // 100}.{cents % 100:02d}",
+                "currency": "EUR",
+                "debtor_iban": "DE89370400440532013000",
+                "debtor_bic": "COBADEFFXXX",
+                "debtor_name": "Acme Investments",
+                "creditor_iban": "DE36500105175407324396",
+                "creditor_bic": "INGDDEFFXXX",
+                "creditor_name": f"Supplier {rng.randint(1, 500)}",
+                "requested_execution_date": day.isoformat(),
+                "status": "SETTLED",
+                "remittance_info": f"invoice {rng.randint(10_000, 99_999)}",
+            }
         )
+    return rows
+
+
+def acknowledgements(rows: Iterable[dict[str, str]], day: date) -> list[dict[str, str]]:
+    """The new owner's acknowledgement of each payment: same record, its status code, when."""
+    return [
+        {
+            **row,
+            "status": "ACSC",
+            "ack_status": "ACCEPTED",
+            "ack_reason": "",
+            "processed_at": f"{day}T18:00:00Z",
+        }
+        for row in rows
+    ]
+
+
+def to_csv(rows: Iterable[dict[str, str]], fields: Iterable[str]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
     return out.getvalue().encode()
 
 
+def put_old_file(cloud: LocalCloud, wave: PaymentDualRunWave, day: date, rows: list[dict[str, str]]) -> str:
+    p = wave.payments
+    key = p.old_key.replace("{date}", day.isoformat())
+    s3 = client(cloud, cloud.accounts.source, "s3", p.region)
+    s3.put_object(Bucket=p.old_bucket, Key=key, Body=to_csv(rows, CANONICAL_PAYMENT_FIELDS))
+    return key
+
+
+def put_ack_file(cloud: LocalCloud, wave: PaymentDualRunWave, day: date, rows: list[dict[str, str]]) -> str:
+    acks = cloud.runbook.program.payment_bridge.buckets.acknowledgements
+    key = wave.payments.ack_key.replace("{date}", day.isoformat())
+    s3 = cloud.session.client("s3", region_name=acks.region)
+    s3.put_object(Bucket=acks.name, Key=key, Body=to_csv(rows, ACK_FIELDS))
+    return key
+
+
+def seed_day(
+    cloud: LocalCloud, wave: PaymentDualRunWave, day: date, *, drop: int = 0, ack: bool = True
+) -> None:
+    """Both files of one business day; `drop` payments missing from the acknowledgements; `ack`
+    False: no acknowledgement file at all."""
+    rows = settled_payments(day)
+    put_old_file(cloud, wave, day, rows)
+    if ack:
+        put_ack_file(cloud, wave, day, acknowledgements(rows[drop:], day))
+
+
 def seed(cloud: LocalCloud, wave: PaymentDualRunWave) -> dict[str, Any]:
-    """`days` business days of payment files in the old platform's bucket (source account), the same
-    files from the new pipeline (target account), and the empty secure-transfer bucket."""
-    feed = wave.payments
-    source = client(cloud, cloud.accounts.source, "s3", feed.region)
-    target = client(cloud, cloud.accounts.target, "s3", feed.region)
-    bucket(source, feed.old_bucket, feed.region)
-    bucket(target, feed.new_bucket, feed.region)
-    bucket(target, feed.transfer_bucket, feed.region)
-    keys = []
-    for day in payment_days(feed.days):
-        key = f"{feed.prefix}{day:%Y/%m/%d}/payments.{feed.format}"
-        body = payment_file(day) if feed.format == "csv" else _as_jsonl(payment_file(day))
-        source.put_object(Bucket=feed.old_bucket, Key=key, Body=body)
-        target.put_object(Bucket=feed.new_bucket, Key=key, Body=body)
-        keys.append(key)
-    return {"old_bucket": feed.old_bucket, "new_bucket": feed.new_bucket, "keys": keys}
-
-
-def _as_jsonl(csv_bytes: bytes) -> bytes:
-    rows = csv.DictReader(io.StringIO(csv_bytes.decode()))
-    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+    p = wave.payments
+    program = cloud.runbook.program
+    bucket(client(cloud, cloud.accounts.source, "s3", p.region), p.old_bucket, p.region)
+    days = business_days(p.first_business_day, p.required_clean_cycles + p.shadow_cycles)
+    for day in days:
+        seed_day(cloud, wave, day)
+    cloud.session.client("ssm", region_name=program.home_region).put_parameter(
+        Name=p.primary_flag, Value="old", Type="String", Overwrite=True
+    )
+    rule = bridge_resource_name(program.program, BRIDGE_INBOUND_RULE)
+    cloud.session.client("events", region_name=program.home_region).disable_rule(Name=rule)
+    return {"old_bucket": p.old_bucket, "days": [d.isoformat() for d in days], "primary_flag": p.primary_flag}
