@@ -26,7 +26,7 @@ class WaveKind(StrEnum):
 # Kinds whose own workflow has not landed yet: their waves run a placeholder body (one gate, one Pass)
 # and every report marks their executions as placeholders. A kind leaves this set when its workflow lands;
 # when the set is empty, the placeholder builder and the marking go away with it.
-PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset({WaveKind.PAYMENT_DUAL_RUN})
+PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset()
 
 # The canonical payment record (payment bridge output, reconciliation input): CSV header, in this order.
 # `amount` is a decimal string in the currency's minor units ("1234.56", "1500" for JPY), never a float;
@@ -65,6 +65,8 @@ class ErrorName(StrEnum):
     REQUESTER_PENDING = "Wavectl.RequesterPending"  # CloudTrail has not delivered StartExecution yet
     REQUESTER_UNKNOWN = "Wavectl.RequesterUnknown"  # nobody authenticated is known to have started it
     COMPENSATION_FAILED = "Wavectl.CompensationFailed"
+    FILES_MISSING = "Wavectl.FilesMissing"  # payment-dual-run: a day's file not there by the deadline
+    RECONCILIATION_FAILED = "Wavectl.ReconciliationFailed"  # payment-dual-run: breaks rejected, never clean
 
 
 class Decision(StrEnum):
@@ -449,3 +451,10 @@ def cold_start_all() -> None:
 
 def warm_generation() -> int:
     return _generation[0]
+
+# ----------------------------------------------------------------------------- payment-dual-run
+# The wave's payments section and the program's bridge names, zlib+base64 JSON (tasks.payment_dual_run.spec).
+ENV_DUAL_RUN_SPEC = "WAVECTL_DUAL_RUN_SPEC"
+PRIMARY_OLD, PRIMARY_NEW = "old", "new"  # the values of the primary flag (SSM parameter)
+# Where a dual-run execution's output keeps its cycles for status.json: output["dual_run"]["cycles"].
+DUAL_RUN_OUTPUT_KEY = "dual_run"

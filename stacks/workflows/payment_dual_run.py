@@ -1,0 +1,337 @@
+"""Workflow body of the `payment-dual-run` wave kind.
+
+    Preflight ─► Dry run? ─► Approval: start-dual-run ─► Switch bridge on ─► Start at the first cycle
+    ┌► Look for the day's files ─► Both files there? ─(no)─► Wait for the next look ─┐ (FilesMissing at
+    │                     └─(yes)─► Reconcile the day ─► Clean? ─(no)─► Approval: accept-breaks-<n>
+    │                                                       └─(yes)─► No exceptions ─┴─► Record the cycle
+    │   What next? ─(cycle)─┘   ─(switch)─► Approval: switch-primary ─► Set primary to new ─► Shadow days?
+    └────────────────────────────────────────────────────────────────────────────(yes)─────────┘
+    ─(done)─► Record evidence
+
+Preflight changes nothing, so its failure (or a rejection of start-dual-run) fails the wave at once.
+Anything later (a rejection, FilesMissing, a task failure) is caught into `$.error` and goes through
+`Roll back`: the primary flag back to `old` if it was switched, the bridge off if the runbook says so,
+then the final Fail re-raises the error with a cause saying what was done. The cycle loop walks
+`$.loop.cycle` (tasks.payment_dual_run.cycles), so the definition is the same size for any max_cycles.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
+
+from stacks.constructs.nag import acknowledge
+from stacks.constructs.task_function import TaskFunction
+from stacks.workflows.approval_gate import approval_gate
+from stacks.workflows.context import WaveContext
+from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
+from tasks import contracts
+from wavectl.kinds.payment_dual_run import PaymentDualRunWave, encoded_task_spec
+
+HANDLERS = "tasks.payment_dual_run.handler"
+ERROR_PATH = "$.error"
+EXECUTION = "$$.Execution.Id"
+LOOP = "$.loop"
+# task -> (description, timeout seconds, memory MB)
+TASKS: dict[str, tuple[str, int, int]] = {
+    "preflight": ("read-only checks: bridge off, buckets, connector, primary flag old", 120, 256),
+    "bridge_on": ("switch the payment bridge on (enable its inbound rule)", 30, 256),
+    "check": ("look for the business day's settlement and acknowledgement files", 30, 256),
+    "reconcile": ("reconcile one business day (DuckDB), outputs to evidence, summary to Slack", 900, 2048),
+    "advance": ("record the cycle, compute the next one", 60, 256),
+    "switch_primary": ("set the primary flag to new", 30, 256),
+    "rollback": ("primary flag back to old, bridge off if the runbook says so, Slack, evidence", 60, 256),
+    "record_evidence": ("write the dual run's evidence record with every cycle", 60, 256),
+}
+
+
+def build(ctx: WaveContext) -> sfn.IChainable:
+    wave = ctx.wave
+    assert isinstance(wave, PaymentDualRunWave)
+    functions = _functions(ctx, wave)
+    rollback = _rollback(ctx, functions["rollback"])
+
+    def task(state_id: str, name: str, payload: dict, result_path: str, comment: str | None = None):
+        step = ctx.invoke(
+            state_id,
+            functions[name],
+            {"execution.$": EXECUTION, **payload},
+            result_path=result_path,
+            comment=comment,
+        )
+        step.add_catch(rollback, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+        return step
+
+    preflight = ctx.invoke(
+        "Preflight",
+        functions["preflight"],
+        {"execution.$": EXECUTION},
+        result_path="$.preflight",
+        comment="every problem at once; nothing is changed",
+    )
+    preflight.add_catch(
+        fail_with_caught_error(ctx, "Preflight failed"), errors=[sfn.Errors.ALL], result_path=ERROR_PATH
+    )
+    start = approval_gate(
+        ctx,
+        "start-dual-run",
+        summary_path="$.preflight.summary",
+        on_failure=fail_with_caught_error(ctx, "Dual run not started"),
+    )
+    bridge_on = task("Switch bridge on", "bridge_on", {}, "$.bridge", "events:EnableRule on the inbound rule")
+    first = sfn.Pass(
+        ctx.scope,
+        "Start at the first cycle",
+        parameters={"cycle.$": "$.preflight.first", "history": []},
+        result_path=LOOP,
+    )
+    evidence = ctx.invoke(
+        "Record evidence",
+        functions["record_evidence"],
+        {"execution.$": EXECUTION, "request.$": contracts.REQUEST_PATH, "history.$": f"{LOOP}.history"},
+        result_path="$.outcome",
+    )
+    files = _cycle_loop(ctx, wave, task, rollback, evidence)
+    sfn.Chain.start(preflight).next(dry_run_exit(ctx, "preflight")).next(start).next(bridge_on).next(
+        first
+    ).next(files)
+    return sfn.Chain.custom(preflight, [evidence], evidence)
+
+
+def _cycle_loop(ctx: WaveContext, wave: PaymentDualRunWave, task, rollback, evidence) -> sfn.IChainable:
+    check = task(
+        "Look for the day's files",
+        "check",
+        {"cycle.$": f"{LOOP}.cycle"},
+        f"{LOOP}.cycle",
+        "Wavectl.FilesMissing naming the missing file once file_deadline has passed",
+    )
+    ready = sfn.Choice(ctx.scope, "Both files there?")
+    wait = sfn.Wait(
+        ctx.scope,
+        "Wait for the next look",
+        time=sfn.WaitTime.seconds_path(f"{LOOP}.cycle.files.poll_seconds"),
+        comment="file_poll; the runner's simulated time offline",
+    )
+    reconcile = task(
+        "Reconcile the day",
+        "reconcile",
+        {"cycle.$": f"{LOOP}.cycle"},
+        "$.result",
+        "old settled payments against the acknowledgements; outputs in evidence; summary.txt to Slack",
+    )
+    clean = sfn.Choice(ctx.scope, "Clean?")
+    no_exceptions = sfn.Pass(
+        ctx.scope,
+        "No exceptions",
+        result=sfn.Result.from_object({"decision": "clean"}),
+        result_path="$.approval",
+    )
+    advance = task(
+        "Record the cycle",
+        "advance",
+        {
+            "cycle.$": f"{LOOP}.cycle",
+            "result.$": "$.result",
+            "history.$": f"{LOOP}.history",
+            "approval.$": "$.approval",
+        },
+        LOOP,
+        "the cycle's evidence (approvers of accepted breaks), then the next cycle; "
+        "Wavectl.ReconciliationFailed after max_cycles without the clean streak",
+    )
+    accept = approval_gate(
+        ctx,
+        "accept-breaks",
+        gate_path=f"{LOOP}.cycle.gate",
+        summary_path="$.result.gate_summary",
+        on_failure=_breaks_rejected(ctx, rollback),
+    )
+    after = sfn.Choice(ctx.scope, "What next?")
+    switch_gate = approval_gate(
+        ctx,
+        "switch-primary",
+        summary=_switch_summary(wave),
+        on_failure=rollback,
+    )
+    switch = task(
+        "Set primary to new", "switch_primary", {}, "$.switch", "ssm:PutParameter primary_flag = new"
+    )
+    shadow = sfn.Choice(ctx.scope, "Shadow days?")
+
+    check.next(ready)
+    ready.when(sfn.Condition.boolean_equals(f"{LOOP}.cycle.files.ready", True), reconcile)
+    ready.otherwise(wait)
+    wait.next(check)
+    reconcile.next(clean)
+    clean.when(sfn.Condition.boolean_equals("$.result.clean", True), no_exceptions)
+    clean.otherwise(accept)
+    no_exceptions.next(advance)
+    accept.next(advance)
+    advance.next(after)
+    after.when(sfn.Condition.string_equals(f"{LOOP}.cycle.next", "switch"), switch_gate)
+    after.when(sfn.Condition.string_equals(f"{LOOP}.cycle.next", "done"), evidence)
+    after.otherwise(check)
+    switch_gate.next(switch).next(shadow)
+    shadow.when(sfn.Condition.boolean_equals(f"{LOOP}.cycle.shadow_left", True), check)
+    shadow.otherwise(evidence)
+    return check
+
+
+def _switch_summary(wave: PaymentDualRunWave) -> str:
+    p = wave.payments
+    shadow = (
+        f"then {p.shadow_cycles} shadow day(s) reconcile the old platform against the new one; a failure "
+        "there sets the flag back to old."
+        if p.shadow_cycles
+        else "no shadow days follow."
+    )
+    return (
+        f"{p.required_clean_cycles} business day(s) in a row reconciled clean. Approve to switch "
+        f"{p.primary_flag} from old to new (the new owner becomes the system of record for payments); "
+        f"{shadow} Reject to stop the dual run with the old platform primary."
+    )
+
+
+def _breaks_rejected(ctx: WaveContext, rollback: sfn.IChainable) -> sfn.IChainable:
+    """A rejection of accept-breaks is Wavectl.ReconciliationFailed; a timeout or other error stays."""
+    rejected = sfn.Choice(ctx.scope, "Breaks rejected?")
+    failed = sfn.Pass(
+        ctx.scope,
+        "Reconciliation failed",
+        parameters={
+            "Error": contracts.ErrorName.RECONCILIATION_FAILED.value,
+            "Cause.$": "States.Format('breaks of business day {} (cycle {}) rejected at gate {}', "
+            f"{LOOP}.cycle.day, {LOOP}.cycle.index, {LOOP}.cycle.gate)",
+        },
+        result_path=ERROR_PATH,
+    )
+    rejected.when(
+        sfn.Condition.string_equals(f"{ERROR_PATH}.Error", contracts.ErrorName.REJECTED.value), failed
+    )
+    rejected.otherwise(rollback)
+    failed.next(rollback)
+    return rejected
+
+
+def _rollback(ctx: WaveContext, function: TaskFunction) -> sfn.IChainable:
+    """Roll back (idempotent), then fail with the caught error and a cause saying what was done."""
+    fail = fail_with_caught_error(ctx, "Wave failed")
+    plain_fail = fail_with_caught_error(ctx, "Wave failed (rollback failed)")
+    step = ctx.invoke(
+        "Roll back",
+        function,
+        {"execution.$": EXECUTION, "error.$": ERROR_PATH, "history.$": f"{LOOP}.history"},
+        result_path=ERROR_PATH,
+        comment="flag back to old if switched; bridge off only if the runbook says so; Slack; evidence",
+    )
+    step.add_retry(errors=[sfn.Errors.ALL], interval=Duration.seconds(10), max_attempts=3, backoff_rate=2)
+    step.add_catch(plain_fail, errors=[sfn.Errors.ALL], result_path="$.rollback_error")
+    return step.next(fail)
+
+
+# ----------------------------------------------------------------------------- functions and IAM
+
+
+def _functions(ctx: WaveContext, wave: PaymentDualRunWave) -> dict[str, TaskFunction]:
+    spec = {contracts.ENV_DUAL_RUN_SPEC: encoded_task_spec(wave, ctx.program)}
+    slack = {
+        contracts.ENV_SLACK_CHANNEL: ctx.program.slack.channel,
+        contracts.ENV_SLACK_BOT_TOKEN_SECRET: ctx.program.slack.bot_token,
+    }
+    functions = {}
+    for name, (description, timeout, memory) in TASKS.items():
+        posts = name in ("reconcile", "switch_primary", "rollback")
+        functions[name] = ctx.task_function(
+            f"dual-run-{name.replace('_', '-')}",
+            f"{HANDLERS}.{name}",
+            description=f"{wave.wave}: {description}",
+            timeout=Duration.seconds(timeout),
+            memory_mb=memory,
+            environment={**spec, **(slack if posts else {})},
+        )
+        if posts:
+            _grant_slack(ctx, functions[name])
+    _grant(ctx, wave, functions)
+    return functions
+
+
+def _arn(service: str, resource: str, region: str | None = None) -> str:
+    account = "" if service == "s3" else Aws.ACCOUNT_ID
+    where = "" if service == "s3" else (region or Aws.REGION)
+    return f"arn:{Aws.PARTITION}:{service}:{where}:{account}:{resource}"
+
+
+def _grant(ctx: WaveContext, wave: PaymentDualRunWave, functions: dict[str, TaskFunction]) -> None:
+    p, program = wave.payments, ctx.program
+    bridge = program.payment_bridge
+    assert bridge is not None
+    rule = _arn(
+        "events", f"rule/{contracts.bridge_resource_name(program.program, contracts.BRIDGE_INBOUND_RULE)}"
+    )
+    flag = _arn("ssm", f"parameter/{p.primary_flag.lstrip('/')}")
+    transfer_function = _arn(
+        "lambda", f"function:{program.program}-{contracts.BRIDGE_TRANSFER_TASK}"[: len("function:") + 64]
+    )
+    buckets = [_arn("s3", getattr(bridge.buckets, r).name) for r in ("inbound", "outbound", "quarantine")]
+    acks = bridge.buckets.acknowledgements.name
+    ack_prefix = p.ack_key.split("{date}", 1)[0]
+    ack_objects = _arn("s3", f"{acks}/{ack_prefix}*")
+
+    def allow(name: str, sid: str, actions: list[str], resources: list[str]) -> None:
+        functions[name].role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+    for name in ("preflight", "check", "reconcile"):
+        ctx.assume_workload_roles(functions[name])  # the old platform's bucket is in the source account
+    allow("preflight", "BridgeSwitchState", ["events:DescribeRule"], [rule])
+    allow("preflight", "BridgeBuckets", ["s3:ListBucket"], [*buckets, _arn("s3", acks)])
+    allow("preflight", "BridgeTransferFunction", ["lambda:GetFunctionConfiguration"], [transfer_function])
+    allow("preflight", "BridgeConnector", ["transfer:DescribeConnector"], [_arn("transfer", "connector/*")])
+    allow("preflight", "ReadPrimaryFlag", ["ssm:GetParameter"], [flag])
+    allow("bridge_on", "SwitchBridgeOn", ["events:EnableRule", "events:DescribeRule"], [rule])
+    allow("check", "LookForAcknowledgements", ["s3:GetObject"], [ack_objects])
+    allow("check", "AcknowledgementsMissingAs404", ["s3:ListBucket"], [_arn("s3", acks)])
+    allow("reconcile", "ReadAcknowledgements", ["s3:GetObject"], [ack_objects])
+    allow("reconcile", "DecryptAcknowledgements", ["kms:Decrypt"], [ctx.control.key.key_arn])
+    allow("switch_primary", "SwitchPrimaryFlag", ["ssm:GetParameter", "ssm:PutParameter"], [flag])
+    allow("rollback", "RestorePrimaryFlag", ["ssm:GetParameter", "ssm:PutParameter"], [flag])
+    if p.switch_bridge_off_on_rollback:
+        allow("rollback", "SwitchBridgeOff", ["events:DisableRule"], [rule])
+    for name in ("reconcile", "advance", "rollback", "record_evidence"):
+        ctx.grant_evidence_write(functions[name])
+    acknowledge(
+        functions["preflight"].role,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:transfer:<AWS::Region>:<AWS::AccountId>:connector/*]",
+        "transfer:DescribeConnector only (read); the connector id is made at deploy time by the bridge stack "
+        "and read from its transfer function's configuration.",
+    )
+    for name in ("check", "reconcile"):
+        acknowledge(
+            functions[name].role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{acks}/{ack_prefix}*]",
+            "The daily acknowledgement files are named by business day at run time; read-only, limited "
+            "to the runbook's acknowledgement prefix of the bridge's acknowledgement bucket.",
+        )
+
+
+def _grant_slack(ctx: WaveContext, function: TaskFunction) -> None:
+    """Read the Slack bot token (cycle summaries, the switch, a rollback)."""
+    name = ctx.program.slack.bot_token
+    secret = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{name}-??????"
+    function.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="SlackBotToken", actions=["secretsmanager:GetSecretValue"], resources=[secret]
+        )
+    )
+    function.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="DecryptSlackBotToken", actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]
+        )
+    )
+    acknowledge(
+        function.role,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:"
+        f"secret:{name}-??????]",
+        "The Slack bot token secret by name; '-??????' is the random suffix Secrets Manager adds.",
+    )

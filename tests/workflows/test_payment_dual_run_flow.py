@@ -1,0 +1,148 @@
+"""The payments-dual-run wave (payment-dual-run) executed end to end in the embedded AWS, simulated time.
+
+The example runbook: first business day 2026-11-30, 2 clean days in a row before the switch, 1 shadow
+day, 40 payments a day; the files of those three days are seeded (wavectl/local/seeders/payment_dual_run).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from tasks.contracts import BRIDGE_INBOUND_RULE, bridge_resource_name
+from wavectl.local.runner import run_wave
+from wavectl.local.seeders.payment_dual_run import seed_day
+
+WAVE = "payments-dual-run"
+DAY_1, DAY_2, DAY_3 = date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2)
+
+
+@pytest.fixture
+def dual_cloud(local_cloud, monkeypatch):
+    """The example program, with orders-db (which payments-dual-run depends on) taken as succeeded."""
+    from tasks.frame import guard
+
+    monkeypatch.setattr(guard, "check_dependencies", lambda sfn, depends_on: None)
+    return local_cloud
+
+
+def wave_of(cloud):
+    return next(w for w in cloud.runbook.waves if w.wave == WAVE)
+
+
+def primary_flag(cloud) -> str:
+    ssm = cloud.session.client("ssm", region_name=cloud.runbook.program.home_region)
+    return ssm.get_parameter(Name=wave_of(cloud).payments.primary_flag)["Parameter"]["Value"]
+
+
+def bridge_state(cloud) -> str:
+    events = cloud.session.client("events", region_name=cloud.runbook.program.home_region)
+    rule = bridge_resource_name(cloud.runbook.program.program, BRIDGE_INBOUND_RULE)
+    return events.describe_rule(Name=rule)["State"]
+
+
+def remove_ack(cloud, day: date) -> str:
+    acks = cloud.runbook.program.payment_bridge.buckets.acknowledgements
+    key = wave_of(cloud).payments.ack_key.replace("{date}", day.isoformat())
+    cloud.session.client("s3", region_name=acks.region).delete_object(Bucket=acks.name, Key=key)
+    return key
+
+
+def evidence(cloud, run) -> dict[str, bytes]:
+    s3 = cloud.session.client("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "evidence" in b["Name"])
+    prefix = f"waves/{WAVE}/{run.execution_arn.rsplit(':', 1)[-1]}/payment-dual-run/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    return {k.removeprefix(prefix): s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def reject_gate(monkeypatch, gate: str) -> None:
+    """Answer gates as the demo does, except that the first approver rejects `gate`."""
+    from wavectl.local import gates
+
+    approve_or_reject = gates.answer_pending_gates
+
+    def answer(cloud_, runbook, execution_arn):
+        approve_or_reject(cloud_, runbook, execution_arn, reject_gates={gate})
+
+    monkeypatch.setattr(gates, "answer_pending_gates", answer)
+
+
+def test_dual_run_switches_the_primary_after_two_clean_days_and_a_shadow_day(dual_cloud):
+    # Given the bridge switched off, the flag `old`, and three business days that reconcile clean
+    assert primary_flag(dual_cloud) == "old" and bridge_state(dual_cloud) == "DISABLED"
+
+    # When the wave runs with every gate approved
+    run = run_wave(dual_cloud, WAVE)
+
+    # Then it succeeded: bridge on, flag `new`, switched after day 2 and before the shadow day
+    assert run.status == "SUCCEEDED", run.error
+    assert primary_flag(dual_cloud) == "new" and bridge_state(dual_cloud) == "ENABLED"
+    assert "Approval: switch-primary" in run.states and "Approval: start-dual-run" in run.states
+    assert run.states.count("Reconcile the day") == 3
+    # And every day's reconciliation outputs are evidence, each day clean with all 40 payments matched
+    records = evidence(dual_cloud, run)
+    for n, day in enumerate((DAY_1, DAY_2, DAY_3), start=1):
+        folder = f"cycle-{n:02d}-{day}/"
+        assert {f"{folder}{name}" for name in ("summary.json", "summary.txt", "breaks.csv")} <= set(records)
+        summary = json.loads(records[f"{folder}summary.json"])
+        assert summary["clean"] and summary["matched"] == 40
+    cycles = json.loads(records["dual-run-succeeded.json"])["cycles"]
+    assert [(c["cycle"]["phase"], c["clean"]) for c in cycles] == [
+        ("dual", True),
+        ("dual", True),
+        ("shadow", True),
+    ]
+
+
+def test_a_dropped_payment_rejected_at_the_gate_fails_the_wave_with_the_flag_still_old(
+    dual_cloud, monkeypatch
+):
+    # Given day 1's acknowledgements miss one payment
+    seed_day(dual_cloud, wave_of(dual_cloud), DAY_1, drop=1)
+    reject_gate(monkeypatch, "accept-breaks-1")
+
+    # When the wave runs and the payments approver rejects the breaks
+    run = run_wave(dual_cloud, WAVE)
+
+    # Then it failed with ReconciliationFailed, the flag still old, and day 1's missing payment on file
+    assert run.status == "FAILED"
+    assert run.error.name == "Wavectl.ReconciliationFailed", run.error
+    assert "primary flag" in run.error.cause and "still old" in run.error.cause
+    assert primary_flag(dual_cloud) == "old"
+    summary = json.loads(evidence(dual_cloud, run)[f"cycle-01-{DAY_1}/summary.json"])
+    assert summary["missing_in_new"] == 1 and not summary["clean"]
+
+
+def test_an_acknowledgement_file_that_never_arrives_fails_with_files_missing_naming_it(dual_cloud):
+    # Given day 2's acknowledgement file never arrives
+    key = remove_ack(dual_cloud, DAY_2)
+
+    # When the wave runs
+    run = run_wave(dual_cloud, WAVE)
+
+    # Then after the 6h deadline (simulated) it failed with FilesMissing naming that file alone
+    assert run.status == "FAILED"
+    assert run.error.name == "Wavectl.FilesMissing", run.error
+    assert key in run.error.cause and "settled/" not in run.error.cause
+    assert run.simulated_seconds >= 6 * 3600
+    assert primary_flag(dual_cloud) == "old"
+
+
+def test_a_failure_in_the_shadow_days_sets_the_flag_back_to_old(dual_cloud):
+    # Given the shadow day's acknowledgement file never arrives
+    remove_ack(dual_cloud, DAY_3)
+
+    # When the wave runs (two clean days, the switch approved)
+    run = run_wave(dual_cloud, WAVE)
+
+    # Then it failed after the switch, and the flag is back to old, as the cause says
+    assert run.status == "FAILED"
+    assert run.error.name == "Wavectl.FilesMissing", run.error
+    assert "Set primary to new" in run.states
+    assert "set back to old" in run.error.cause
+    assert primary_flag(dual_cloud) == "old"
+    # And the bridge keeps running (the runbook does not switch it off on rollback)
+    assert bridge_state(dual_cloud) == "ENABLED"
