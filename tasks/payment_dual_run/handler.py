@@ -84,7 +84,8 @@ def reconcile(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def advance(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Record the cycle (verdict, approvers of accepted breaks) and compute the next one."""
     spec, cycle, result = wave_spec(event), event["cycle"], event["result"]
-    accepted = event.get("accepted")
+    approval = event.get("approval") or {}
+    accepted = approval if approval.get("decision") == "approved" else None  # breaks accepted at the gate
     record = {
         "cycle": {k: cycle[k] for k in ("index", "phase", "day")},
         "clean": bool(result["clean"]),

@@ -16,7 +16,7 @@ from wavectl.local.runner import run_wave
 from wavectl.local.seeders.payment_dual_run import seed_day
 
 WAVE = "payments-dual-run"
-DAY_1, DAY_2, DAY_3 = date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2)
+DAY_1, DAY_2, DAY_3, DAY_4 = date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
 
 
 @pytest.fixture
@@ -146,3 +146,27 @@ def test_a_failure_in_the_shadow_days_sets_the_flag_back_to_old(dual_cloud):
     assert primary_flag(dual_cloud) == "old"
     # And the bridge keeps running (the runbook does not switch it off on rollback)
     assert bridge_state(dual_cloud) == "ENABLED"
+
+
+def test_breaks_accepted_at_the_gate_are_recorded_with_approvers_and_restart_the_clean_streak(dual_cloud):
+    # Given day 1's acknowledgements miss one payment, and a fourth business day on file
+    wave = wave_of(dual_cloud)
+    seed_day(dual_cloud, wave, DAY_1, drop=1)
+    seed_day(dual_cloud, wave, DAY_4)
+
+    # When the wave runs with every gate approved (the breaks of day 1 accepted)
+    run = run_wave(dual_cloud, WAVE)
+
+    # Then day 1 is clean with exceptions, with its approvers; days 2 and 3 make the streak; day 4 is shadow
+    assert run.status == "SUCCEEDED", run.error
+    cycles = json.loads(evidence(dual_cloud, run)["dual-run-succeeded.json"])["cycles"]
+    assert [(c["cycle"]["phase"], c["clean"]) for c in cycles] == [
+        ("dual", False),
+        ("dual", True),
+        ("dual", True),
+        ("shadow", True),
+    ]
+    accepted = cycles[0]["accepted_with_exceptions"]
+    assert accepted["decision"] == "approved" and len(accepted["approvers"]) == 2
+    assert cycles[0]["counts"]["missing_in_new"] == 1
+    assert "Approval: accept-breaks" in run.states and primary_flag(dual_cloud) == "new"
