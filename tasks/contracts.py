@@ -452,6 +452,7 @@ def cold_start_all() -> None:
 def warm_generation() -> int:
     return _generation[0]
 
+
 # ----------------------------------------------------------------------------- payment-dual-run
 # The wave's payments section and the program's bridge names, zlib+base64 JSON (tasks.payment_dual_run.spec).
 ENV_DUAL_RUN_SPEC = "WAVECTL_DUAL_RUN_SPEC"

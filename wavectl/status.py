@@ -48,7 +48,7 @@ from typing import Any
 
 import boto3
 
-from tasks.contracts import DECOMMISSION_OUTPUT_KEY, LIVE_ALIAS
+from tasks.contracts import DECOMMISSION_OUTPUT_KEY, DUAL_RUN_OUTPUT_KEY, LIVE_ALIAS
 from tasks.frame import dependencies
 from wavectl.local.history import execution_error, history_events, position
 from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
@@ -207,6 +207,7 @@ def wave_status(reader: Reader, wave: Wave) -> dict[str, Any]:
         "duration_s",
         "outcome",
         "counts",
+        "cycles",
     ):
         entry[key] = shown[key]
     entry["elapsed_s"] = shown["duration_s"] if shown["status"] == "RUNNING" else None
@@ -270,6 +271,7 @@ def execution_summary(reader: Reader, wave: Wave, listed: dict[str, Any]) -> dic
         "evidence": evidence_keys(reader.runbook, wave.wave, description.get("name") or ""),
         "outcome": _outcome(description),
         "counts": _counts(description),
+        "cycles": _cycles(description),
     }
     summary.update(reader.version(description.get("stateMachineVersionArn")))
     return summary
@@ -299,6 +301,14 @@ def _counts(description: dict[str, Any]) -> dict[str, int] | None:
     section = _output(description).get(DECOMMISSION_OUTPUT_KEY)
     counts = section.get("counts") if isinstance(section, dict) else None
     return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else None
+
+
+def _cycles(description: dict[str, Any]) -> list[Any] | None:
+    """A payment dual run's cycles: each business day, clean or accepted (with the gate's approvers)."""
+    outcome = _output(description).get("outcome")
+    section = outcome.get(DUAL_RUN_OUTPUT_KEY) if isinstance(outcome, dict) else None
+    cycles = section.get("cycles") if isinstance(section, dict) else None
+    return cycles if isinstance(cycles, list) else None
 
 
 def _input(description: dict[str, Any]) -> dict[str, Any]:
@@ -354,6 +364,7 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "executions": [],
         "outcome": None,
         "counts": None,
+        "cycles": None,
     }
 
 
