@@ -23,11 +23,6 @@ class WaveKind(StrEnum):
     DECOMMISSION = "decommission"
 
 
-# Kinds whose own workflow has not landed yet: their waves run a placeholder body (one gate, one Pass)
-# and every report marks their executions as placeholders. A kind leaves this set when its workflow lands;
-# when the set is empty, the placeholder builder and the marking go away with it.
-PLACEHOLDER_KINDS: frozenset[WaveKind] = frozenset()
-
 # The canonical payment record (payment bridge output, reconciliation input): CSV header, in this order.
 # `amount` is a decimal string in the currency's minor units ("1234.56", "1500" for JPY), never a float;
 # `requested_execution_date` is YYYY-MM-DD.

@@ -43,13 +43,8 @@ def validate(path: RunbookPath = Path("runbooks")) -> None:
 
     Example: wavectl validate runbooks/
     """
-    from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
-
     runbook = load_or_exit(path)
     out.print(f"{runbook.program.program}: {len(runbook.waves)} wave(s) valid", highlight=False)
-    for wave in runbook.ordered_waves():
-        if is_placeholder(wave):
-            out.print(f"  {wave.wave} ({wave.kind}): {PLACEHOLDER_NOTE}", highlight=False)
 
 
 @app.command()

@@ -229,7 +229,6 @@ def _run_locally(
         style="green" if ok else "red",
         highlight=False,
     )
-    _print_placeholders(runbook, runs)
     return EXIT_OK if ok else EXIT_FAILURE
 
 
@@ -239,19 +238,6 @@ def _chaos_line(chaos: Any) -> str:
         f"{chaos.calls} task AWS calls, faults injected: {injected} "
         f"(rate {chaos.rate}, kill rate {chaos.kill_rate}, seed {chaos.seed})"
     )
-
-
-def _print_placeholders(runbook: Runbook, runs: list[Any]) -> None:
-    """Say how many of the waves that ran did nothing real (their kind has no workflow yet)."""
-    from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
-
-    names = [run.wave for run in runs if is_placeholder(runbook.wave(run.wave))]
-    if names:
-        out.print(
-            f"{len(names)} of {len(runs)} wave(s) are placeholders ({PLACEHOLDER_NOTE}): {', '.join(names)}",
-            style="yellow",
-            highlight=False,
-        )
 
 
 # ----------------------------------------------------------------------------- commands

@@ -7,7 +7,6 @@ The contract (later versions add keys, never remove or rename them):
                 "current_state", "approvals": [{"gate", "decision", "approvers", "decided_at", ...}],
                 "error": null | {"name", "message", "cause"},
                 "state_machine_version_arn", "definition_sha256", "pending_gates",
-                "placeholder",
                 # since the status review (issue 13):
                 "version_live", "version_running", "dry_run", "requester", "ticket",
                 "duration_s", "elapsed_s", "pending_approval", "dependencies", "unlocks_dependents",
@@ -30,9 +29,6 @@ the waves after this one may start. `requester` is a person's runbook name where
 a DNS cutover's weights reached), or null. `counts` is a decommission's resources by fate
 (`in_scope`, `retained`, `disabled`, `deleted`, `left`), or null; its outcome line spells them out.
 
-`placeholder` is true for a wave whose kind has no workflow yet: its execution ran one gate and a Pass
-state and did nothing else, so its `SUCCEEDED` is never shown as a plain success.
-
 `version` is the runbook version of the state machine version the execution ran (read from the
 version's description `<wave> v<N> sha256:<digest>`), so an execution started before a change
 keeps showing the version it ran.
@@ -51,7 +47,6 @@ import boto3
 from tasks.contracts import DECOMMISSION_OUTPUT_KEY, DUAL_RUN_OUTPUT_KEY, LIVE_ALIAS
 from tasks.frame import dependencies
 from wavectl.local.history import execution_error, history_events, position
-from wavectl.planning import PLACEHOLDER_NOTE, is_placeholder
 from wavectl.runbook import Runbook, Wave
 
 _VERSION_DESCRIPTION = re.compile(r"\bv(?P<version>\d+)\s+sha256:(?P<digest>[0-9a-f]{64})")
@@ -59,7 +54,6 @@ MAX_EXECUTIONS = 50  # per wave in the review (newest first); the evidence archi
 UNKNOWN_REQUESTER = "unknown"
 
 __all__ = [
-    "PLACEHOLDER_NOTE",
     "build_status",
     "execution_detail",
     "print_status",
@@ -254,7 +248,6 @@ def execution_summary(reader: Reader, wave: Wave, listed: dict[str, Any]) -> dic
         "execution_arn": arn,
         "status": status,
         "dry_run": given.get("dry_run") is True,
-        "placeholder": is_placeholder(wave),
         "version": None,
         "requester": reader.people.name(requester) or UNKNOWN_REQUESTER,
         "requester_slack": requester if requester in reader.people.by_slack else None,
@@ -350,7 +343,6 @@ def _not_started(wave: Wave) -> dict[str, Any]:
         "state_machine_version_arn": None,
         "definition_sha256": None,
         "pending_gates": [],
-        "placeholder": is_placeholder(wave),
         "version_live": None,
         "version_running": None,
         "dry_run": False,
@@ -433,10 +425,8 @@ def steps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def shown_status(wave: dict[str, Any]) -> str:
-    """The status as people should read it: a placeholder's or a dry run's success is marked."""
+    """The status as people should read it: a dry run's success is marked."""
     status = str(wave["status"])
-    if wave.get("placeholder") and status != "NOT_STARTED":
-        return f"{status} (placeholder)"
     if wave.get("dry_run") and status != "NOT_STARTED":
         return f"{status} (dry run)"
     return status

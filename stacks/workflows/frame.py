@@ -152,8 +152,8 @@ def fail_with_caught_error(ctx: WaveContext, state_id: str) -> sfn.Fail:
 def dry_run_exit(ctx: WaveContext, checked: str) -> sfn.Chain:
     """A Choice that ends a dry run here (`dry_run: true` in the input) with nothing changed.
 
-    Every wave kind places it after its read-only checks and before its first side effect
-    (for the placeholder kinds: before the first gate); a stack test holds every wave to it.
+    Every wave kind places it after its read-only checks and before its first approval or side
+    effect; a stack test holds every wave to it.
     """
     choice = sfn.Choice(ctx.scope, DRY_RUN_CHOICE, comment="dry_run: true stops before any change")
     choice.when(

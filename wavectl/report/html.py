@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from wavectl.report.table import duration, short_time
-from wavectl.status import PLACEHOLDER_NOTE, shown_status
+from wavectl.status import shown_status
 
 esc = html.escape
 
@@ -22,7 +22,7 @@ table{border-collapse:collapse;width:100%;margin:.4rem 0}
 th,td{border:1px solid #d6dae3;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.88rem}
 th{background:#f2f4f8}.state{font-weight:600;border-radius:4px;padding:.1rem .4rem;white-space:nowrap}
 .SUCCEEDED{background:#e6f4ea;color:#137333}.FAILED,.TIMED_OUT{background:#fce8e6;color:#b3261e}
-.RUNNING{background:#e8f0fe;color:#0b57d0}.ABORTED,.placeholder{background:#fef7e0;color:#a56300}
+.RUNNING{background:#e8f0fe;color:#0b57d0}.ABORTED{background:#fef7e0;color:#a56300}
 .NOT_STARTED{background:#f1f3f4;color:#5f6368}.dry{background:#f3e8fd;color:#7627bb}
 .meta{color:#5f6368;font-size:.85rem}code{font-size:.78rem;word-break:break-all}
 .wave{border-top:2px solid #d6dae3;margin-top:1rem}.reason{font-style:italic}
@@ -42,14 +42,9 @@ def person(name: str | None, slack: str | None) -> str:
 
 
 def state_badge(entry: dict[str, Any], *, summary: bool = True) -> str:
-    """The coloured state. The program table says `SUCCEEDED (placeholder)` once per wave; elsewhere a
-    placeholder's run reads `SUCCEEDED · placeholder run`."""
-    placeholder = entry.get("placeholder") and entry["status"] != "NOT_STARTED"
-    css = "placeholder" if placeholder else entry["status"]
-    if entry.get("dry_run") and entry["status"] != "NOT_STARTED" and not placeholder:
-        css = "dry"
-    text = shown_status(entry) if summary or not placeholder else f"{entry['status']} · placeholder run"
-    return f'<span class="state {esc(css)}">{esc(text)}</span>'
+    """The coloured state; a dry run's success is marked as one."""
+    css = "dry" if entry.get("dry_run") and entry["status"] != "NOT_STARTED" else entry["status"]
+    return f'<span class="state {esc(css)}">{esc(shown_status(entry))}</span>'
 
 
 def _slack_of(document: dict[str, Any], name: str | None) -> str | None:
@@ -162,8 +157,6 @@ def _wave_row(wave: dict[str, Any], document: dict[str, Any]) -> str:
     blocked = [d["reason"] for d in wave.get("dependencies") or [] if not d.get("met")]
     if blocked:
         detail += "".join(f'<div class="meta">blocked: {esc(reason)}</div>' for reason in blocked)
-    if wave.get("placeholder"):
-        detail = f'<span class="placeholder">{esc(PLACEHOLDER_NOTE)}</span> ' + detail
     return (
         f'<tr><td><a href="#wave-{esc(wave["wave"])}">{esc(wave["wave"])}</a></td>'
         f"<td>{esc(wave['kind'])}</td>"

@@ -43,8 +43,6 @@ def duration(seconds: float | None) -> str:
 
 
 def _style(entry: dict[str, Any]) -> str:
-    if entry.get("placeholder") and entry["status"] != "NOT_STARTED":
-        return "yellow"
     return STATUS_STYLES.get(entry["status"], "")
 
 
