@@ -79,7 +79,7 @@ def list_approvals(
     table = Table(title=f"{runbook.program.program}: pending approvals", box=box.SIMPLE_HEAD)
     id_width = max([len(item["approval_id"]) for item in items] + [11])
     table.add_column("approval id", no_wrap=True, min_width=id_width)  # copied whole into `approve`
-    for column in ("wave / gate", "votes", "deadline", "slack"):  # text may wrap inside its cell; ids never
+    for column in ("wave / gate", "votes", "deadline"):  # text may wrap inside its cell; ids never
         table.add_column(column, overflow="fold")
     for item in items:
         policy = item.get("policy") or {}
@@ -89,10 +89,19 @@ def list_approvals(
             item["approval_id"],
             f"{item['wave']} / {item['gate']}\nby {names.get(requester, requester)}",
             f"{len(item.get('votes') or {})} of {policy.get('required', '?')}\n{policy.get('group', '?')}",
-            f"{expires[5:10]}\n{expires[11:16]}" if expires else "-",
-            approvals.slack_state(item) + (f"\n{item['post_error']}" if item.get("post_error") else ""),
+            (f"{expires[5:10]}\n{expires[11:16]}" if expires else "-") + _slack_line(item),
         )
     out.print(table)
+
+
+def _slack_line(item: dict[str, Any]) -> str:
+    """Below the deadline: only a gate whose Slack message is missing says so (approvers do not know)."""
+    state = approvals.slack_state(item)
+    return (
+        ""
+        if state == "posted"
+        else f"\n{state}" + (f": {item['post_error']}" if item.get("post_error") else "")
+    )
 
 
 def _approver_session(session: boto3.Session, runbook: Runbook, who: str) -> boto3.Session:

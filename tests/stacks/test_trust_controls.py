@@ -14,14 +14,16 @@ def _statements(role_policy_resources: list[dict]) -> list[dict]:
 
 
 def test_every_state_machine_is_encrypted_with_the_program_key(cloud_assembly: Path):
-    # Given every wave stack
+    # Given every wave stack's state machines (a database wave also has its per-database workflow)
     for path in sorted(cloud_assembly.glob("Wave-*.template.json")):
         tmpl = json.loads(path.read_text())
-        [machine] = resources_of_type(tmpl, "AWS::StepFunctions::StateMachine")
-        # Then its definition, inputs, outputs and history (task tokens included) use the customer key
-        encryption = machine["Properties"]["EncryptionConfiguration"]
-        assert encryption["Type"] == "CUSTOMER_MANAGED_KMS_KEY", path.name
-        assert "Fn::ImportValue" in json.dumps(encryption["KmsKeyId"]), path.name
+        machines = resources_of_type(tmpl, "AWS::StepFunctions::StateMachine")
+        assert machines, path.name
+        for machine in machines:
+            # Then definitions, inputs, outputs and history (task tokens included) use the customer key
+            encryption = machine["Properties"]["EncryptionConfiguration"]
+            assert encryption["Type"] == "CUSTOMER_MANAGED_KMS_KEY", path.name
+            assert "Fn::ImportValue" in json.dumps(encryption["KmsKeyId"]), path.name
 
 
 def test_approver_role_pins_the_session_name_to_the_iam_user(cloud_assembly: Path):
