@@ -414,6 +414,7 @@ def _database_workflow(
         runbook_version=wave.version,
         comment=f"wavectl {ctx.program.program}/{wave.wave}: copy one database (started by the wave)",
         log_key=ctx.control.key,
+        encryption_key=ctx.control.key,  # its history holds what the parent's does: same key, same readers
     )
     acknowledge(
         child.role,

@@ -60,7 +60,7 @@ def test_validate_example_exits_zero():
         ("timeout: 4h", "timeout: four hours", "runbooks/waves/01-orders-db.yaml:7:51: "
          "approval.timeout: invalid duration 'four hours'"),
         ("max_concurrency: 16", "max_concurrency: [16",
-         "runbooks/waves/01-orders-db.yaml:9:10: YAML syntax error"),
+         "runbooks/waves/01-orders-db.yaml:9:1: YAML syntax error"),
         ("version: 1\n", "", "runbooks/waves/01-orders-db.yaml:2:1: missing required field 'version'"),
     ],
     ids=["residency", "unknown-dependency", "cycle", "bad-duration", "yaml-syntax", "missing-field"],
@@ -108,7 +108,8 @@ def test_synth_writes_one_template_per_stack(tmp_path: Path):
     for name in (n for n in names if n.startswith("Wave-")):
         resources = json.loads((outdir / name).read_text())["Resources"].values()
         kinds = [r["Type"] for r in resources]
-        assert kinds.count("AWS::StepFunctions::StateMachine") == 1
+        # one per wave; the database wave adds its per-database workflow (one child execution each)
+        assert kinds.count("AWS::StepFunctions::StateMachine") == (2 if "orders-db" in name else 1)
         assert kinds.count("AWS::StepFunctions::StateMachineVersion") == 1
         aliases = [r for r in resources if r["Type"] == "AWS::StepFunctions::StateMachineAlias"]
         assert [a["Properties"]["Name"] for a in aliases] == ["live"]
