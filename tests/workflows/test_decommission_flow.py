@@ -185,8 +185,9 @@ def test_abort_during_the_cool_off_restores_every_disabled_resource(local_cloud,
         lam.get_function_concurrency(FunctionName="acme-statement-renderer")["ReservedConcurrentExecutions"]
         == 3
     )
-    orders = client("rds").describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]
-    assert orders["DBInstanceStatus"] == "available"
+    # orders is an Aurora cluster in the example (issue 14: its verify query runs through the Data API)
+    orders = client("rds").describe_db_clusters(DBClusterIdentifier="orders")["DBClusters"][0]
+    assert orders["Status"] == "available"
     assert client("elbv2").describe_listeners(LoadBalancerArn=in_scope(local_cloud)["api_lb"])["Listeners"]
     assert all(exists(arn) for arn in in_scope(local_cloud).values())
 

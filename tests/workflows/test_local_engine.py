@@ -52,7 +52,10 @@ def test_state_machine_runs_the_template_asl_with_real_arns(local_cloud, cloud_a
     # Given the template of the orders-db wave
     template = _template(cloud_assembly, "Wave-orders-db.template.json")
     machine = next(
-        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+        and r["Properties"].get("StateMachineName") == "acme-to-globex-orders-db"
     )
     literal_parts = [
         p for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1] if isinstance(p, str)
@@ -76,7 +79,10 @@ def test_live_alias_points_at_the_published_version(local_cloud, cloud_assembly)
     # Given the version the template publishes (its description carries runbook version and digest)
     template = _template(cloud_assembly, "Wave-orders-db.template.json")
     version = next(
-        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachineVersion"
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachineVersion"
+        and r["Properties"]["Description"].startswith("orders-db v")  # not its per-database workflow
     )
     sfn = local_cloud.session.client("stepfunctions")
     arn = local_cloud.resources.state_machines["acme-to-globex-orders-db"]
@@ -127,14 +133,16 @@ def test_demo_estate_has_dns_alarms_and_payment_files(local_cloud):
     alarms = source.client("cloudwatch").describe_alarms()["MetricAlarms"]
     files = source.client("s3").list_objects_v2(Bucket="acme-payments-outbound")["Contents"]
 
-    # Then the api record is all on the old target, alarms are OK, and five business days of files exist
+    # Then the api record is all on the old target, alarms are OK, and the dual run's business days
+    # (required clean cycles + shadow cycles) of settled-payment files exist
     assert zones[0]["Name"] == "acme-invest.example."
     assert weights == {"acme": 100, "globex": 0}
     assert {(a["AlarmName"], a["StateValue"]) for a in alarms} == {
         ("api-5xx-rate", "OK"),
         ("api-p99-latency", "OK"),
     }
-    assert len(files) == 5
+    payments = local_cloud.runbook.wave("payments-dual-run").payments
+    assert len(files) == payments.required_clean_cycles + payments.shadow_cycles
 
 
 def test_invoke_function_runs_the_handler_in_process_with_its_environment(local_cloud):
