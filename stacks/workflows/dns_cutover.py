@@ -27,7 +27,7 @@ from stacks.constructs.task_function import TaskFunction
 from stacks.names import evidence_bucket_name
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
+from stacks.workflows.frame import compensated_step, dry_run_exit, fail_with_caught_error, preflight_step
 from tasks import contracts
 from wavectl.kinds.dns_cutover import DnsCutoverWave, encoded_task_spec
 
@@ -55,26 +55,17 @@ def build(ctx: WaveContext) -> sfn.IChainable:
     rollback = _rollback(ctx, functions["rollback"])
 
     def task(state_id: str, name: str, payload: dict, result_path: str, comment: str | None = None):
-        step = ctx.invoke(
+        return compensated_step(
+            ctx,
             state_id,
             functions[name],
-            {"execution.$": EXECUTION, **payload},
+            payload,
+            on_failure=rollback,
             result_path=result_path,
             comment=comment,
         )
-        step.add_catch(rollback, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
-        return step
 
-    preflight = ctx.invoke(
-        "Preflight",
-        functions["preflight"],
-        {"execution.$": EXECUTION},
-        result_path="$.preflight",
-        comment="every problem at once; nothing is changed",
-    )
-    preflight.add_catch(
-        fail_with_caught_error(ctx, "Preflight failed"), errors=[sfn.Errors.ALL], result_path=ERROR_PATH
-    )
+    preflight = preflight_step(ctx, functions["preflight"])
     lower = task("Lower TTL", "lower_ttl", {}, "$.ttl", "one change for every record, waited on until INSYNC")
     wait_ttl = sfn.Wait(
         ctx.scope,

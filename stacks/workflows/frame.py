@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.constructs.nag import acknowledge
+from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.context import WaveContext
 from tasks import contracts
 
@@ -161,3 +162,40 @@ def dry_run_exit(ctx: WaveContext, checked: str) -> sfn.Chain:
         sfn.Succeed(ctx.scope, "Dry run: nothing changed", comment=f"{checked} passed; nothing was changed"),
     )
     return choice.afterwards(include_otherwise=True)  # the next state becomes the Choice's Default
+
+
+def preflight_step(ctx: WaveContext, function: TaskFunction) -> sfn.TaskStateBase:
+    """A wave's read-only preflight: every problem at once, nothing changed; any failure ends the wave."""
+    step = ctx.invoke(
+        "Preflight",
+        function,
+        {"execution.$": "$$.Execution.Id"},
+        result_path="$.preflight",
+        comment="every problem at once; nothing is changed",
+    )
+    step.add_catch(
+        fail_with_caught_error(ctx, "Preflight failed"), errors=[sfn.Errors.ALL], result_path="$.error"
+    )
+    return step
+
+
+def compensated_step(
+    ctx: WaveContext,
+    state_id: str,
+    function: TaskFunction,
+    payload: dict,
+    *,
+    on_failure: sfn.IChainable,
+    result_path: str,
+    comment: str | None = None,
+) -> sfn.TaskStateBase:
+    """A task of the wave's body (given the execution id) whose any failure goes to `on_failure`."""
+    step = ctx.invoke(
+        state_id,
+        function,
+        {"execution.$": "$$.Execution.Id", **payload},
+        result_path=result_path,
+        comment=comment,
+    )
+    step.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path="$.error")
+    return step

@@ -25,7 +25,7 @@ from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
+from stacks.workflows.frame import compensated_step, dry_run_exit, fail_with_caught_error, preflight_step
 from tasks import contracts
 from wavectl.kinds.payment_dual_run import PaymentDualRunWave, encoded_task_spec
 
@@ -53,26 +53,17 @@ def build(ctx: WaveContext) -> sfn.IChainable:
     rollback = _rollback(ctx, functions["rollback"])
 
     def task(state_id: str, name: str, payload: dict, result_path: str, comment: str | None = None):
-        step = ctx.invoke(
+        return compensated_step(
+            ctx,
             state_id,
             functions[name],
-            {"execution.$": EXECUTION, **payload},
+            payload,
+            on_failure=rollback,
             result_path=result_path,
             comment=comment,
         )
-        step.add_catch(rollback, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
-        return step
 
-    preflight = ctx.invoke(
-        "Preflight",
-        functions["preflight"],
-        {"execution.$": EXECUTION},
-        result_path="$.preflight",
-        comment="every problem at once; nothing is changed",
-    )
-    preflight.add_catch(
-        fail_with_caught_error(ctx, "Preflight failed"), errors=[sfn.Errors.ALL], result_path=ERROR_PATH
-    )
+    preflight = preflight_step(ctx, functions["preflight"])
     start = approval_gate(
         ctx,
         "start-dual-run",
