@@ -141,6 +141,13 @@ APPROVAL_PK_PREFIX = "approval#"  # pk of an approval record: approval#<approval
 APPROVAL_SK = "approval"
 EXECUTION_PK_PREFIX = "execution#"  # pk of a gate index record: execution#<execution arn>
 GATE_SK_PREFIX = "gate#"  # sk of a gate index record: gate#<gate>
+# The root of an execution's Slack thread (its "started" message): thread#<execution arn> / "thread".
+THREAD_PK_PREFIX = "thread#"
+THREAD_SK = "thread"
+# Actions of the approval request function besides a gate's request and timeout: notes in the
+# execution's Slack thread (tasks/approvals/thread.py), posted by the frame's note states.
+ACTION_STARTED = "started"
+ACTION_STEP = "step"
 
 # Attributes of an approval record a reader may rely on (the task token is never read outside tasks/).
 APPROVAL_ID = "approval_id"
@@ -196,6 +203,7 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
     "voided_votes",
     "channel",
     "message_ts",
+    "thread_ts",  # the root of the execution's Slack thread the gate's message replies in
     "decided_at",
     "decided_via",
     "approvers",

@@ -80,18 +80,28 @@ def _seconds(start: Any, stop: Any) -> float | None:
 
 
 class People:
-    """Runbook names of Slack ids (and the reverse), from the program's approver groups."""
+    """Runbook names of Slack ids and of approvers' IAM identities, from the program's approver groups."""
 
     def __init__(self, runbook: Runbook) -> None:
         self.by_slack: dict[str, str] = {}
+        self._slack_of: dict[str, str] = {}  # Slack id, runbook name or IAM ARN -> Slack id
         for members in runbook.program.approvers.values():
             for member in members:
                 self.by_slack.setdefault(member.slack, member.name or member.slack)
+                for identity in (member.slack, member.name, *member.iam):
+                    if identity:
+                        self._slack_of.setdefault(identity, member.slack)
+
+    def slack(self, who: str | None) -> str | None:
+        """The Slack id of the runbook person `who` is (a Slack id, a name, or one of their IAM ARNs)."""
+        return self._slack_of.get(who) if who else None
 
     def name(self, who: str | None) -> str | None:
         if not who:
             return None
-        if who.startswith("arn:") and "/" in who:  # an assumed-role ARN: its session name
+        if (slack := self.slack(who)) is not None:
+            return self.by_slack[slack]
+        if who.startswith("arn:") and "/" in who:  # another assumed-role ARN: its session name
             who = who.rsplit("/", 1)[-1]
         return self.by_slack.get(who, who)
 
@@ -250,7 +260,7 @@ def execution_summary(reader: Reader, wave: Wave, listed: dict[str, Any]) -> dic
         "dry_run": given.get("dry_run") is True,
         "version": None,
         "requester": reader.people.name(requester) or UNKNOWN_REQUESTER,
-        "requester_slack": requester if requester in reader.people.by_slack else None,
+        "requester_slack": reader.people.slack(requester),
         "ticket": given.get("change_ticket"),
         "started_at": iso(description.get("startDate")),
         "stopped_at": iso(description.get("stopDate")),

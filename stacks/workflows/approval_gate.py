@@ -83,7 +83,7 @@ def _gate_field(gate: str, gate_path: str | None) -> dict[str, str]:
     return {"gate.$": gate_path} if gate_path is not None else {"gate": gate}
 
 
-def _request_function(ctx: WaveContext) -> lambda_.IFunction:
+def request_function(ctx: WaveContext) -> lambda_.IFunction:
     function = ctx.control.approval_request_function
     if function is None:
         raise ValueError("approval gates need ControlPlaneRefs.approval_request_function (the control plane)")
@@ -103,7 +103,7 @@ def _record_timeout(
     record = lambda_step(
         ctx.scope,
         f"Record timeout: {gate}",
-        _request_function(ctx),
+        request_function(ctx),
         {
             "action": "timed_out",
             **_gate_field(gate, gate_path),
@@ -153,7 +153,7 @@ def approval_gate(
     step = lambda_step(
         ctx.scope,
         f"Approval: {gate}",
-        _request_function(ctx),
+        request_function(ctx),
         request_payload(ctx, gate, summary, summary_path, gate_path=gate_path, timeout=timeout),
         wait_for_token=Duration.seconds(timeout or policy.timeout),
         result_path=APPROVAL_RESULT_PATH,

@@ -32,7 +32,7 @@ from stacks.constructs.task_function import TaskFunction
 from stacks.constructs.versioned_state_machine import VersionedStateMachine
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
+from stacks.workflows.frame import dry_run_exit, fail_with_caught_error, step_note
 from tasks import contracts
 from tasks.contracts import CompensationStatus, ErrorName
 from wavectl.kinds.db_snapshot_copy import DbSnapshotCopyWave
@@ -97,9 +97,11 @@ def build(ctx: WaveContext) -> sfn.IChainable:
         .next(_start_summary(ctx, wave))
         .next(start)
         .next(copies)
+        .next(step_note(ctx, "Every database copied, restored and verified"))
         .next(_acceptance_summary(ctx))
         .next(accept)
         .next(_cleanup(ctx, functions))
+        .next(step_note(ctx, "Intermediate snapshots and the share removed"))
         .next(_record_evidence(ctx, functions["record_evidence"]))
     )
 

@@ -23,7 +23,7 @@ from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import dry_run_exit, fail_with_caught_error
+from stacks.workflows.frame import dry_run_exit, fail_with_caught_error, step_note
 from tasks import contracts
 from wavectl.kinds.decommission import DecommissionWave, retention_role_arn, task_spec
 from wavectl.model import format_duration
@@ -96,12 +96,16 @@ def build(ctx: WaveContext) -> sfn.IChainable:
         "$.deletion",
         "deletion",
         compensate,
-        record,
+        step_note(ctx, "Approved resources deleted").next(record),
         inventory="$.inventory",
     )
     sfn.Chain.start(inventory).next(usage).next(dry_run_exit(ctx, "inventory and usage proof")).next(retain)
-    verify.next(_summary(ctx, fn["summarise"], "decommission", wave)).next(gate).next(disable)
-    disable.next(_cool_off(ctx, wave, fn, compensate, final_gate))
+    verify.next(step_note(ctx, "Retention copies made and verified")).next(
+        _summary(ctx, fn["summarise"], "decommission", wave)
+    ).next(gate).next(disable)
+    disable.next(step_note(ctx, "Resources disabled, previous state kept")).next(
+        _cool_off(ctx, wave, fn, compensate, final_gate)
+    )
     final_gate.next(delete)
     return sfn.Chain.custom(inventory, [record], record)
 

@@ -27,7 +27,13 @@ from stacks.constructs.task_function import TaskFunction
 from stacks.names import evidence_bucket_name
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import compensated_step, dry_run_exit, fail_with_caught_error, preflight_step
+from stacks.workflows.frame import (
+    compensated_step,
+    dry_run_exit,
+    fail_with_caught_error,
+    preflight_step,
+    step_note,
+)
 from tasks import contracts
 from wavectl.kinds.dns_cutover import DnsCutoverWave, encoded_task_spec
 
@@ -83,6 +89,7 @@ def build(ctx: WaveContext) -> sfn.IChainable:
         sfn.Chain.start(preflight)
         .next(dry_run_exit(ctx, "preflight"))
         .next(lower)
+        .next(step_note(ctx, "TTL lowered on every record"))
         .next(wait_ttl)
         .next(begin)
         .next(first)
@@ -125,7 +132,12 @@ def _shift_loop(ctx: WaveContext, task, rollback: sfn.IChainable):
         gate_first.when(sfn.Condition.boolean_equals("$.cursor.gated", True), gate)
         gate_first.otherwise(shift)
         gate.next(shift)
-        shift.next(wait).next(watch).next(over)
+        shifted = step_note(
+            ctx,
+            "Weights shifted",
+            detail_path="States.Format('{}% of traffic on the new targets, baking', $.shift.step.weight)",
+        )
+        shift.next(shifted).next(wait).next(watch).next(over)
         over.when(sfn.Condition.boolean_equals("$.shift.watch.done", False), wait)
         over.when(sfn.Condition.boolean_equals("$.shift.step.last", True), after_last)
         over.otherwise(following)
@@ -165,7 +177,7 @@ def _after_last_step(ctx: WaveContext, wave: DnsCutoverWave, task, functions, ro
         },
         result_path="$.outcome",
     )
-    window.next(close).next(evidence)
+    window.next(close).next(step_note(ctx, "Rollback window closed, old records removed")).next(evidence)
     return window, evidence
 
 

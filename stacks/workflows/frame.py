@@ -1,4 +1,7 @@
-"""The common frame every wave's workflow starts with: input, freeze windows, dependencies."""
+"""The common frame every wave's workflow starts with: input, freeze windows, dependencies, who started
+it, and the "started" message that roots the execution's Slack thread; and the notes a wave's body
+posts in that thread when a main step finishes (`step_note`).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 
+from stacks.constructs.lambda_step import lambda_step
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
+from stacks.workflows.approval_gate import request_function
 from stacks.workflows.context import WaveContext
 from tasks import contracts
 
 DRY_RUN_CHOICE = "Dry run?"
+NOTE_PREFIX = "Tell Slack: "  # a note in the execution's Slack thread: changes nothing, never fails
 
 
 def dependency_arns(ctx: WaveContext) -> list[dict[str, str]]:
@@ -140,9 +146,52 @@ def requester_state(ctx: WaveContext) -> sfn.IChainable:
     return step
 
 
+def _wave_ref(ctx: WaveContext) -> dict:
+    return {"name": ctx.wave.wave, "kind": ctx.wave.kind, "version": ctx.wave.version}
+
+
+def _note(ctx: WaveContext, what: str, payload: dict, comment: str) -> sfn.TaskStateBase:
+    """A `Tell Slack: <what>` state: the approval request function posts in the execution's thread.
+    Its handler never raises (tasks/approvals/thread.py), so a note cannot change the wave's course."""
+    return lambda_step(
+        ctx.scope,
+        f"{NOTE_PREFIX}{what}",
+        request_function(ctx),
+        {"execution.$": "$$.Execution.Id", "wave": _wave_ref(ctx), **payload},
+        result_path=sfn.JsonPath.DISCARD,
+        comment=comment,
+    )
+
+
+def started_note(ctx: WaveContext) -> sfn.TaskStateBase:
+    """The message that roots the execution's Slack thread: who started it (the verified requester's
+    runbook name), the version, the ticket, dry run or real."""
+    payload = {
+        "action": contracts.ACTION_STARTED,
+        "started_at.$": "$$.Execution.StartTime",
+        "request.$": contracts.REQUEST_PATH,
+    }
+    return _note(ctx, "started", payload, "the started message roots this execution's Slack thread")
+
+
+def step_note(ctx: WaveContext, step: str, *, detail_path: str | None = None) -> sfn.TaskStateBase:
+    """A reply in the execution's Slack thread saying a main step finished (`step`, a short sentence;
+    `detail_path` a JSONPath or intrinsic adding what it did)."""
+    payload: dict = {"action": contracts.ACTION_STEP, "step": step, "at.$": "$$.State.EnteredTime"}
+    if detail_path is not None:
+        payload["detail.$"] = detail_path
+    return _note(ctx, step, payload, "a main step finished, said in the execution's Slack thread")
+
+
 def wrap_in_frame(ctx: WaveContext, body: sfn.IChainable) -> sfn.IChainable:
     done = sfn.Succeed(ctx.scope, "Wave complete")
-    return sfn.Chain.start(guard_state(ctx)).next(requester_state(ctx)).next(body).next(done)
+    return (
+        sfn.Chain.start(guard_state(ctx))
+        .next(requester_state(ctx))
+        .next(started_note(ctx))
+        .next(body)
+        .next(done)
+    )
 
 
 def fail_with_caught_error(ctx: WaveContext, state_id: str) -> sfn.Fail:
@@ -156,12 +205,15 @@ def dry_run_exit(ctx: WaveContext, checked: str) -> sfn.Chain:
     Every wave kind places it after its read-only checks and before its first approval or side
     effect; a stack test holds every wave to it.
     """
+    passed = step_note(ctx, f"{checked[:1].upper()}{checked[1:]} passed")
     choice = sfn.Choice(ctx.scope, DRY_RUN_CHOICE, comment="dry_run: true stops before any change")
     choice.when(
         sfn.Condition.boolean_equals(f"{contracts.REQUEST_PATH}.dry_run", True),
         sfn.Succeed(ctx.scope, "Dry run: nothing changed", comment=f"{checked} passed; nothing was changed"),
     )
-    return choice.afterwards(include_otherwise=True)  # the next state becomes the Choice's Default
+    passed.next(choice)
+    after = choice.afterwards(include_otherwise=True)  # the next state becomes the Choice's Default
+    return sfn.Chain.custom(passed, after.end_states, choice)
 
 
 def preflight_step(ctx: WaveContext, function: TaskFunction) -> sfn.TaskStateBase:

@@ -25,7 +25,13 @@ from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
-from stacks.workflows.frame import compensated_step, dry_run_exit, fail_with_caught_error, preflight_step
+from stacks.workflows.frame import (
+    compensated_step,
+    dry_run_exit,
+    fail_with_caught_error,
+    preflight_step,
+    step_note,
+)
 from tasks import contracts
 from wavectl.kinds.payment_dual_run import PaymentDualRunWave, encoded_task_spec
 
@@ -85,8 +91,8 @@ def build(ctx: WaveContext) -> sfn.IChainable:
     )
     files = _cycle_loop(ctx, wave, task, rollback, evidence)
     sfn.Chain.start(preflight).next(dry_run_exit(ctx, "preflight")).next(start).next(bridge_on).next(
-        first
-    ).next(files)
+        step_note(ctx, "Payment bridge switched on")
+    ).next(first).next(files)
     return sfn.Chain.custom(preflight, [evidence], evidence)
 
 
@@ -164,7 +170,7 @@ def _cycle_loop(ctx: WaveContext, wave: PaymentDualRunWave, task, rollback, evid
     after.when(sfn.Condition.string_equals(f"{LOOP}.cycle.next", "switch"), switch_gate)
     after.when(sfn.Condition.string_equals(f"{LOOP}.cycle.next", "done"), evidence)
     after.otherwise(check)
-    switch_gate.next(switch).next(shadow)
+    switch_gate.next(switch).next(step_note(ctx, "Primary flag set to new")).next(shadow)
     shadow.when(sfn.Condition.boolean_equals(f"{LOOP}.cycle.shadow_left", True), check)
     shadow.otherwise(evidence)
     return check

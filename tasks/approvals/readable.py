@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 _NOT_RUN = " not run: "
+# how a verification summary names a query that could not run: `(<check>: not verified: <reason>; ...)`
+_NOT_VERIFIED = re.compile(r"(?P<check>[^();]+): not verified: (?P<reason>[^;]*?)(?=; |\)[^)]*$|$)")
 _MAX_TEXT = 3000
 _COUNT = re.compile(r"(?P<done>\d+)/(?P<total>\d+) (?P<what>queries matched|checks passed)")
 
@@ -48,10 +50,22 @@ def not_run_checks(text: str) -> tuple[str, list[tuple[str, str]]]:
     return text, found
 
 
-def item_text(item: Any) -> str:
-    """One summary item as mrkdwn: the line, then each check that did not run as not verified."""
-    text = item if isinstance(item, str) else ", ".join(f"{k}: {v}" for k, v in dict(item).items())
-    line, skipped = not_run_checks(str(text))
+def not_verified_checks(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The text without its `<check>: not verified: <reason>` entries (of a parenthesised list), and
+    those (check, reason) pairs. The text's own counts already say how many were not verified."""
+    found = [(m["check"].strip(), m["reason"].strip()) for m in _NOT_VERIFIED.finditer(text)]
+    if not found:
+        return text, []
+    text = _NOT_VERIFIED.sub("", text)
+    text = re.sub(r"\(\s*(; )*\s*\)", "", text)  # a list left empty
+    text = re.sub(r"\((; )+", "(", text).replace("; ; ", "; ").replace("; )", ")")
+    return re.sub(r"\s+,", ",", text).strip(), found
+
+
+def flagged(text: str, indent: str = "") -> str:
+    """`text` with each check that did not run taken out of its counts and flagged on a line of its own."""
+    text, unverified = not_verified_checks(text)
+    line, skipped = not_run_checks(text)
     if skipped:
         line = _COUNT.sub(
             lambda m: (
@@ -61,17 +75,21 @@ def item_text(item: Any) -> str:
             ),
             line,
         )
-    lines = [f"• {line}"]
-    lines += [f"   :warning: *not verified*: {check} ({reason})" for check, reason in skipped]
+    lines = [line] + [f"{indent}:warning: *not verified*: {c} ({r})" for c, r in skipped + unverified]
     return "\n".join(lines)
+
+
+def item_text(item: Any) -> str:
+    """One summary item as mrkdwn: the line, then each check that did not run as not verified."""
+    text = item if isinstance(item, str) else ", ".join(f"{k}: {v}" for k, v in dict(item).items())
+    return "• " + flagged(str(text), indent="   ")
 
 
 def summary_blocks(summary: str) -> list[dict[str, Any]]:
     """Sections for a gate summary: the sentence, one section per listed item, the closing sentence."""
     before, items, after = _split(summary or "")
     if items is None:
-        before, skipped = not_run_checks(before)
-        text = before + "".join(f"\n:warning: *not verified*: {c} ({r})" for c, r in skipped)
+        text = flagged(before)
         return [_section(text)] if text.strip() else []
     blocks = [_section(before + ":")] if before else []
     blocks += [_section(item_text(item)) for item in items]

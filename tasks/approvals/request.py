@@ -1,5 +1,8 @@
 """The gate's `lambda:invoke.waitForTaskToken` task: store the token, post the Slack message.
 
+Also posts the frame's notes in the execution's Slack thread (`action: started | step`, see
+tasks/approvals/thread.py).
+
 Also handles the gate's timeout path (`action: timed_out`): close the approval as timed_out and hand
 the workflow `Wavectl.ApprovalTimedOut` to fail with after compensation.
 """
@@ -16,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from tasks.approvals import config, identity, slack
+from tasks.approvals import config, identity, slack, thread
 from tasks.approvals.decisions import Services, record_timeout
 from tasks.approvals.rules import iso, parse_time
 from tasks.approvals.store import ApprovalStore
@@ -24,6 +27,8 @@ from tasks.common.aws import own_session
 from tasks.common.errors import RequesterUnknown
 from tasks.common.logging import logger
 from tasks.contracts import (
+    ACTION_STARTED,
+    ACTION_STEP,
     REQUESTER_UNVERIFIED,
     REQUESTER_VERIFIED,
     ApprovalPolicy,
@@ -170,12 +175,15 @@ def _sleep(seconds: float) -> None:
 
 def post_with_retry(
     record: dict[str, Any], services: Services, attempts: int = POST_ATTEMPTS
-) -> tuple[str, str]:
-    """Post the request message, retrying a failed post with a capped exponential backoff; the last
+) -> tuple[str, str, str | None]:
+    """Post the request message in the execution's thread (channel, ts, the thread's root ts or None
+    when it starts the thread), retrying a failed post with a capped exponential backoff; the last
     error is raised when every attempt failed."""
     for attempt in range(attempts):
         try:
-            return slack.post_request(record, services.groups, services.store.thread_of(record["execution"]))
+            thread = services.store.thread_of(record["execution"])
+            channel, ts = slack.post_request(record, services.groups, thread)
+            return channel, ts, thread[1] if thread else None
         except Exception as exc:
             logger().warning(
                 "slack post attempt failed",
@@ -205,7 +213,7 @@ def post_gate(
     if record.get("message_ts") or not services.store.claim_post(approval_id):
         return False
     try:
-        channel, ts = post_with_retry(record, services, attempts)
+        channel, ts, thread_ts = post_with_retry(record, services, attempts)
     except Exception as exc:  # Slack down: the gate still waits; `wavectl approve` is the fallback
         services.store.release_post(approval_id)
         services.store.set_post_error(approval_id, _code(exc), now)
@@ -214,7 +222,7 @@ def post_gate(
             extra={"approval_id": approval_id, "gate": record["gate"], "error": _code(exc)},
         )
         return False
-    services.store.set_message(approval_id, channel, ts)
+    services.store.set_message(approval_id, channel, ts, thread_ts)
     return True
 
 
@@ -240,4 +248,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     if event.get("action") == "timed_out":
         return timed_out(event, services(), now)
+    if event.get("action") in (ACTION_STARTED, ACTION_STEP):  # a note in the execution's Slack thread
+        return thread.announce(event, services(), now)
     return open_gate(event, services(cloudtrail=True), now)

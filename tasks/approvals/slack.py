@@ -154,9 +154,11 @@ def update_message(record: dict[str, Any], groups: dict[str, list[Member]]) -> N
 
 
 def reply_in_thread(record: dict[str, Any], text: str) -> None:
+    """A reply about a gate (reminder, escalation, voided vote) in its execution's thread."""
     if not record.get("message_ts"):
         return
-    web_client().chat_postMessage(channel=record["channel"], thread_ts=record["message_ts"], text=text)
+    thread_ts = record.get("thread_ts") or record["message_ts"]
+    web_client().chat_postMessage(channel=record["channel"], thread_ts=thread_ts, text=text)
 
 
 def respond(
@@ -175,3 +177,11 @@ def post_in_thread(thread: tuple[str, str], text: str, blocks: list[dict[str, An
     web_client().chat_postMessage(
         channel=thread[0], thread_ts=thread[1], text=text, blocks=blocks, metadata=metadata
     )
+
+
+def post_root(text: str, blocks: list[dict[str, Any]], metadata: dict) -> tuple[str, str]:
+    """A new message in the approvals channel that starts an execution's thread; its (channel, ts)."""
+    response = web_client().chat_postMessage(
+        channel=config.channel(), text=text, blocks=blocks, metadata=metadata
+    )
+    return response["channel"], response["ts"]

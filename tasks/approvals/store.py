@@ -36,6 +36,10 @@ def gate_key(execution: str, gate: str) -> dict[str, str]:
     return {"pk": c.EXECUTION_PK_PREFIX + execution, "sk": c.GATE_SK_PREFIX + gate}
 
 
+def thread_key(execution: str) -> dict[str, str]:
+    return {"pk": c.THREAD_PK_PREFIX + execution, "sk": c.THREAD_SK}
+
+
 def approvers_of(record: dict[str, Any]) -> list[str]:
     """Approving voters in the order they voted."""
     votes = record.get("votes") or {}
@@ -68,7 +72,11 @@ class ApprovalStore:
         return self.get(index[c.APPROVAL_ID]) if index else None
 
     def thread_of(self, execution: str) -> tuple[str, str] | None:
-        """(channel, ts) of the execution's first posted gate message: the root of its Slack thread."""
+        """(channel, ts) of the root of the execution's Slack thread: its "started" message, else (Slack
+        was down when it started) its first posted gate message; None while it has neither."""
+        root = self.table.get_item(Key=thread_key(execution), ConsistentRead=True).get("Item") or {}
+        if root.get("message_ts") and root.get("channel"):
+            return str(root["channel"]), str(root["message_ts"])
         gates = self.table.query(
             KeyConditionExpression=Key("pk").eq(c.EXECUTION_PK_PREFIX + execution)
             & Key("sk").begins_with(c.GATE_SK_PREFIX),
@@ -79,6 +87,31 @@ class ApprovalStore:
             if record.get("message_ts") and record.get("channel"):
                 return str(record["channel"]), str(record["message_ts"])
         return None
+
+    # --------------------------------------------------------------------- the execution's thread
+
+    def claim_thread(self, execution: str, now: datetime) -> bool:
+        """True for exactly one caller: the one that posts the root of the execution's thread."""
+        return self._put_if_absent(
+            {**thread_key(execution), "claimed_at": iso(now), "expires_ttl": _ttl(now)}
+        )
+
+    def set_thread(self, execution: str, channel: str, ts: str) -> None:
+        self.table.update_item(
+            Key=thread_key(execution),
+            UpdateExpression="SET channel = :c, message_ts = :ts",
+            ExpressionAttributeValues={":c": channel, ":ts": ts},
+        )
+
+    def release_thread(self, execution: str) -> None:
+        """Give up a claim whose post failed: the next note (or gate) may start the thread."""
+        try:
+            self.table.delete_item(
+                Key=thread_key(execution), ConditionExpression=Attr("message_ts").not_exists()
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
 
     def pending(self) -> list[dict[str, Any]]:
         """Full records of the open approvals. The by-status index projects no task tokens (nor all
@@ -166,11 +199,16 @@ class ApprovalStore:
     def release_post(self, approval_id: str) -> None:
         self.table.update_item(Key=approval_key(approval_id), UpdateExpression="REMOVE post_claimed")
 
-    def set_message(self, approval_id: str, channel: str, ts: str) -> None:
+    def set_message(self, approval_id: str, channel: str, ts: str, thread_ts: str | None = None) -> None:
+        """Where the gate's message is; `thread_ts` the root of the execution's thread it replies in
+        (reminders and escalations go there too: Slack threads are one level deep)."""
+        thread = {":th": thread_ts} if thread_ts else {}
         self.table.update_item(
             Key=approval_key(approval_id),
-            UpdateExpression="SET channel = :c, message_ts = :ts REMOVE post_error, post_failed_at",
-            ExpressionAttributeValues={":c": channel, ":ts": ts},
+            UpdateExpression="SET channel = :c, message_ts = :ts"
+            + (", thread_ts = :th" if thread_ts else "")
+            + " REMOVE post_error, post_failed_at",
+            ExpressionAttributeValues={":c": channel, ":ts": ts, **thread},
         )
 
     def set_post_error(self, approval_id: str, code: str, now: datetime) -> None:

@@ -58,16 +58,17 @@ def end_blocks(index: dict[str, Any], error: str | None, bucket: str) -> tuple[s
 
 
 def announce_end(session: Any, index: dict[str, Any], table: str, bucket: str, error: str | None) -> bool:
-    """Reply in the execution's thread, if it has one (an execution refused before its first gate has
-    none: nobody was asked anything). False when there was no thread."""
+    """Reply in the execution's thread. An execution that has none (refused by its request check or
+    its requester step, before the "started" message) gets its end as a message of its own, so every
+    execution still has exactly one thread. True when it replied in a thread."""
     from tasks.approvals import slack
     from tasks.approvals.store import ApprovalStore
 
     thread = ApprovalStore(session.resource("dynamodb").Table(table)).thread_of(index["execution_arn"])
-    if thread is None:
-        return False
     text, blocks = end_blocks(index, error, bucket)
-    slack.post_in_thread(
-        thread, text, blocks, slack.thread_metadata(index["execution_arn"], index["wave"], "end")
-    )
+    metadata = slack.thread_metadata(index["execution_arn"], index["wave"], "end")
+    if thread is None:
+        slack.post_root(text, blocks, metadata)
+        return False
+    slack.post_in_thread(thread, text, blocks, metadata)
     return True

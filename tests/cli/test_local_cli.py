@@ -58,6 +58,34 @@ def test_demo_runs_every_wave_and_writes_status_html_and_slack(cloud_assembly, t
     events = [json.loads(line) for line in (out / "slack.jsonl").read_text().splitlines()]
     assert {"message", "response"} <= {e["kind"] for e in events}
     assert "<!doctype html>" in (out / "status.html").read_text()
+    # And the Slack transcript has one thread per execution (started ... end), and no message pastes JSON
+    executions = [e["execution_arn"] for wave in status["waves"] for e in wave["executions"]]
+    assert len(executions) == 4
+    for execution in executions:
+        thread = [e for e in events if e["kind"] == "message" and _execution_of(e) == execution]
+        assert [m.get("thread_ts") for m in thread] == [None] + [thread[0]["ts"]] * (len(thread) - 1)
+        assert (_what(thread[0]), _what(thread[-1])) == ("started", "end"), execution
+    assert not [t for e in events for t in _texts({k: e.get(k) for k in ("text", "blocks")}) if '["' in t]
+
+
+def _execution_of(event: dict) -> str | None:
+    return ((event.get("metadata") or {}).get("event_payload") or {}).get("execution")
+
+
+def _what(event: dict) -> str | None:
+    return ((event.get("metadata") or {}).get("event_payload") or {}).get("what")
+
+
+def _texts(value) -> list[str]:
+    """Every text a person reads in a message: its fallback text and every string in its blocks."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        shown = [item for key, item in value.items() if key not in ("action_id", "block_id")]
+        return [t for item in shown for t in _texts(item)]
+    if isinstance(value, list):
+        return [t for item in value for t in _texts(item)]
+    return []
 
 
 def test_run_local_wave_whose_task_raises_exits_1_naming_the_error(cloud_assembly):

@@ -84,3 +84,14 @@ def granted_actions(assembly: Path, function_name: str) -> set[str]:
                         actions |= set(found if isinstance(found, list) else [found])
             return actions
     raise KeyError(f"no function named {function_name} in {assembly}")
+
+
+def next_past_notes(states: dict[str, dict], name: str) -> str:
+    """The state after `name`, past any `Tell Slack: ...` note (a message in the execution's Slack
+    thread, which changes nothing and never fails the wave)."""
+    from stacks.workflows.frame import NOTE_PREFIX
+
+    following = states[name]["Next"]
+    while following.startswith(NOTE_PREFIX):
+        following = states[following]["Next"]
+    return following

@@ -143,3 +143,40 @@ def test_only_the_request_reminder_and_frame_requester_functions_may_look_up_clo
     assert all(actions == ["cloudtrail:LookupEvents"] for _, actions, _ in grants)
     assert all(resource == "*" for _, _, resource in grants)
     assert any(role in name.lower() for name, _, _ in grants)
+
+
+EXPECTED_NOTES = {
+    "orders-db": {"started", "Preflight passed", "Every database copied, restored and verified",
+                  "Intermediate snapshots and the share removed"},
+    "api-dns": {"started", "Preflight passed", "TTL lowered on every record", "Weights shifted",
+                "Rollback window closed, old records removed"},
+    "payments-dual-run": {"started", "Preflight passed", "Payment bridge switched on",
+                          "Primary flag set to new"},
+    "decommission-acme": {"started", "Inventory and usage proof passed", "Retention copies made and verified",
+                          "Resources disabled, previous state kept", "Approved resources deleted"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("wave", sorted(EXPECTED_NOTES))
+def test_every_wave_tells_its_slack_thread_it_started_and_each_main_step_finished(cloud_assembly, wave: str):
+    from stacks.workflows.frame import NOTE_PREFIX
+
+    # Given the wave's synthesised workflow
+    flow = states(cloud_assembly, wave)
+    notes = {n.removeprefix(NOTE_PREFIX): state for n, state in flow.items() if n.startswith(NOTE_PREFIX)}
+
+    # Then its thread is started right after the requester is known, before anything else of the wave
+    assert set(notes) == EXPECTED_NOTES[wave]
+    assert flow["Resolve requester"]["Next"] == f"{NOTE_PREFIX}started"
+    started = notes["started"]["Parameters"]
+    assert started["action"] == "started" and started["request.$"] == "$.request"
+    # And every note is a plain invoke of the control plane's request function whose result is thrown
+    # away (it changes nothing in the state), carrying no task token
+    for name, note in notes.items():
+        payload = note["Parameters"]
+        assert note["Resource"] == "import:acme-to-globex-approval-request-function-arn", name
+        assert note["ResultPath"] is None, name
+        assert payload["wave"]["name"] == wave and payload["execution.$"] == "$$.Execution.Id"
+        assert "task_token.$" not in payload and "Catch" not in note, name
+        if name != "started":
+            assert (payload["action"], payload["step"]) == ("step", name)

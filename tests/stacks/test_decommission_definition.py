@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stacks.templates import definition, iam_statements
+from tests.stacks.templates import definition, iam_statements, next_past_notes
 
 STACK = "Wave-decommission-acme"
 
@@ -20,14 +20,14 @@ def test_inventory_and_usage_proof_fail_the_wave_at_once_and_a_dry_run_stops_aft
         (catch,) = states[step]["Catch"]
         assert states[catch["Next"]]["Type"] == "Fail", step
     assert states["Inventory"]["Next"] == "Prove no use"
-    assert states["Prove no use"]["Next"] == "Dry run?"
+    assert next_past_notes(states, "Prove no use") == "Dry run?"
     assert states["Dry run?"]["Default"] == "Retain"
 
 
 def test_retention_is_verified_before_the_four_eyes_gate_and_disable_comes_after_it(states):
     assert states["Retain: done?"]["Choices"][0]["Next"] == "Verify retention copies"
     assert states["Retain: wait"]["SecondsPath"] == "$.retention.wait_seconds"
-    assert states["Verify retention copies"]["Next"] == "Summarise for decommission"
+    assert next_past_notes(states, "Verify retention copies") == "Summarise for decommission"
     assert states["Summarise for decommission"]["Next"] == "Approval: decommission"
     assert states["Approval: decommission"]["Parameters"]["Payload"]["policy"]["required"] == 2
     assert states["Approval: decommission"]["Next"] == "Disable"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.stacks.templates import definition
+from tests.stacks.templates import definition, next_past_notes
 
 STACK = "Wave-api-dns"
 
@@ -27,7 +27,7 @@ def asl(cloud_assembly) -> dict:
 def test_the_original_ttl_is_waited_out_by_one_wait_state_reading_its_seconds(asl):
     # Then the wait after lowering the TTL is one Wait state of $.ttl.wait_seconds, followed by the gate
     states = asl["States"]
-    assert states["Lower TTL"]["Next"] == "Wait out the original TTL"
+    assert next_past_notes(states, "Lower TTL") == "Wait out the original TTL"
     assert states["Wait out the original TTL"] == {
         "Type": "Wait",
         "Comment": states["Wait out the original TTL"]["Comment"],
@@ -61,7 +61,7 @@ def test_a_gated_step_asks_under_the_steps_own_gate_name(asl):
 
 def test_the_bake_waits_alarm_poll_then_watches_until_it_is_over(asl):
     states = asl["States"]
-    assert states["Shift weights"]["Next"] == "Wait for the next poll"
+    assert next_past_notes(states, "Shift weights") == "Wait for the next poll"
     assert states["Wait for the next poll"]["SecondsPath"] == "$.shift.watch.poll_seconds"
     assert states["Watch alarms"]["Next"] == "Bake over?"
     choices = {c["Next"]: c for c in states["Bake over?"]["Choices"]}

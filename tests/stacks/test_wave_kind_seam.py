@@ -84,8 +84,10 @@ def test_wave_kind_seam_reports_a_missing_model():
 # updates this digest in the same commit, saying why. Changed by issue 14 (each database in its own
 # child execution, compensation that waits for every child and ends as Wavectl.CompensationFailed,
 # Catch on Record evidence and Clean up, max_concurrency 16) and issue 15 (the frame's `Resolve
-# requester` step, the gate payload's requester fields).
-ORDERS_DB_DEFINITION_SHA256 = "1afef494a0960e9417b6516e15ee3012259a6d31e21997362af743090a18ba93"
+# requester` step, the gate payload's requester fields), and issue 13 (one Slack thread per execution:
+# `Tell Slack: started` after the requester is known, and a `Tell Slack: <step>` note after preflight,
+# after every database is copied and after clean-up).
+ORDERS_DB_DEFINITION_SHA256 = "d2707af15ddf2ad0099bd313d05aad5edf6216dbb1e03f1f0bd1c7b6ada8f6a7"
 
 
 def test_orders_db_definition_is_byte_identical_to_the_recorded_digest(cloud_assembly: Path):

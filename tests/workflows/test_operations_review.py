@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from wavectl import approvals, cli_approvals
+from wavectl.approvals import caller_arn
+from wavectl.cli_approvals import _approver_session
 from wavectl.evidence import fetch_bundle, verify_folder
 from wavectl.local.archive import deliver_execution_end
 from wavectl.local.engine import LocalCloud
-from wavectl.local.runner import run_wave
+from wavectl.local.runner import WaveRun, run_wave
 from wavectl.status import build_status, status_html
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -37,16 +39,25 @@ def _answer_with_reasons(cloud: LocalCloud, stop: threading.Event) -> None:
             answered.add(item["approval_id"])
 
 
+def _start_as(cloud: LocalCloud, who: str, wave: str, **options) -> WaveRun:
+    """`who` runs `wave` as `wavectl start` does: under their own AWS identity (their approver role
+    session), naming that identity as `requested_by`; CloudTrail's StartExecution caller is them."""
+    person = _approver_session(cloud.session, cloud.runbook, who)
+    return run_wave(
+        cloud, wave, requested_by=caller_arn(person), starter=person.client("stepfunctions"), **options
+    )
+
+
 @pytest.fixture(scope="module")
 def reviewed(example_runbook, cloud_assembly):
     """A dry run of orders-db by bob, then a real run by alice (ticket CHG-42, approved with reasons)."""
     with LocalCloud(example_runbook, cloud_assembly) as cloud:
-        dry = run_wave(cloud, "orders-db", requested_by="U02BOB", extra_input={"dry_run": True})
+        dry = _start_as(cloud, "bob", "orders-db", extra_input={"dry_run": True})
         stop = threading.Event()
         answerer = threading.Thread(target=_answer_with_reasons, args=(cloud, stop), daemon=True)
         answerer.start()
-        real = run_wave(cloud, "orders-db", requested_by="U01ALICE", answer_gates=False,
-                        extra_input={"change_ticket": "CHG-42"})  # fmt: skip
+        real = _start_as(cloud, "alice", "orders-db", answer_gates=False,
+                         extra_input={"change_ticket": "CHG-42"})  # fmt: skip
         stop.set()
         document = build_status(cloud.session, example_runbook)
         yield {"cloud": cloud, "real": real, "dry": dry, "document": document}
@@ -101,11 +112,6 @@ def test_evidence_bundle_of_an_execution_verifies_and_is_write_once(reviewed, tm
     assert head["ObjectLockRetainUntilDate"].year >= datetime.now(UTC).year + 6
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 13 open: since issue 15 the requester is the verified StartExecution caller, which the "
-    "embedded AWS records as its default identity; this review fixture still starts as a Slack id",
-)
 def test_status_document_marks_dry_runs_names_people_and_keeps_reasons(reviewed):
     wave = reviewed["document"]["waves"][0]
     assert wave["wave"] == "orders-db"
@@ -119,11 +125,6 @@ def test_status_document_marks_dry_runs_names_people_and_keeps_reasons(reviewed)
     assert real["duration_s"] > 0 and real["steps"][0]["state"] == "Check request"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 13 open: since issue 15 the requester is the verified StartExecution caller, which the "
-    "embedded AWS records as its default identity; this review fixture still starts as a Slack id",
-)
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make browser-deps)")
 @pytest.mark.parametrize("width", [1400, 800])
@@ -175,31 +176,58 @@ def _texts(value) -> list[str]:
     return []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 13 open: since issue 15 the requester is the verified StartExecution caller, which the "
-    "embedded AWS records as its default identity; this review fixture still starts as a Slack id",
-)
-def test_slack_transcript_has_one_thread_per_execution_and_no_json_dump(reviewed):
-    # Given the local Slack after orders-db ran for real (two gates, then its end)
-    messages = reviewed["cloud"].slack.messages()
-    real = reviewed["real"].execution_arn
+def _what(message: dict) -> str | None:
+    return ((message.get("metadata") or {}).get("event_payload") or {}).get("what")
 
-    # When its messages are grouped by the execution they belong to
+
+def thread_of_execution(messages: list[dict], execution: str) -> tuple[dict, list[dict]]:
+    """(root, replies) of an execution's messages, asserting they form one thread."""
     mine = [
-        m for m in messages if (m.get("metadata") or {}).get("event_payload", {}).get("execution") == real
+        m
+        for m in messages
+        if (m.get("metadata") or {}).get("event_payload", {}).get("execution") == execution
     ]
     roots = [m for m in mine if not m.get("thread_ts")]
+    assert len(roots) == 1, [(_what(m), m.get("thread_ts")) for m in mine]
+    replies = [m for m in mine if m is not roots[0]]
+    assert all(m["thread_ts"] == roots[0]["ts"] for m in replies), [
+        (_what(m), m["thread_ts"]) for m in replies
+    ]
+    return roots[0], replies
 
-    # Then there is one thread: the first gate starts it; the second gate and the end reply in it
-    assert len(roots) == 1, mine
-    assert [m["metadata"]["event_payload"]["what"] for m in mine] == [
-        "gate start-copy", "gate accept-restored-databases", "end",
+
+def test_slack_transcript_has_one_thread_per_execution_and_no_json_dump(reviewed):
+    # Given the local Slack after a dry run and a real run of orders-db
+    messages = reviewed["cloud"].slack.messages()
+
+    # When each execution's messages are grouped by the execution their metadata names
+    real_root, real = thread_of_execution(messages, reviewed["real"].execution_arn)
+    dry_root, dry = thread_of_execution(messages, reviewed["dry"].execution_arn)
+
+    # Then each is one thread: "started" roots it; each gate, each main step finished and the end reply in it
+    assert [_what(real_root)] + [_what(m) for m in real] == [
+        "started", "step Preflight passed", "gate start-copy",
+        "step Every database copied, restored and verified", "gate accept-restored-databases",
+        "step Intermediate snapshots and the share removed", "end",
     ]  # fmt: skip
-    assert all(m.get("thread_ts") == roots[0]["ts"] for m in mine if m is not roots[0])
-    end = _texts(mine[-1]["blocks"])
-    assert any("ended *SUCCEEDED*" in text for text in end), end
-    # And no message body pastes JSON; a check that did not run is flagged, not counted
+    assert [_what(dry_root)] + [_what(m) for m in dry] == ["started", "step Preflight passed", "end"]
+    assert all(m.get("reply_broadcast") for m in real if _what(m).startswith("gate "))  # approvers see gates
+
+    # And "started" says who by runbook name (verified), the version and the ticket; the end its outcome
+    started = " ".join(_texts(real_root["blocks"]))
+    assert "*alice* (<@U01ALICE>), verified by CloudTrail" in started, started
+    assert "v1" in started and "state machine version 1" in started and "CHG-42" in started
+    assert "real run" in started
+    dry_started = " ".join(_texts(dry_root["blocks"]))
+    assert "*bob* (<@U02BOB>)" in dry_started and "dry run" in dry_started and "none given" in dry_started
+    assert any("ended *SUCCEEDED*" in text for text in _texts(real[-1]["blocks"]))
+    assert any("ended *SUCCEEDED*" in text for text in _texts(dry[-1]["blocks"]))
+
+    # And no message body pastes JSON: the acceptance gate's list is one section per database, with the
+    # numbers its queries compared (tests/unit/test_readable_summary.py: a query not run is flagged)
     bodies = [text for m in messages for text in _texts({"text": m.get("text"), "blocks": m.get("blocks")})]
     assert not [text for text in bodies if '["' in text]
-    assert any("*not verified*: order count" in text for text in bodies)
+    [accept] = [m for m in real if _what(m) == "gate accept-restored-databases"]
+    databases = [t for t in _texts(accept["blocks"]) if t.startswith("• ")]
+    assert databases and all("queries matched" in t for t in databases), databases
+    assert any("order count: source at snapshot" in t for t in databases), databases

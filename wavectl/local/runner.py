@@ -97,12 +97,16 @@ def run_wave(
     answer_gates: bool = True,
     on_progress: ProgressCallback | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    starter: Any = None,
 ) -> WaveRun:
-    """Run one wave to its end in `cloud`, answering its gates as the configured approvers would."""
+    """Run one wave to its end in `cloud`, answering its gates as the configured approvers would.
+
+    `starter` is the Step Functions client that starts it, to start as another identity (a person's
+    session: CloudTrail then names them as the requester); default the cloud's own."""
     sfn = cloud.session.client("stepfunctions")
     real_start, simulated_start = cloud.clock.real_elapsed(), cloud.clock.simulated_elapsed()
     execution_arn = start_wave(
-        cloud.session, cloud.runbook, wave, requested_by, client=sfn, extra_input=extra_input
+        cloud.session, cloud.runbook, wave, requested_by, client=starter or sfn, extra_input=extra_input
     )
     answer = gate_answerer(cloud) if answer_gates else None
     description = _wait(cloud, sfn, wave, execution_arn, answer, on_progress, timeout)

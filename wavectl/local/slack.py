@@ -184,6 +184,8 @@ class LocalSlack:
             message = _message_fields(args) | {"channel": args["channel"], "ts": ts, "user": BOT_USER}
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
+                if args.get("reply_broadcast"):  # a reply also shown in the channel
+                    message["reply_broadcast"] = True
             self._state.messages[(args["channel"], ts)] = message
             self._record("message", message)
         return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}

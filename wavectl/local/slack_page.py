@@ -2,8 +2,9 @@
 
     slack_page.register(cloud)      # then open {cloud.slack.url}/slack
 
-It shows every approval message as it now reads (updates applied), its thread (reminders,
-escalations) and ephemeral answers, with Approve/Reject buttons and an "act as" chooser. A click is
+It shows every execution's thread as it now reads (updates applied): the message that started it,
+each gate with its Approve/Reject buttons, reminders and escalations, each main step finished, and
+the end; ephemeral answers under the message they answer, and an "act as" chooser. A click is
 turned into exactly what Slack would send: a signed `block_actions` payload to the real callback
 function (`wavectl.local.gates.click`).
 """
@@ -90,6 +91,8 @@ PAGE = """<!doctype html>
  button.primary{background:#007a5a;color:#fff;border-color:#007a5a}
  button.danger{background:#e01e5a;color:#fff;border-color:#e01e5a}
  .thread{border-left:3px solid #ddd;margin:8px 0 0 4px;padding-left:10px;font-size:13px}
+ .reply{padding:6px 0;border-top:1px solid #eee}
+ .broadcast{color:#616061;font-size:12px}
  .ephemeral{background:#fff8e1;border:1px dashed #e0b100;padding:6px 8px;font-size:13px;margin-top:8px}
  .empty{color:#616061}
 </style></head>
@@ -101,7 +104,7 @@ PAGE = """<!doctype html>
 const state = {people: [], data: null};
 const EMOJI = {white_check_mark: "\\u2705", x: "\\u274c", hourglass: "\\u231b",
   warning: "\\u26a0\\ufe0f", checkered_flag: "\\u{1F3C1}", octagonal_sign: "\\u{1F6D1}",
-  grey_question: "\\u2754", bell: "\\u{1F514}"};
+  grey_question: "\\u2754", bell: "\\u{1F514}", arrow_forward: "\\u25b6\\ufe0f"};
 const ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"};
 const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ENTITIES[c]);
 function mrkdwn(text) {
@@ -127,18 +130,21 @@ function blockHtml(b, msg) {
   }).join("") + "</div>";
   return "";
 }
+function notesOf(data, m) {
+  return data.ephemeral.filter(e => e.ts === m.ts).slice(-1)
+    .map(e => '<div class="ephemeral">Only visible to you: ' + mrkdwn(e.text) + "</div>").join("");
+}
+function bodyOf(m) { return (m.blocks || []).map(b => blockHtml(b, m)).join("") || mrkdwn(m.text); }
 function render(data) {
   const root = document.getElementById("channel");
   if (!data.messages.length) { root.innerHTML = '<p class="empty">No messages yet.</p>'; return; }
   root.innerHTML = data.messages.map(m => {
-    const body = (m.blocks || []).map(b => blockHtml(b, m)).join("") || mrkdwn(m.text);
     const replies = data.replies.filter(r => r.thread_ts === m.ts)
-      .map(r => '<div class="reply">' + ((r.blocks || []).map(b => blockHtml(b, r)).join("") ||
-        mrkdwn(r.text)) + "</div>").join("");
-    const notes = data.ephemeral.filter(e => e.ts === m.ts).slice(-1)
-      .map(e => '<div class="ephemeral">Only visible to you: ' + mrkdwn(e.text) + "</div>").join("");
-    return '<div class="msg" data-ts="' + esc(m.ts) + '">' + body +
-      (replies ? '<div class="thread">' + replies + "</div>" : "") + notes + "</div>";
+      .map(r => '<div class="reply" data-ts="' + esc(r.ts) + '">' + bodyOf(r) +
+        (r.reply_broadcast ? '<div class="broadcast">also sent to the channel</div>' : "") +
+        notesOf(data, r) + "</div>").join("");
+    return '<div class="msg" data-ts="' + esc(m.ts) + '">' + bodyOf(m) +
+      (replies ? '<div class="thread">' + replies + "</div>" : "") + notesOf(data, m) + "</div>";
   }).join("");
 }
 async function refresh() {
