@@ -194,6 +194,7 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
     "expires_at",
     "votes",
     "voided_votes",
+    "late_votes",
     "channel",
     "message_ts",
     "decided_at",
