@@ -129,10 +129,15 @@ def _remove_snapshot(
 
 
 def cleanup(estate: Estate, run: Run, databases: list[dict[str, Any]]) -> dict[str, Any]:
+    """After acceptance, once: each snapshot's deletion is asked for (`deleted`); how many of them RDS
+    still lists as deleting is a count (`deletion_unconfirmed`), not a second list of the same names
+    (it travels in the wave's state, whose size grows with the number of databases)."""
     report = Report()
     for db in databases:
         remove_snapshots(estate, run, db, report)
-    return report.as_dict()
+    result = report.as_dict()
+    result["deletion_unconfirmed"] = len(result.pop("deleting"))
+    return result
 
 
 def compensate(estate: Estate, run: Run, databases: list[dict[str, Any]]) -> dict[str, Any]:
