@@ -201,6 +201,7 @@ RECORD_ATTRIBUTES: tuple[str, ...] = (
     "expires_at",
     "votes",
     "voided_votes",
+    "late_votes",
     "channel",
     "message_ts",
     "thread_ts",  # the root of the execution's Slack thread the gate's message replies in

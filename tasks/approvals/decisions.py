@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from tasks.approvals import evidence, slack
 from tasks.approvals.config import Member
-from tasks.approvals.rules import REJECT, iso, refusal
+from tasks.approvals.rules import APPROVE, REJECT, iso, refusal
 from tasks.approvals.store import ApprovalStore, approvers_of
 from tasks.common.logging import logger
 from tasks.contracts import Decision, ErrorName, required_approvals
@@ -59,6 +59,10 @@ def decide(
     refused = refusal(record, user, action, services.groups, now, identities)
     log = {"approval_id": approval_id, "user": user, "action": action, "via": via}
     if refused is not None:
+        if action != REJECT and _eligible_on_the_open_gate(record, user, services, now, identities):
+            late = _record_late(services, approval_id, user, _vote(user, via, now, reason))
+            if late is not None:
+                return late
         logger().info("decision refused", extra={**log, "why": refused})
         return Outcome(403 if record and record.get("status") == Decision.PENDING else 409, refused, record)
     assert record is not None  # refusal() refuses a missing record
@@ -113,11 +117,13 @@ def _approve(
     reason: str | None,
     notify: bool,
 ) -> Outcome:
-    record = services.store.add_vote(approval_id, user, _vote(user, via, now, reason))
+    vote = _vote(user, via, now, reason)
+    record = services.store.add_vote(approval_id, user, vote)
     if record is None:
         record = _unsent_quorum(services, approval_id, user)
-        if record is None:
-            return Outcome(409, "Your approval was already counted (or the gate just closed).")
+        if record is None:  # a double click, or the gate closed since it was read: then it is late
+            late = _record_late(services, approval_id, user, vote)
+            return late or Outcome(409, "Your approval was already counted (or the gate just closed).")
         logger().info("approval result resent", extra={"approval_id": approval_id, "user": user, "via": via})
     else:
         logger().info("approval counted", extra={"approval_id": approval_id, "user": user, "via": via})
@@ -125,14 +131,41 @@ def _approve(
         return Outcome(200, "Your approval is counted.", record)
     extra = {"decided_via": via, "approvers": record["approvers"]}
     closed = services.store.close(approval_id, Decision.APPROVED, now, extra)
-    if closed is None:  # a concurrent click closed it: that click sends the result
-        return Outcome(200, "Your approval is counted.", services.store.get(approval_id))
+    if closed is None:  # a concurrent click closed it and sends the result; without this vote: late
+        late = _record_late(services, approval_id, user, (record.get("votes") or {}).get(user, vote))
+        return late or Outcome(200, "Your approval is counted.", services.store.get(approval_id))
     output = json.dumps(task_result(closed))
     send = partial(services.sfn.send_task_success, taskToken=closed["task_token"], output=output)
     if not _send_result(services, closed, send, list(extra)):  # the gate's TimeoutSeconds won the race
         return _too_late(services, approval_id, notify=notify)
     _finish(services, closed, notify=notify)
     return Outcome(200, "Approved: the wave continues.", closed)
+
+
+def _eligible_on_the_open_gate(
+    record: dict[str, Any] | None, user: str, services: Services, now: datetime, identities: tuple[str, ...]
+) -> bool:
+    """`user` clicked Approve on a closed gate they could have approved while it was open."""
+    if record is None or record.get("status") == Decision.PENDING:
+        return False
+    reopened = {**record, "status": Decision.PENDING.value}
+    return refusal(reopened, user, APPROVE, services.groups, now, identities) is None
+
+
+def _record_late(services: Services, approval_id: str, user: str, vote: dict[str, Any]) -> Outcome | None:
+    """An approval that came after the gate closed without it (a click racing past the required count,
+    or one after the decision): kept under `late_votes`, never counted, never sent to Step Functions.
+    None when the vote is not late (it is among the decision's approvers, or the gate is pending)."""
+    record = services.store.get(approval_id)
+    if record is None or record.get("status") == Decision.PENDING:
+        return None
+    if user in (record.get("approvers") or []):
+        return None
+    status = record["status"]
+    recorded = services.store.record_late_vote(approval_id, user, {**vote, "gate_status": status})
+    logger().info("late vote", extra={"approval_id": approval_id, "user": user, "recorded": bool(recorded)})
+    return Outcome(409, f"This gate had already closed ({status}); your approval is recorded as late.",
+                   recorded or services.store.get(approval_id))  # fmt: skip
 
 
 def _too_late(services: Services, approval_id: str, *, notify: bool) -> Outcome:

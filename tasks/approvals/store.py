@@ -268,6 +268,25 @@ class ApprovalStore:
         )
         return None if record is None else {**record, "approvers": approvers_of(record)}
 
+    def record_late_vote(self, approval_id: str, user: str, vote: dict[str, Any]) -> dict[str, Any] | None:
+        """Record `user`'s approval of a gate that had already closed without it, under `late_votes`
+        (their vote, if the closing click did not see it, moves there from `votes`). Once per user;
+        None when it was recorded already, the gate is pending again or `user` is among its approvers."""
+        self._update_if(
+            approval_id,
+            UpdateExpression="SET late_votes = :empty",
+            ConditionExpression="attribute_not_exists(late_votes)",
+            ExpressionAttributeValues={":empty": {}},
+        )
+        return self._update_if(
+            approval_id,
+            UpdateExpression="SET late_votes.#u = :vote REMOVE votes.#u",
+            ConditionExpression="#s <> :pending AND attribute_not_exists(late_votes.#u) "
+            "AND (attribute_not_exists(#a) OR NOT contains(#a, :user))",
+            ExpressionAttributeNames={"#u": user, "#s": "status", "#a": c.APPROVAL_APPROVERS},
+            ExpressionAttributeValues={":vote": vote, ":pending": Decision.PENDING.value, ":user": user},
+        )
+
     def close(
         self, approval_id: str, decision: Decision, now: datetime, extra: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:

@@ -9,6 +9,11 @@ On AWS deletions take minutes and some resources cannot be deleted yet (an insta
 copied). Compensation therefore runs in rounds: each round deletes what it can, reports what is
 still in progress under `pending`, and the workflow waits (`wait_seconds`, capped backoff) and
 calls it again until nothing is pending or `MAX_COMPENSATION_ROUNDS` have run.
+
+A deletion RDS accepted is not yet a deletion done: the resource stays listed as `deleting` for
+minutes. It is reported under `deleted` (asked for) and, as long as RDS still lists it, under
+`deleting`, which keeps compensation going like `pending`: a compensation is `done` only once a
+round finds none of this execution's resources listed any more (confirmed gone, not just asked).
 """
 
 from __future__ import annotations
@@ -47,17 +52,24 @@ class InProgress(Exception):
     """A resource that cannot be deleted yet; the next round tries again."""
 
 
+class Deleting(Exception):
+    """RDS accepted the resource's deletion (this round or an earlier one) and still lists it."""
+
+
 class Report:
     def __init__(self) -> None:
         self.deleted: list[str] = []
         self.unshared: list[str] = []
         self.skipped: list[str] = []
         self.pending: list[str] = []
+        self.deleting: list[str] = []  # deletion accepted, still listed by RDS: not confirmed gone yet
         self.left: list[str] = []
 
     def attempt(self, what: str, action: Callable[[], None]) -> None:
         try:
             action()
+        except Deleting:
+            self.deleting.append(what)
         except InProgress as busy:
             self.pending.append(f"{what}: {busy}")
         except ClientError as error:
@@ -73,6 +85,7 @@ class Report:
             "unshared": self.unshared,
             "skipped": self.skipped,
             "pending": self.pending,
+            "deleting": self.deleting,
             "left": self.left,
         }
 
@@ -105,17 +118,26 @@ def _remove_snapshot(
         api.set_shared(client, name, target_account, shared=False)
         report.unshared.append(f"{name} from {target_account}")
     status = snapshot.get("Status")
+    if status == "deleting":
+        raise Deleting
     if status not in _DELETABLE_SNAPSHOT:
         raise InProgress(f"is {status!r}; deleted once RDS lets it")
     api.delete(client, name)
     report.deleted.append(f"{side} snapshot {name}")
+    if api.describe(client, name) is not None:
+        raise Deleting
 
 
 def cleanup(estate: Estate, run: Run, databases: list[dict[str, Any]]) -> dict[str, Any]:
+    """After acceptance, once: each snapshot's deletion is asked for (`deleted`); how many of them RDS
+    still lists as deleting is a count (`deletion_unconfirmed`), not a second list of the same names
+    (it travels in the wave's state, whose size grows with the number of databases)."""
     report = Report()
     for db in databases:
         remove_snapshots(estate, run, db, report)
-    return report.as_dict()
+    result = report.as_dict()
+    result["deletion_unconfirmed"] = len(result.pop("deleting"))
+    return result
 
 
 def compensate(estate: Estate, run: Run, databases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -139,9 +161,11 @@ def round_wait_seconds(completed_rounds: int) -> int:
 
 
 def round_status(report: dict[str, Any], completed_rounds: int) -> str:
-    if report["pending"] and completed_rounds < MAX_COMPENSATION_ROUNDS:
+    """`done` only when nothing is pending, refused or still being deleted: everything is gone."""
+    unfinished = bool(report["pending"] or report.get("deleting"))
+    if unfinished and completed_rounds < MAX_COMPENSATION_ROUNDS:
         return STATUS_IN_PROGRESS
-    return STATUS_INCOMPLETE if report["pending"] or report["left"] else STATUS_DONE
+    return STATUS_INCOMPLETE if unfinished or report["left"] else STATUS_DONE
 
 
 def _remove_database(client: Any, run: Run, db: dict[str, Any], report: Report) -> None:
@@ -162,7 +186,7 @@ def _remove_database(client: Any, run: Run, db: dict[str, Any], report: Report) 
         raise InProgress(f"waits for its instance(s) {', '.join(remaining)} to be deleted")
     status = found.get("Status")
     if status == "deleting":
-        raise InProgress("is 'deleting'")
+        raise Deleting
     if status not in _DELETABLE_CLUSTER:
         raise InProgress(f"is {status!r}; deleted once RDS lets it")
     if found.get("DeletionProtection"):
@@ -171,6 +195,8 @@ def _remove_database(client: Any, run: Run, db: dict[str, Any], report: Report) 
         )
     client.delete_db_cluster(DBClusterIdentifier=db["id"], SkipFinalSnapshot=True)
     report.deleted.append(f"target cluster {db['id']}")
+    if rds.describe_database(client, "cluster", db["id"]) is not None:
+        raise Deleting
 
 
 def _delete_instance(client: Any, identifier: str, report: Report) -> None:
@@ -180,7 +206,7 @@ def _delete_instance(client: Any, identifier: str, report: Report) -> None:
         return
     status = found.get("DBInstanceStatus")
     if status == "deleting":
-        raise InProgress("is 'deleting'")
+        raise Deleting
     if status not in _DELETABLE_INSTANCE:
         raise InProgress(f"is {status!r}; deleted once RDS lets it")
     if found.get("DeletionProtection"):
@@ -191,3 +217,5 @@ def _delete_instance(client: Any, identifier: str, report: Report) -> None:
         DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
     )
     report.deleted.append(f"target instance {identifier}")
+    if rds.describe_instance(client, identifier) is not None:
+        raise Deleting

@@ -60,7 +60,11 @@ def _message_of(cause: str) -> str:
 def final_cause(cause: str, report: dict[str, Any], rounds: int, status: str) -> str:
     if status != "incomplete":
         return cause
-    still = report["pending"] + report["left"]
+    still = (
+        report["pending"]
+        + [f"{what} (still deleting)" for what in report.get("deleting", [])]
+        + report["left"]
+    )
     return (
         f"{cause} | compensation incomplete after {rounds} round(s), still left in the accounts "
         f"(delete by hand): {'; '.join(still)}"

@@ -72,7 +72,7 @@ def test_two_of_three_gate_resumes_on_the_second_distinct_approver(world):
     assert not [b for b in message["blocks"] if b["type"] == "actions"]
 
 
-def test_distinct_approvers_racing_past_the_required_count_resume_the_wave_exactly_once(world):
+def test_distinct_approvers_racing_past_the_required_count_resume_once_and_extra_votes_are_late(world):
     # Given a 2-of-3 gate requested by someone outside the group, so alice, bob and carol may all approve
     approval = world.open_gate(requested_by="U04DAVE")
     approvers = ["U01ALICE", "U02BOB", "U03CAROL"]
@@ -89,6 +89,33 @@ def test_distinct_approvers_racing_past_the_required_count_resume_the_wave_exact
     # And the record names the same approvers as the decision the wave received
     record = world.record(approval)
     assert record["status"] == "approved" and record["approvers"] == sent["approvers"]
+    # And every approver the decision does not name is recorded as late, once, and counted nowhere else
+    late = set(record.get("late_votes") or {})
+    assert late == set(approvers) - set(sent["approvers"]), (late, sent["approvers"])
+    assert set(record["votes"]) == set(sent["approvers"])
+
+
+def test_an_approval_after_the_gate_closed_is_recorded_as_late_and_sends_nothing(world):
+    # Given a 2-of-3 gate requested by dave, closed by bob's and carol's approvals
+    approval = world.open_gate(requested_by="U04DAVE")
+    world.click(approval, "U02BOB")
+    world.click(approval, "U03CAROL")
+    assert [kind for kind, _ in world.sfn.calls] == ["success"]
+    # When alice clicks Approve afterwards, twice
+    world.click(approval, "U01ALICE")
+    world.click(approval, "U01ALICE")
+    # Then the wave was resumed once, by bob and carol; alice's vote is kept as late, once
+    assert [kind for kind, _ in world.sfn.calls] == ["success"]
+    record = world.record(approval)
+    assert record["approvers"] == ["U02BOB", "U03CAROL"] and "U01ALICE" not in record["votes"]
+    assert list(record["late_votes"]) == ["U01ALICE"]
+    assert record["late_votes"]["U01ALICE"]["gate_status"] == "approved"
+    # And alice alone is told that her approval came late
+    ephemeral = [e for e in world.slack.events() if e.get("response_type") == "ephemeral"]
+    assert "recorded as late" in ephemeral[-1]["text"]
+    # And a non-member clicking after the close is refused, not recorded
+    world.click(approval, "U05ERIN")
+    assert list(world.record(approval)["late_votes"]) == ["U01ALICE"]
 
 
 def test_requester_cannot_approve_their_own_wave(world):

@@ -183,3 +183,36 @@ def test_compensation_gives_up_after_the_round_bound_and_says_what_is_left(
     assert (
         snapshots(TARGET, "eu-west-1", "instance") == [] and snapshots(SOURCE, "eu-west-1", "instance") == []
     )
+
+
+def test_compensation_is_done_only_once_rds_no_longer_lists_what_it_deleted(
+    cloud, example_runbook, monkeypatch
+):
+    # Given RDS that keeps a deleted instance or snapshot listed as `deleting` for a few minutes
+    # (the embedded AWS's simulated durations, on a clock the test moves), and orders restored
+    from wavectl.local.rds_durations import DELETE_SECONDS, RdsDurations, patches
+
+    clock = [0.0]
+    durations = RdsDurations(now=lambda: clock[0])
+    for target, attribute, replacement in patches(durations):
+        monkeypatch.setattr(target, attribute, replacement, raising=False)
+    driver = Driver(example_runbook)
+    driver.through_restore(driver.item("orders"))
+    durations.start()
+
+    # When compensation runs a first round
+    first = compensate()
+    # Then it asked RDS to delete the instance but does not call that done: RDS still lists it
+    assert "target instance orders" in first["deleted"] and "target instance orders" in first["deleting"]
+    assert first["status"] == "in-progress" and "evidence_key" not in first
+
+    # When RDS has finished deleting and compensation runs again
+    clock[0] += max(DELETE_SECONDS.values())
+    second = compensate(previous=first)
+    # Then that round finds nothing of the execution listed any more, and only then is it done
+    assert second["status"] == "done" and second["deleting"] == [] and second["pending"] == []
+    assert target_databases()["eu-west-1"] == []
+    assert (
+        snapshots(TARGET, "eu-west-1", "instance") == [] and snapshots(SOURCE, "eu-west-1", "instance") == []
+    )
+    assert "target instance orders" in evidence_record(second["evidence_key"])["compensation"]["deleted"]

@@ -88,8 +88,8 @@ def largest_payload(events: list[dict[str, Any]]) -> int:
 
 
 def tagged_resources(cloud: LocalCloud, execution: str) -> list[str]:
-    """Every RDS database and snapshot in the source and target accounts tagged with `execution`
-    (one whose deletion RDS has accepted, status `deleting`, is not counted)."""
+    """Every RDS database and snapshot in the source and target accounts tagged with `execution`,
+    whatever its status (one RDS is still `deleting` is still in the account)."""
     found = []
     for side, session_for in (("source", cloud.source_session), ("target", cloud.target_session)):
         for region in REGIONS:
@@ -105,11 +105,8 @@ def tagged_resources(cloud: LocalCloud, execution: str) -> list[str]:
                   for s in rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]],
             ]  # fmt: skip
             for name, tags, status in listed:
-                if (
-                    status != "deleting"
-                    and {t["Key"]: t["Value"] for t in tags}.get(TAG_EXECUTION) == execution
-                ):
-                    found.append(f"{side} {region} {name}")
+                if {t["Key"]: t["Value"] for t in tags}.get(TAG_EXECUTION) == execution:
+                    found.append(f"{side} {region} {name} ({status})")
     return found
 
 

@@ -10,7 +10,9 @@ status AWS reports (`creating`, `deleting`) for a simulated duration on the runn
   `RdsDurations.sizes`, else the default Aurora size), times a factor (1.0 by default);
 - `RdsDurations.override(database, factor=..., operation=..., fail_with=...)` changes that for
   one database (tests): a slower or faster operation, or one that ends in a failed status;
-- a deleted resource stays listed as `deleting` for `DELETE_SECONDS` and then goes.
+- a deleted resource stays listed as `deleting` for `DELETE_SECONDS` and then goes;
+- `RdsDurations.finish()` ends every operation still in progress now (a test holds some operations
+  with a long duration until a point of its scenario, then releases them).
 
 It is generic (any wave, any caller) and only acts once `start()` is called, after seeding, so the
 seeded estate is `available` at once. Nothing here knows a wave; it patches moto's RDS backend.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tasks.common.backoff import DEFAULT_CLUSTER_GIB, expected_seconds
@@ -56,6 +58,7 @@ class RdsDurations:
     overrides: dict[str, Override] = field(default_factory=dict)
     active: bool = False
     _removals: list[tuple[float, dict, str, Any]] = field(default_factory=list)
+    _held: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -89,6 +92,18 @@ class RdsDurations:
         fails = override.fail_with if override and override.operation in (None, operation) else None
         until = self.now() + self.seconds(operation, db_type, database, size_gib)
         resource.__dict__[BUSY] = Busy("creating", until, then=fails)
+        with self._lock:
+            self._held.append(resource)
+
+    def finish(self) -> None:
+        """End every operation still in progress now, in the status it was to end in."""
+        now = self.now()
+        with self._lock:
+            held, self._held = self._held, []
+        for resource in held:
+            busy: Busy | None = resource.__dict__.get(BUSY)
+            if busy is not None and busy.status == "creating" and busy.until > now:
+                resource.__dict__[BUSY] = replace(busy, until=now)
 
     def remove_later(self, resource: Any, container: dict, key: str, kind: str) -> None:
         """Put a deleted resource back as `deleting`; it leaves `container` after DELETE_SECONDS."""
@@ -155,7 +170,9 @@ def patches(durations: RdsDurations) -> list[tuple[Any, str, Any]]:
 
 def _status_property(durations: RdsDurations, original: property | None) -> property:
     def get(resource: Any) -> Any:
-        stored = original.fget(resource) if original else resource.__dict__.get(PLAIN_STATUS)
+        # (a resource made before the patch keeps its status as a plain attribute)
+        plain = resource.__dict__.get(PLAIN_STATUS, resource.__dict__.get("status"))
+        stored = original.fget(resource) if original else plain
         return durations.status_of(resource, stored)
 
     def set_(resource: Any, value: Any) -> None:
