@@ -45,6 +45,7 @@ from wavectl.local.accounts import (
     account_session,
     assumed_session,
     create_workload_roles,
+    forget_account_sessions,
     program_accounts,
     tooling_session,
 )
@@ -149,6 +150,7 @@ class LocalCloud:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         cold_start_all()  # new accounts and credentials: no function's warm state carries over
+        forget_account_sessions()
         self._stack.callback(mock.stop)
         self.events = LocalEventBus(self)
         self._stack.callback(self.events.close)
