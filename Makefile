@@ -43,8 +43,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# pytest-xdist: one worker per core, a test module per worker at a time (module fixtures stay shared);
+# the synth and the demo are shared by the workers (tests/conftest.py).
 test: install browser-deps lint
-	TZ=UTC $(VENV)/bin/pytest -q
+	TZ=UTC $(VENV)/bin/pytest -q -n auto --dist loadfile
 
 demo: install
 	TZ=UTC $(VENV)/bin/wavectl demo --out out/demo

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,9 +35,91 @@ def example_runbook():
 
 @pytest.fixture(scope="session")
 def cloud_assembly(tmp_path_factory, example_runbook) -> Path:
-    """The example program synthesised once per session (no bundling: fast, offline)."""
+    """The example program synthesised once per test run (no bundling: fast, offline).
+
+    Under pytest-xdist every worker is its own session: the first worker to get here synthesises
+    into the run's shared temporary directory while holding a lock, and the others reuse its output.
+    """
     from wavectl.synth import synthesize
 
-    outdir = tmp_path_factory.mktemp("assembly") / "cdk.out"
-    synthesize(example_runbook, outdir, bundle=False)
+    with _shared_once(tmp_path_factory, "assembly") as (shared, done):
+        outdir = shared / "assembly" / "cdk.out"
+        if not done.exists():
+            synthesize(example_runbook, outdir, bundle=False)
+            done.touch()
     return outdir
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What `wavectl demo` printed and wrote (status.json, status.html, slack.jsonl, evidence)."""
+
+    out: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, cloud_assembly) -> DemoRun:
+    """`wavectl demo`, run once per test run as a user types it; tests assert on what it left.
+
+    It is the most expensive thing the suite does (every wave end to end), so the tests that need a
+    whole program's run share this one instead of each running their own.
+    """
+    with _shared_once(tmp_path_factory, "demo") as (shared, done):
+        out = shared / "demo" / "out"
+        if not done.exists():
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "wavectl",
+                    "demo",
+                    "--out",
+                    str(out),
+                    "--assembly",
+                    str(cloud_assembly),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                env={**os.environ, "COLUMNS": "200", "TZ": "UTC"},
+            )
+            (shared / "demo" / "stdout").write_text(result.stdout)
+            (shared / "demo" / "stderr").write_text(result.stderr)
+            done.write_text(str(result.returncode))
+        folder = shared / "demo"
+        return DemoRun(
+            out, int(done.read_text()), (folder / "stdout").read_text(), (folder / "stderr").read_text()
+        )
+
+
+@contextmanager
+def _shared_once(tmp_path_factory, name: str) -> Iterator[tuple[Path, Path]]:
+    """A folder shared by every pytest-xdist worker of this run, locked while one of them fills it;
+    `done` exists once it has been filled."""
+    shared = tmp_path_factory.getbasetemp().parent if _xdist_worker() else tmp_path_factory.getbasetemp()
+    (shared / name).mkdir(parents=True, exist_ok=True)
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield shared, shared / name / "done"
+
+
+def _xdist_worker() -> bool:
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
+# The longest modules start first, so that under pytest-xdist no worker is left with a long tail.
+_LONGEST_FIRST = ("tests/workflows/", "tests/cli/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def weight(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next(
+            (i for i, prefix in enumerate(_LONGEST_FIRST) if path.startswith(prefix)), len(_LONGEST_FIRST)
+        )
+
+    items.sort(key=weight)  # stable: the order inside each module is kept

@@ -69,21 +69,6 @@ def test_raising_task_is_reported_failed_with_its_error_in_status_json(local_clo
     assert "Wavectl.TaskFailed: replica disk full" in status_html(document)
 
 
-def test_program_runs_every_wave_in_dependency_order(local_cloud):
-    # Given the example program (orders-db first, decommission-acme last)
-
-    # When the whole program runs
-    runs = run_program(local_cloud)
-    document = build_status(local_cloud.session, local_cloud.runbook)
-
-    # Then every wave succeeded, in dependency order, and status.json says so with versions
-    assert [r.wave for r in runs] == ["orders-db", "api-dns", "payments-dual-run", "decommission-acme"]
-    assert [r.status for r in runs] == ["SUCCEEDED"] * 4
-    assert {w["status"] for w in document["waves"]} == {"SUCCEEDED"}
-    assert all(w["version"] == "v1" and w["definition_sha256"] for w in document["waves"])
-    assert all(w["approvals"] for w in document["waves"]), "every wave has a gate"
-
-
 def test_wave_after_a_failed_dependency_is_not_started(local_cloud, monkeypatch):
     # Given orders-db will fail in its guard task
     from tasks.common.errors import TaskFailed

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from tasks.contracts import cold_start_all
 from wavectl.local import chaos as fault_injection
@@ -45,6 +46,7 @@ from wavectl.local.accounts import (
     account_session,
     assumed_session,
     create_workload_roles,
+    forget_account_sessions,
     program_accounts,
     tooling_session,
 )
@@ -149,6 +151,7 @@ class LocalCloud:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         cold_start_all()  # new accounts and credentials: no function's warm state carries over
+        forget_account_sessions()
         self._stack.callback(mock.stop)
         self.events = LocalEventBus(self)
         self._stack.callback(self.events.close)
@@ -278,6 +281,10 @@ def _stop_execution(sfn: Any, execution_arn: str, attempts: int = 20) -> None:
             )
             return
         except AttributeError:
+            time.sleep(0.05)
+        except ClientError as error:  # the same, answered as a JSON error by the operation-errors patch
+            if "set_stop" not in str(error):
+                raise
             time.sleep(0.05)
 
 
