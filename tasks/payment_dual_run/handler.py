@@ -5,6 +5,7 @@ Every event carries `execution` (the execution ARN): evidence keys derive from i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tasks.common.aws import own_session
@@ -13,15 +14,16 @@ from tasks.common.logging import logger
 from tasks.common.settings import setting
 from tasks.contracts import (
     DUAL_RUN_OUTPUT_KEY,
+    ENV_APPROVALS_TABLE,
     ENV_EVIDENCE_BUCKET,
     ENV_KMS_KEY,
     ENV_WAVE,
     PRIMARY_NEW,
     PRIMARY_OLD,
 )
-from tasks.payment_dual_run import cycles, daily, notify
+from tasks.payment_dual_run import cycles, daily, notify, waits
 from tasks.payment_dual_run.estate import Estate
-from tasks.payment_dual_run.files import check_files, object_exists
+from tasks.payment_dual_run.files import file_locations, missing_at_deadline, object_exists
 from tasks.payment_dual_run.preflight import run_preflight
 from tasks.payment_dual_run.spec import wave_spec
 
@@ -59,13 +61,53 @@ def bridge_on(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"rule": estate.inbound_rule, "state": estate.rule_state()}
 
 
-def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    estate = _estate(event, "files")
-
+def _exists(estate: Estate):
     def exists(side: str, bucket: str, key: str) -> bool:
         return object_exists(estate.s3_for(side), bucket, key)
 
-    return check_files(estate.spec, event["cycle"], exists)
+    return exists
+
+
+def _file_waits() -> waits.FileWaits:
+    session = own_session()
+    return waits.FileWaits(
+        session.resource("dynamodb").Table(setting(ENV_APPROVALS_TABLE)), session.client("stepfunctions")
+    )
+
+
+def wait_files(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`waitForTaskToken`: keep the token server-side, then look for files that came before the wait.
+    The token is never logged (`_estate` logs the execution and the cycle only)."""
+    estate, cycle = _estate(event, "files"), event["cycle"]
+    files = file_locations(estate.spec, cycle["day"])
+    return waits.register_and_look(
+        _file_waits(),
+        str(event["execution"]),
+        int(cycle["index"]),
+        files,
+        str(event["task_token"]),
+        _exists(estate),
+        datetime.now(UTC),
+    )
+
+
+def arrival(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """An S3 "Object Created" event of a day's file (EventBridge): resume the waits it completes."""
+    detail = event.get("detail") or {}
+    logger().info(
+        "file arrived",
+        extra={
+            "bucket": (detail.get("bucket") or {}).get("name"),
+            "key": (detail.get("object") or {}).get("key"),
+        },
+    )
+    return {"waits": waits.on_object_created(_file_waits(), event)}
+
+
+def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The wait timed out: FilesMissing naming what is missing (or go on if both came at the deadline)."""
+    estate = _estate(event, "files")
+    return missing_at_deadline(estate.spec, event["cycle"], _exists(estate))
 
 
 def reconcile(event: dict[str, Any], context: Any) -> dict[str, Any]:

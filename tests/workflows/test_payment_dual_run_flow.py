@@ -7,13 +7,14 @@ day, 40 payments a day; the files of those three days are seeded (wavectl/local/
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 
 import pytest
 
 from tasks.contracts import BRIDGE_INBOUND_RULE, bridge_resource_name
 from wavectl.local.runner import run_wave
-from wavectl.local.seeders.payment_dual_run import seed_day
+from wavectl.local.seeders.payment_dual_run import acknowledgements, put_ack_file, seed_day, settled_payments
 
 WAVE = "payments-dual-run"
 DAY_1, DAY_2, DAY_3, DAY_4 = date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
@@ -58,6 +59,37 @@ def evidence(cloud, run) -> dict[str, bytes]:
     return {k.removeprefix(prefix): s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
 
 
+def approvals_table(cloud):
+    dynamodb = cloud.session.resource("dynamodb", region_name=cloud.runbook.program.home_region)
+    name = next(n for n in dynamodb.meta.client.list_tables()["TableNames"] if "approvals" in n)
+    return dynamodb.Table(name)
+
+
+def file_wait(cloud, cycle: int) -> dict | None:
+    """The wait record of `cycle` of the wave's (only) execution, if it is registered."""
+    found = approvals_table(cloud).scan(
+        FilterExpression="begins_with(pk, :p) AND sk = :sk",
+        ExpressionAttributeValues={":p": "filewait#", ":sk": f"cycle#{cycle:02d}"},
+    )["Items"]
+    return found[0] if found else None
+
+
+def deliver_ack_once_awaited(cloud, day: date, cycle: int) -> threading.Thread:
+    """The acknowledgement file of `day` arrives only once the wait of `cycle` is registered."""
+    wave, done = wave_of(cloud), threading.Event()
+
+    def arrive() -> None:
+        while not done.wait(0.2):
+            if file_wait(cloud, cycle):
+                put_ack_file(cloud, wave, day, acknowledgements(settled_payments(day), day))
+                return
+
+    thread = threading.Thread(target=arrive, daemon=True)
+    thread.start()
+    thread.stop = done.set  # type: ignore[attr-defined]
+    return thread
+
+
 def reject_gate(monkeypatch, gate: str) -> None:
     """Answer gates as the demo does, except that the first approver rejects `gate`."""
     from wavectl.local import gates
@@ -71,11 +103,15 @@ def reject_gate(monkeypatch, gate: str) -> None:
 
 
 def test_dual_run_switches_the_primary_after_two_clean_days_and_a_shadow_day(dual_cloud):
-    # Given the bridge switched off, the flag `old`, and three business days that reconcile clean
+    # Given the bridge switched off, the flag `old`, and three business days that reconcile clean,
+    # the third day's acknowledgement file arriving only while its cycle waits for it
     assert primary_flag(dual_cloud) == "old" and bridge_state(dual_cloud) == "DISABLED"
+    ack_key = remove_ack(dual_cloud, DAY_3)
+    arrival = deliver_ack_once_awaited(dual_cloud, DAY_3, cycle=3)
 
     # When the wave runs with every gate approved
     run = run_wave(dual_cloud, WAVE)
+    arrival.stop()
 
     # Then it succeeded: bridge on, flag `new`, switched after day 2 and before the shadow day
     assert run.status == "SUCCEEDED", run.error
@@ -95,6 +131,15 @@ def test_dual_run_switches_the_primary_after_two_clean_days_and_a_shadow_day(dua
         ("dual", True),
         ("shadow", True),
     ]
+    # And the late file's S3 event resumed the third wait through the wave's rule (no poll, no timeout)
+    assert "Name the missing files" not in run.states
+    wait = file_wait(dual_cloud, 3)
+    assert wait["wait_state"] == "resumed" and wait["arrived"] == {"old": True, "ack": True}
+    arrivals = [d for d in dual_cloud.events.deliveries if d.rule.endswith(f"{WAVE}-files")]
+    assert any(d.event["detail"]["object"]["key"] == ack_key and d.error is None for d in arrivals)
+    # And the token stays server-side: it is in the wait record, in no evidence and no Slack message
+    token = wait["task_token"]
+    assert all(token.encode() not in body for body in records.values())
 
 
 def test_a_dropped_payment_rejected_at_the_gate_fails_the_wave_with_the_flag_still_old(
