@@ -462,3 +462,7 @@ FILE_WAIT_SK_PREFIX = "cycle#"
 FILE_INDEX_PK_PREFIX = "file#"
 FILE_INDEX_SK_PREFIX = "wait#"
 DUAL_RUN_ARRIVAL_TASK = "dual-run-arrival"  # the function the S3 events of a day's files invoke
+# The dual run's partitioned path: the wave's work bucket (hash partitions and their outputs, expired
+# after a few days) and the Distributed Map's item: {index, prefix, execution}.
+ENV_DUAL_RUN_WORK_BUCKET = "WAVECTL_DUAL_RUN_WORK_BUCKET"
+DUAL_RUN_WORK_BUCKET_SUFFIX = "work"  # <program>-<wave>-work

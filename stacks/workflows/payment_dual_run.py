@@ -28,6 +28,8 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.constructs.nag import acknowledge
@@ -35,11 +37,16 @@ from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
 from stacks.workflows.frame import compensated_step, dry_run_exit, fail_with_caught_error, preflight_step
+from stacks.workflows.payment_dual_run_scale import grant_partitioned_path, partitioned_path, work_buckets
 from tasks import contracts
 from wavectl.kinds.payment_dual_run import PaymentDualRunWave, encoded_task_spec
 
 HANDLERS = "tasks.payment_dual_run.handler"
+# /tmp of the functions that hold a day's files or their partitions (MB; Lambda's default is 512)
+EPHEMERAL_MB = {"reconcile": 4096, "partition": 10240, "merge": 2048}
 FILE_WAITS = ("wait_files", "arrival")  # the tasks that keep and resume a cycle's file wait
+SUMMARY_POSTERS = ("reconcile", "merge")  # post a day's summary.txt in the execution's Slack thread
+WORK = ("partition", "reconcile_partition", "merge")  # use the wave's work bucket
 ERROR_PATH = "$.error"
 EXECUTION = "$$.Execution.Id"
 LOOP = "$.loop"
@@ -54,7 +61,15 @@ TASKS: dict[str, tuple[str, int, int]] = {
     ),
     "arrival": ("S3 events of a day's files: resume the cycle's wait once both are there", 30, 256),
     "check": ("the file wait timed out: name the missing settlement or acknowledgement file", 30, 256),
-    "reconcile": ("reconcile one business day (DuckDB), outputs to evidence, summary to Slack", 900, 2048),
+    "plan": ("size a business day's files: one function or hash partitions", 30, 256),
+    "reconcile": ("reconcile one business day (DuckDB), outputs to evidence, summary to Slack", 900, 4096),
+    "partition": ("split a business day's two files by a hash of the key into the work bucket", 900, 4096),
+    "reconcile_partition": (
+        "reconcile one hash partition of a business day (Distributed Map item)",
+        900,
+        2048,
+    ),
+    "merge": ("merge the partitions' outputs into the day's outputs, evidence, summary to Slack", 900, 2048),
     "advance": ("record the cycle, compute the next one", 60, 256),
     "switch_primary": ("set the primary flag to new", 30, 256),
     "rollback": ("primary flag back to old, bridge off if the runbook says so, Slack, evidence", 60, 256),
@@ -172,8 +187,9 @@ def _cycle_loop(
     )
     shadow = sfn.Choice(ctx.scope, "Shadow days?")
 
-    wait.next(reconcile)
-    missing.next(reconcile)
+    size = partitioned_path(ctx, functions, task, LOOP, rollback, reconcile, clean)
+    wait.next(size)
+    missing.next(size)
     reconcile.next(clean)
     clean.when(sfn.Condition.boolean_equals("$.result.clean", True), no_exceptions)
     clean.otherwise(accept)
@@ -251,23 +267,56 @@ def _functions(ctx: WaveContext, wave: PaymentDualRunWave) -> dict[str, TaskFunc
         contracts.ENV_SLACK_BOT_TOKEN_SECRET: ctx.program.slack.bot_token,
     }
     functions = {}
-    waits = {contracts.ENV_APPROVALS_TABLE: ctx.control.approvals_table.table_name}
+    table = {contracts.ENV_APPROVALS_TABLE: ctx.control.approvals_table.table_name}
+    work = work_buckets(ctx)
+    work_env = {contracts.ENV_DUAL_RUN_WORK_BUCKET: work.bucket_name}
     for name, (description, timeout, memory) in TASKS.items():
-        posts = name in ("reconcile", "switch_primary", "rollback")
+        posts = name in ("reconcile", "merge", "switch_primary", "rollback")
+        environment = {**spec, **(slack if posts else {})}
+        environment.update(table if name in FILE_WAITS + SUMMARY_POSTERS else {})
+        environment.update(work_env if name in WORK else {})
         functions[name] = ctx.task_function(
             f"dual-run-{name.replace('_', '-')}",
             f"{HANDLERS}.{name}",
             description=f"{wave.wave}: {description}",
             timeout=Duration.seconds(timeout),
             memory_mb=memory,
-            environment={**spec, **(slack if posts else {}), **(waits if name in FILE_WAITS else {})},
+            environment=environment,
         )
+        if name in EPHEMERAL_MB:
+            cfn: lambda_.CfnFunction = functions[name].function.node.default_child  # type: ignore[assignment]
+            cfn.ephemeral_storage = lambda_.CfnFunction.EphemeralStorageProperty(size=EPHEMERAL_MB[name])
         if posts:
             _grant_slack(ctx, functions[name])
-    _grant(ctx, wave, functions)
+    _grant(ctx, wave, functions, work)
     _grant_file_waits(ctx, functions)
+    _grant_thread(ctx, functions)
     _arrival_rule(ctx, wave, functions["arrival"])
     return functions
+
+
+def _grant_thread(ctx: WaveContext, functions: dict[str, TaskFunction]) -> None:
+    """Find the execution's Slack thread (tasks.approvals.store.thread_of): read its gate records only."""
+    leading = {
+        "ForAllValues:StringLike": {
+            "dynamodb:LeadingKeys": [f"{contracts.EXECUTION_PK_PREFIX}*", f"{contracts.APPROVAL_PK_PREFIX}*"]
+        }
+    }
+    for name in SUMMARY_POSTERS:
+        role = functions[name].role
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FindExecutionThread",
+                actions=["dynamodb:Query", "dynamodb:GetItem"],
+                resources=[ctx.control.approvals_table.table_arn],
+                conditions=leading,
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecryptApprovalRecords", actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]
+            )
+        )
 
 
 def _grant_file_waits(ctx: WaveContext, functions: dict[str, TaskFunction]) -> None:
@@ -350,7 +399,9 @@ def _arn(service: str, resource: str, region: str | None = None) -> str:
     return f"arn:{Aws.PARTITION}:{service}:{where}:{account}:{resource}"
 
 
-def _grant(ctx: WaveContext, wave: PaymentDualRunWave, functions: dict[str, TaskFunction]) -> None:
+def _grant(
+    ctx: WaveContext, wave: PaymentDualRunWave, functions: dict[str, TaskFunction], work: s3.Bucket
+) -> None:
     p, program = wave.payments, ctx.program
     bridge = program.payment_bridge
     assert bridge is not None
@@ -388,6 +439,7 @@ def _grant(ctx: WaveContext, wave: PaymentDualRunWave, functions: dict[str, Task
         allow("rollback", "SwitchBridgeOff", ["events:DisableRule"], [rule])
     for name in ("reconcile", "advance", "rollback", "record_evidence"):
         ctx.grant_evidence_write(functions[name])
+    grant_partitioned_path(ctx, functions, work, ack_objects, acks)
     acknowledge(
         functions["preflight"].role,
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:transfer:<AWS::Region>:<AWS::AccountId>:connector/*]",

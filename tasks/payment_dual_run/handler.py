@@ -21,7 +21,7 @@ from tasks.contracts import (
     PRIMARY_NEW,
     PRIMARY_OLD,
 )
-from tasks.payment_dual_run import cycles, daily, notify, waits
+from tasks.payment_dual_run import cycles, daily, notify, partitioned, waits
 from tasks.payment_dual_run.estate import Estate
 from tasks.payment_dual_run.files import file_locations, missing_at_deadline, object_exists
 from tasks.payment_dual_run.preflight import run_preflight
@@ -111,16 +111,45 @@ def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def reconcile(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The day in this one function (the plan found it small enough)."""
     estate, cycle = _estate(event, "reconcile"), event["cycle"]
     prefix = daily.evidence_prefix(setting(ENV_WAVE), _execution(event), cycle)
-    result = daily.reconcile_cycle(estate, cycle, prefix)
+    return _posted(event, cycle, daily.reconcile_cycle(estate, cycle, prefix))
+
+
+def _posted(event: dict[str, Any], cycle: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """summary.txt in the wave's Slack thread; the result without it (the gate gets its own summary)."""
     verdict = "clean" if result["clean"] else "NOT clean"
     result["slack_ts"] = notify.post(
         f"Payment dual run, business day {cycle['day']} (cycle {cycle['index']}, {cycle['phase']}): "
-        f"{verdict}.\n{result['summary_text']}"
+        f"{verdict}.\n{result.pop('summary_text')}",
+        execution=str(event["execution"]),
+        what=f"cycle {cycle['index']} reconciled",
     )
-    result.pop("summary_text")
     return result
+
+
+def plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sizes of the day's files: one function, or hash partitions in a Distributed Map."""
+    return partitioned.plan(_estate(event, "plan"), event["cycle"])
+
+
+def partition(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    estate, cycle = _estate(event, "partition"), event["cycle"]
+    return partitioned.partition_day(estate, cycle, _execution(event), int(event["partitions"]))
+
+
+def reconcile_partition(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One item of the Distributed Map."""
+    estate = Estate(wave_spec(event), "reconcile-partition")
+    return partitioned.reconcile_partition(estate, str(event["prefix"]), int(event["index"]))
+
+
+def merge(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    estate, cycle = _estate(event, "merge"), event["cycle"]
+    evidence = daily.evidence_prefix(setting(ENV_WAVE), _execution(event), cycle)
+    result = partitioned.merge_day(estate, cycle, str(event["prefix"]), int(event["partitions"]), evidence)
+    return _posted(event, cycle, result)
 
 
 def advance(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -145,7 +174,7 @@ def switch_primary(event: dict[str, Any], context: Any) -> dict[str, Any]:
     before = estate.read_flag()
     estate.set_flag(PRIMARY_NEW)
     notify.post(
-        f"Payment dual run: primary switched from {before} to {PRIMARY_NEW} ({estate.spec['primary_flag']})."
+        f"Payment dual run: primary switched from {before} to {PRIMARY_NEW} ({estate.spec['primary_flag']}).",
     )
     return {"before": before, "after": PRIMARY_NEW}
 

@@ -24,7 +24,10 @@ def test_the_cycles_loop_through_one_set_of_states_so_the_definition_does_not_gr
     for value in ("2026-11-30", "acme-payments-outbound", "accept-breaks-1", "daily/"):
         assert value not in text, value
     # And one reconcile state and one accept-breaks gate (named per cycle from the state) serve every day
-    assert [n for n in states if n.startswith("Reconcile")] == ["Reconcile the day"]
+    assert sorted(n for n in states if n.startswith("Reconcile")) == [
+        "Reconcile the day",
+        "Reconcile the partitions",
+    ]
     assert [n for n in states if n.startswith("Approval: accept-breaks")] == ["Approval: accept-breaks"]
     assert states["Approval: accept-breaks"]["Parameters"]["Payload"]["gate.$"] == "$.loop.cycle.gate"
     # And the loop goes back to waiting for the next day's files from its Choice
@@ -47,6 +50,24 @@ def test_the_files_are_awaited_by_a_callback_that_times_out_at_the_deadline_into
     }
     assert wait["Catch"][1]["Next"] == "Roll back"
     assert asl["States"]["Name the missing files"]["Next"] == "Reconcile the day"
+
+
+def test_a_day_above_the_runbook_threshold_is_reconciled_in_a_distributed_map_of_hash_partitions(asl):
+    states = asl["States"]
+    # Given the sizes of the day's files, a Choice sends a big day through the partitioned path
+    assert states["Size the day"]["Next"] == "Partitioned?"
+    (big,) = states["Partitioned?"]["Choices"]
+    assert big["Variable"] == "$.plan.partitioned" and big["Next"] == "Partition the day"
+    assert states["Partitioned?"]["Default"] == "Reconcile the day"
+    # Then the partitions are reconciled by a Distributed Map of Standard child executions, one per item
+    fan_out = states["Reconcile the partitions"]
+    assert fan_out["Type"] == "Map" and fan_out["ItemsPath"] == "$.partitioned.items"
+    assert fan_out["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert list(fan_out["ItemProcessor"]["States"]) == ["Reconcile one partition"]
+    # And a merge writes the day's outputs before the same clean check; a failure in the Map rolls back
+    assert fan_out["Next"] == "Merge the partitions" and states["Merge the partitions"]["Next"] == "Clean?"
+    assert states["Reconcile the day"]["Next"] == "Clean?"
+    assert fan_out["Catch"][0]["Next"] == "Roll back"
 
 
 def test_the_s3_events_of_both_files_invoke_the_arrival_function_only(cloud_assembly):

@@ -215,3 +215,69 @@ def test_breaks_accepted_at_the_gate_are_recorded_with_approvers_and_restart_the
     assert accepted["decision"] == "approved" and len(accepted["approvers"]) == 2
     assert cycles[0]["counts"]["missing_in_new"] == 1
     assert "Approval: accept-breaks" in run.states and primary_flag(dual_cloud) == "new"
+
+
+def force_partitions(cloud, partitions: int) -> None:
+    """The runbook's threshold at 0 MB: every day goes through the Distributed Map of hash partitions."""
+    from tasks.contracts import ENV_DUAL_RUN_SPEC, decode_spec, encode_spec
+
+    lam = cloud.session.client("lambda", region_name=cloud.runbook.program.home_region)
+    name = next(
+        f["FunctionName"]
+        for page in lam.get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if f["FunctionName"].endswith(f"{WAVE}-dual-run-plan")
+    )
+    variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    spec = {**decode_spec(variables[ENV_DUAL_RUN_SPEC]), "partition_above_mb": 0, "partitions": partitions}
+    variables[ENV_DUAL_RUN_SPEC] = encode_spec(spec)
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+
+
+def seed_day_with_every_finding(cloud, day: date) -> dict[str, list[dict[str, str]]]:
+    """Old and acknowledgement files of `day` that disagree in every way the engine reports."""
+    from wavectl.local.seeders.payment_dual_run import put_old_file
+
+    wave, old = wave_of(cloud), settled_payments(day)
+    old.append(dict(old[5]))  # a key twice on the old side
+    acks = acknowledgements(old[1:-1], day)  # the first payment dropped
+    acks[3] = {**acks[3], "amount": "0.01"}  # an amount break
+    acks[7] = {**acks[7], "creditor_name": "Someone Else"}  # a name break
+    acks.append({**acks[10], "end_to_end_id": "E2E-EXTRA-0001"})  # an extra payment
+    put_old_file(cloud, wave, day, old)
+    put_ack_file(cloud, wave, day, acks)
+    return {"old": old, "ack": acks}
+
+
+def test_a_partitioned_day_gives_the_same_summary_and_break_files_as_one_function(
+    dual_cloud, monkeypatch, tmp_path
+):
+    # Given day 1 with every kind of finding, and a threshold that sends every day to 4 hash partitions
+    from tasks.contracts import CANONICAL_PAYMENT_FIELDS
+    from tasks.payment_dual_run.daily import OUTPUT_FILES, rules_of
+    from tasks.payments.reconcile import reconcile
+    from wavectl.kinds.payment_dual_run import task_spec
+    from wavectl.local.seeders.payment_dual_run import ACK_FIELDS, to_csv
+
+    rows = seed_day_with_every_finding(dual_cloud, DAY_1)
+    force_partitions(dual_cloud, 4)
+    reject_gate(monkeypatch, "accept-breaks-1")
+
+    # When the wave runs (the breaks are rejected at the gate)
+    run = run_wave(dual_cloud, WAVE)
+
+    # Then the day went through the Distributed Map and the merge, and the breaks were shown at the gate
+    assert "Reconcile the partitions" in run.states and "Merge the partitions" in run.states
+    assert "Reconcile the day" not in run.states
+    assert run.error.name == "Wavectl.ReconciliationFailed", run.error
+    # And its outputs are byte-identical to one unpartitioned run of the same files
+    (tmp_path / "old.csv").write_bytes(to_csv(rows["old"], CANONICAL_PAYMENT_FIELDS))
+    (tmp_path / "ack.csv").write_bytes(to_csv(rows["ack"], ACK_FIELDS))
+    spec = task_spec(wave_of(dual_cloud), dual_cloud.runbook.program)
+    reconcile(tmp_path / "old.csv", tmp_path / "ack.csv", tmp_path / "one", rules_of(spec))
+    records = evidence(dual_cloud, run)
+    for name in OUTPUT_FILES:
+        assert records[f"cycle-01-{DAY_1}/{name}"] == (tmp_path / "one" / name).read_bytes(), name
+    summary = json.loads(records[f"cycle-01-{DAY_1}/summary.json"])
+    assert (summary["missing_in_new"], summary["extra_in_new"], summary["duplicates_old"]) == (1, 1, 1)
+    assert summary["breaks"]["amount"] == 1 and summary["breaks"]["creditor_name"] == 1

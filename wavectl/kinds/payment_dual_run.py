@@ -59,7 +59,7 @@ class DualRunPayments(Model):
         description="how long a cycle waits for both files (a callback resumed by their S3 events)",
     )
     partition_above_mb: int = Field(
-        default=4096,
+        default=1024,
         ge=0,
         description="a day whose two files together exceed this many MB is reconciled in hash partitions "
         "(a Step Functions Distributed Map) instead of one Lambda",
