@@ -49,7 +49,8 @@ def test_the_files_are_awaited_by_a_callback_that_times_out_at_the_deadline_into
         "Next": "Name the missing files",
     }
     assert wait["Catch"][1]["Next"] == "Roll back"
-    assert asl["States"]["Name the missing files"]["Next"] == "Reconcile the day"
+    assert asl["States"]["Name the missing files"]["Next"] == "Size the day"
+    assert wait["Next"] == "Size the day"
 
 
 def test_a_day_above_the_runbook_threshold_is_reconciled_in_a_distributed_map_of_hash_partitions(asl):
