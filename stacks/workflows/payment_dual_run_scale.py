@@ -165,8 +165,8 @@ def grant_partitioned_path(
     allow("reconcile_partition", "ReadWriteWork", ["s3:GetObject", "s3:PutObject"], [objects])
     allow("reconcile_partition", "ListPartitionFiles", ["s3:ListBucket"], [work.bucket_arn])
     allow("merge", "ReadPartitionOutputs", ["s3:GetObject"], [objects])
-    for name in ("partition", "reconcile_partition"):
-        allow(name, "EncryptWork", ["kms:GenerateDataKey", "kms:Decrypt"], [key])
+    allow("partition", "EncryptWork", ["kms:GenerateDataKey"], [key])
+    allow("reconcile_partition", "EncryptWork", ["kms:GenerateDataKey", "kms:Decrypt"], [key])
     allow("merge", "DecryptWork", ["kms:Decrypt"], [key])
     ctx.grant_evidence_write(functions["merge"])
     work_id = Stack.of(work).get_logical_id(work.node.default_child)

@@ -137,9 +137,17 @@ def test_dual_run_switches_the_primary_after_two_clean_days_and_a_shadow_day(dua
     assert wait["wait_state"] == "resumed" and wait["arrived"] == {"old": True, "ack": True}
     arrivals = [d for d in dual_cloud.events.deliveries if d.rule.endswith(f"{WAVE}-files")]
     assert any(d.event["detail"]["object"]["key"] == ack_key and d.error is None for d in arrivals)
+    # And each day's summary.txt is a reply in the execution's Slack thread (rooted at its first gate)
+    messages = dual_cloud.slack.messages()
+    summaries = [m for m in messages if str(m.get("text", "")).startswith("Payment dual run, business day")]
+    assert len(summaries) == 3
+    (root,) = {m.get("thread_ts") for m in summaries}
+    assert root in {m["ts"] for m in messages if not m.get("thread_ts")}
+    assert "Reconciliation CLEAN: 40 payments matched" in summaries[0]["text"]
     # And the token stays server-side: it is in the wait record, in no evidence and no Slack message
     token = wait["task_token"]
     assert all(token.encode() not in body for body in records.values())
+    assert all(token not in json.dumps(m) for m in messages)
 
 
 def test_a_dropped_payment_rejected_at_the_gate_fails_the_wave_with_the_flag_still_old(
