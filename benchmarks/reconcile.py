@@ -14,6 +14,7 @@ expected counts, and whether the targets hold (>= 5x pandas, <= 1.5x bare DuckDB
 
     .venv/bin/python benchmarks/reconcile.py                      # 1M and 10M per side
     .venv/bin/python benchmarks/reconcile.py --sizes 1000000      # 1M only
+    .venv/bin/python benchmarks/reconcile.py --memory-limit 2GB   # the engine's DuckDB limit
 """
 
 from __future__ import annotations
@@ -166,9 +167,12 @@ def run_measured(command: list[str], memory_cap_bytes: int | None = None) -> dic
         }
 
 
-def measure_engine(old: Path, new: Path, out: Path, partitions: int) -> dict[str, Any]:
+def measure_engine(
+    old: Path, new: Path, out: Path, partitions: int, memory_limit: str = "1GB"
+) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "wavectl", "reconcile", str(old), str(new), "--out", str(out)]
+    command += ["--memory-limit", memory_limit]
     if partitions > 1:
         command += ["--partitions", str(partitions)]
     result = run_measured(command)
@@ -205,14 +209,16 @@ def ratio(numerator: dict[str, Any], denominator: dict[str, Any], of: str = "wal
     return round(numerator[of] / denominator[of], 2)
 
 
-def bench_size(n: int, workdir: Path, pandas_cap_gb: float) -> dict[str, Any]:
+def bench_size(n: int, workdir: Path, pandas_cap_gb: float, memory_limit: str = "1GB") -> dict[str, Any]:
     folder = workdir / str(n)
     started = time.perf_counter()
     old, new, expected = generate(n, folder)
     generated_s = round(time.perf_counter() - started, 1)
     runs = {
-        "wavectl_reconcile": measure_engine(old, new, folder / "out", 1),
-        f"wavectl_reconcile_{PARTITIONS}_partitions": measure_engine(old, new, folder / "out-p", PARTITIONS),
+        "wavectl_reconcile": measure_engine(old, new, folder / "out", 1, memory_limit),
+        f"wavectl_reconcile_{PARTITIONS}_partitions": measure_engine(
+            old, new, folder / "out-p", PARTITIONS, memory_limit
+        ),
         "bare_duckdb_join": measure_script(DUCKDB_SCRIPT, old, new),
         "pandas_outer_merge": measure_script(PANDAS_SCRIPT, old, new, pandas_cap_gb),
     }
@@ -249,6 +255,8 @@ def bench_size(n: int, workdir: Path, pandas_cap_gb: float) -> dict[str, Any]:
         targets["peak_rss_at_most_3gb"] = engine.get("peak_rss_mb", 1e9) <= TARGET_RSS_GB_AT_10M * 1024
     return {
         "payments_per_side": n,
+        "engine_memory_limit": memory_limit,
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
         "rows_read_both_sides": rows,
         "generated_in_s": generated_s,
         "input_mb": round((old.stat().st_size + new.stat().st_size) / 1024**2),
@@ -277,10 +285,11 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/wavectl-bench-reconcile"))
     parser.add_argument("--pandas-memory-cap-gb", type=float, default=12.0)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--memory-limit", default="1GB", help="wavectl reconcile's DuckDB memory limit")
     args = parser.parse_args()
     results = []
     for n in (int(s.replace("_", "")) for s in args.sizes.split(",")):
-        results.append(bench_size(n, args.workdir, args.pandas_memory_cap_gb))
+        results.append(bench_size(n, args.workdir, args.pandas_memory_cap_gb, args.memory_limit))
         print(json.dumps(results[-1], indent=2), flush=True)
         if not args.keep:
             shutil.rmtree(args.workdir / str(n), ignore_errors=True)

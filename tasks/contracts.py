@@ -463,3 +463,15 @@ ENV_DUAL_RUN_SPEC = "WAVECTL_DUAL_RUN_SPEC"
 PRIMARY_OLD, PRIMARY_NEW = "old", "new"  # the values of the primary flag (SSM parameter)
 # Where a dual-run execution's output keeps its cycles for status.json: output["dual_run"]["cycles"].
 DUAL_RUN_OUTPUT_KEY = "dual_run"
+# A cycle's wait for its two files (the callback the S3 events resume), in the approvals table:
+# filewait#<execution arn> / cycle#<nn> holds the task token and which files arrived; one index record
+# per awaited object, file#s3://<bucket>/<key> / wait#<execution arn>#<nn>, finds it from an S3 event.
+FILE_WAIT_PK_PREFIX = "filewait#"
+FILE_WAIT_SK_PREFIX = "cycle#"
+FILE_INDEX_PK_PREFIX = "file#"
+FILE_INDEX_SK_PREFIX = "wait#"
+DUAL_RUN_ARRIVAL_TASK = "dual-run-arrival"  # the function the S3 events of a day's files invoke
+# The dual run's partitioned path: the wave's work bucket (hash partitions and their outputs, expired
+# after a few days) and the Distributed Map's item: {index, prefix, execution}.
+ENV_DUAL_RUN_WORK_BUCKET = "WAVECTL_DUAL_RUN_WORK_BUCKET"
+DUAL_RUN_WORK_BUCKET_SUFFIX = "work"  # <program>-<wave>-work

@@ -11,6 +11,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.constructs.logged_role import logged_role
+from stacks.constructs.nag import acknowledge
 from tasks.contracts import LIVE_ALIAS
 
 
@@ -19,6 +20,33 @@ def definition_digest(stack: Stack, definition_string: object) -> str:
     resolved = stack.resolve(definition_string)
     canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _acknowledge_distributed_map_policy(
+    state_machine: sfn.StateMachine, cfn_state_machine: sfn.CfnStateMachine
+) -> None:
+    """A definition with a Distributed Map gets CDK's `DistributedMapPolicy`: StartExecution of itself
+    and Describe/StopExecution of its own executions and their child executions (ARN wildcards)."""
+    policy = state_machine.node.try_find_child("DistributedMapPolicy")
+    if policy is None:
+        return
+    stack = Stack.of(state_machine)
+    name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + stack.get_logical_id(cfn_state_machine) + '"}]}]}'
+    executions = f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:{name}"
+    for resource in (f"{executions}:*", f"{executions}/*:*"):
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{resource}]",
+            "Describe/StopExecution of this state machine's own executions and of its Distributed Map's "
+            "child executions, whose names Step Functions makes at run time.",
+        )
+    for pack in ("PCI.DSS.321", "NIST.800.53.R5"):
+        acknowledge(
+            policy,
+            f"{pack}-IAMNoInlinePolicy",
+            "The Distributed Map's policy belongs to this one state machine's role (it starts its own child "
+            "executions); a customer-managed policy would be attached to nothing else.",
+        )
 
 
 class VersionedStateMachine(Construct):
@@ -66,6 +94,7 @@ class VersionedStateMachine(Construct):
             ),
         )
         cfn_state_machine: sfn.CfnStateMachine = self.state_machine.node.default_child  # type: ignore[assignment]
+        _acknowledge_distributed_map_policy(self.state_machine, cfn_state_machine)
         self.digest = definition_digest(Stack.of(self), cfn_state_machine.definition_string)
         self.version = sfn.CfnStateMachineVersion(
             self,

@@ -101,10 +101,18 @@ class WaveContext:
         *,
         result_path: str | None = None,
         comment: str | None = None,
+        wait_for_token: Duration | None = None,
     ) -> tasks.LambdaInvoke:
-        """A `lambda:invoke` state returning the handler's result (not the Lambda envelope)."""
+        """A `lambda:invoke` state returning the handler's result (not the Lambda envelope); with
+        `wait_for_token`, a `.waitForTaskToken` callback that times out after that long."""
         step = lambda_step(
-            self.scope, state_id, function.function, payload, result_path=result_path, comment=comment
+            self.scope,
+            state_id,
+            function.function,
+            payload,
+            result_path=result_path,
+            comment=comment,
+            wait_for_token=wait_for_token,
         )
         self._acknowledge_version_grant(function)
         return step

@@ -1,6 +1,6 @@
 """The cycle loop's bookkeeping (pure logic): one cycle per business day, the clean streak, the switch.
 
-A cycle is `{index, phase, day, clean_streak, shadow_done, polls, gate, next}`:
+A cycle is `{index, phase, day, clean_streak, shadow_done, gate, next}`:
 - `phase` is `dual` (old platform primary) or `shadow` (new primary, old reconciled as the shadow);
 - `clean_streak` counts consecutive clean dual-run days; a day whose breaks were accepted at the
   gate is "clean with exceptions": the wave goes on, but the streak starts again;
@@ -35,7 +35,6 @@ def new_cycle(
         "day": day.isoformat(),
         "clean_streak": clean_streak,
         "shadow_done": shadow_done,
-        "polls": 0,
         "gate": f"accept-breaks-{index}",
         "next": "cycle",
     }

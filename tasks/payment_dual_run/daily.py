@@ -37,7 +37,7 @@ def evidence_prefix(wave: str, execution: str, cycle: dict[str, Any]) -> str:
 
 
 def reconcile_cycle(estate: Estate, cycle: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """Reconcile the cycle's day; the verdict and where its outputs are."""
+    """Reconcile the cycle's day in this function; the verdict and where its outputs are."""
     with tempfile.TemporaryDirectory(prefix="dual-run-") as work:
         folder = Path(work)
         inputs = {}
@@ -46,19 +46,23 @@ def reconcile_cycle(estate: Estate, cycle: dict[str, Any], prefix: str) -> dict[
             estate.s3_for(side).download_file(bucket, key, str(inputs[side]))
         out = folder / "out"
         summary = reconcile(inputs["old"], inputs["ack"], out, rules_of(estate.spec))
-        _store(estate, out, prefix)
-        text = (out / "summary.txt").read_text()
-        top = _top_breaks(out / "breaks.csv")
+        store_outputs(estate, out, prefix)
+        return outcome(cycle, summary, out, prefix)
+
+
+def outcome(cycle: dict[str, Any], summary: dict[str, Any], out: Path, prefix: str) -> dict[str, Any]:
+    """What the workflow keeps of a reconciled day (the same for one function or merged partitions)."""
+    text = (out / "summary.txt").read_text()
     return {
         "clean": bool(summary["clean"]),
         "evidence_prefix": prefix,
         "counts": _counts(summary),
         "summary_text": text,
-        "gate_summary": _gate_summary(cycle, text, top),
+        "gate_summary": _gate_summary(cycle, text, _top_breaks(out / "breaks.csv")),
     }
 
 
-def _store(estate: Estate, out: Path, prefix: str) -> None:
+def store_outputs(estate: Estate, out: Path, prefix: str) -> None:
     s3 = estate.client("own", "s3")
     kms_key = setting(ENV_KMS_KEY, "") or None
     extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else {}

@@ -1,4 +1,4 @@
-"""Are both files of the cycle's business day there? A poll; FilesMissing once the deadline is reached."""
+"""Where a cycle's two files are, and which are missing when the wait for them times out."""
 
 from __future__ import annotations
 
@@ -28,22 +28,17 @@ def object_exists(s3: Any, bucket: str, key: str) -> bool:
     return True
 
 
-def check_files(spec: dict[str, Any], cycle: dict[str, Any], exists: Exists) -> dict[str, Any]:
-    """The cycle with `polls` counted and `files: {ready, missing, poll_seconds}`; FilesMissing naming
-    every missing file once `polls x file_poll` reaches the deadline."""
+def missing_at_deadline(spec: dict[str, Any], cycle: dict[str, Any], exists: Exists) -> dict[str, Any]:
+    """The wait for the day's files timed out: FilesMissing naming every file still missing. If both
+    are there after all (the last one arrived as the deadline passed), the cycle goes on."""
     locations = file_locations(spec, cycle["day"])
     missing = [
         f"s3://{bucket}/{key}" for side, (bucket, key) in locations.items() if not exists(side, bucket, key)
     ]
-    polls = int(cycle.get("polls", 0)) + 1
-    waited = (polls - 1) * int(spec["file_poll"])
-    if missing and waited >= int(spec["file_deadline"]):
+    deadline = int(spec["file_deadline"])
+    if missing:
         raise FilesMissing(
             f"business day {cycle['day']} (cycle {cycle['index']}): {', '.join(missing)} not there after "
-            f"{waited // 60} min (deadline {int(spec['file_deadline']) // 60} min)"
+            f"{deadline // 60} min (deadline {deadline // 60} min)"
         )
-    return {
-        **cycle,
-        "polls": polls,
-        "files": {"ready": not missing, "missing": missing, "poll_seconds": int(spec["file_poll"])},
-    }
+    return {"ready": True, "missing": [], "files": {s: f"s3://{b}/{k}" for s, (b, k) in locations.items()}}

@@ -5,6 +5,7 @@ Every event carries `execution` (the execution ARN): evidence keys derive from i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tasks.common.aws import own_session
@@ -13,15 +14,16 @@ from tasks.common.logging import logger
 from tasks.common.settings import setting
 from tasks.contracts import (
     DUAL_RUN_OUTPUT_KEY,
+    ENV_APPROVALS_TABLE,
     ENV_EVIDENCE_BUCKET,
     ENV_KMS_KEY,
     ENV_WAVE,
     PRIMARY_NEW,
     PRIMARY_OLD,
 )
-from tasks.payment_dual_run import cycles, daily, notify
+from tasks.payment_dual_run import cycles, daily, notify, partitioned, waits
 from tasks.payment_dual_run.estate import Estate
-from tasks.payment_dual_run.files import check_files, object_exists
+from tasks.payment_dual_run.files import file_locations, missing_at_deadline, object_exists
 from tasks.payment_dual_run.preflight import run_preflight
 from tasks.payment_dual_run.spec import wave_spec
 
@@ -59,26 +61,95 @@ def bridge_on(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"rule": estate.inbound_rule, "state": estate.rule_state()}
 
 
-def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    estate = _estate(event, "files")
-
+def _exists(estate: Estate):
     def exists(side: str, bucket: str, key: str) -> bool:
         return object_exists(estate.s3_for(side), bucket, key)
 
-    return check_files(estate.spec, event["cycle"], exists)
+    return exists
+
+
+def _file_waits() -> waits.FileWaits:
+    session = own_session()
+    return waits.FileWaits(
+        session.resource("dynamodb").Table(setting(ENV_APPROVALS_TABLE)), session.client("stepfunctions")
+    )
+
+
+def wait_files(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`waitForTaskToken`: keep the token server-side, then look for files that came before the wait.
+    The token is never logged (`_estate` logs the execution and the cycle only)."""
+    estate, cycle = _estate(event, "files"), event["cycle"]
+    files = file_locations(estate.spec, cycle["day"])
+    return waits.register_and_look(
+        _file_waits(),
+        str(event["execution"]),
+        int(cycle["index"]),
+        files,
+        str(event["task_token"]),
+        _exists(estate),
+        datetime.now(UTC),
+    )
+
+
+def arrival(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """An S3 "Object Created" event of a day's file (EventBridge): resume the waits it completes."""
+    detail = event.get("detail") or {}
+    logger().info(
+        "file arrived",
+        extra={
+            "bucket": (detail.get("bucket") or {}).get("name"),
+            "key": (detail.get("object") or {}).get("key"),
+        },
+    )
+    return {"waits": waits.on_object_created(_file_waits(), event)}
+
+
+def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The wait timed out: FilesMissing naming what is missing (or go on if both came at the deadline)."""
+    estate = _estate(event, "files")
+    return missing_at_deadline(estate.spec, event["cycle"], _exists(estate))
 
 
 def reconcile(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The day in this one function (the plan found it small enough)."""
     estate, cycle = _estate(event, "reconcile"), event["cycle"]
     prefix = daily.evidence_prefix(setting(ENV_WAVE), _execution(event), cycle)
-    result = daily.reconcile_cycle(estate, cycle, prefix)
+    return _posted(event, cycle, daily.reconcile_cycle(estate, cycle, prefix))
+
+
+def _posted(event: dict[str, Any], cycle: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """summary.txt in the wave's Slack thread; the result without it (the gate gets its own summary)."""
     verdict = "clean" if result["clean"] else "NOT clean"
     result["slack_ts"] = notify.post(
         f"Payment dual run, business day {cycle['day']} (cycle {cycle['index']}, {cycle['phase']}): "
-        f"{verdict}.\n{result['summary_text']}"
+        f"{verdict}.\n{result.pop('summary_text')}",
+        execution=str(event["execution"]),
+        what=f"cycle {cycle['index']} reconciled",
     )
-    result.pop("summary_text")
     return result
+
+
+def plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sizes of the day's files: one function, or hash partitions in a Distributed Map."""
+    return partitioned.plan(_estate(event, "plan"), event["cycle"])
+
+
+def partition(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    estate, cycle = _estate(event, "partition"), event["cycle"]
+    return partitioned.partition_day(estate, cycle, _execution(event), int(event["partitions"]))
+
+
+def reconcile_partition(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One item of the Distributed Map."""
+    estate = Estate(wave_spec(event), "reconcile-partition")
+    return partitioned.reconcile_partition(estate, str(event["prefix"]), int(event["index"]))
+
+
+def merge(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    estate, cycle = _estate(event, "merge"), event["cycle"]
+    evidence = daily.evidence_prefix(setting(ENV_WAVE), _execution(event), cycle)
+    result = partitioned.merge_day(estate, cycle, str(event["prefix"]), int(event["partitions"]), evidence)
+    return _posted(event, cycle, result)
 
 
 def advance(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -103,7 +174,7 @@ def switch_primary(event: dict[str, Any], context: Any) -> dict[str, Any]:
     before = estate.read_flag()
     estate.set_flag(PRIMARY_NEW)
     notify.post(
-        f"Payment dual run: primary switched from {before} to {PRIMARY_NEW} ({estate.spec['primary_flag']})."
+        f"Payment dual run: primary switched from {before} to {PRIMARY_NEW} ({estate.spec['primary_flag']}).",
     )
     return {"before": before, "after": PRIMARY_NEW}
 

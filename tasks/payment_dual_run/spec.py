@@ -2,8 +2,9 @@
 
 Spec (JSON, wavectl.kinds.payment_dual_run.task_spec): {program, home_region, old: {bucket, region,
 key}, ack: {bucket, region, key}, bridge_buckets, rules: {key, tolerance_minor, status_mapping},
-first_business_day, required_clean_cycles, max_cycles, shadow_cycles, file_deadline, file_poll,
-primary_flag, switch_bridge_off_on_rollback}. Keys hold `{date}`; durations are seconds.
+first_business_day, required_clean_cycles, max_cycles, shadow_cycles, file_deadline,
+partition_above_mb, partitions, primary_flag, switch_bridge_off_on_rollback}.
+Keys hold `{date}`; durations are seconds.
 """
 
 from __future__ import annotations

@@ -54,8 +54,17 @@ class DualRunPayments(Model):
     )
     max_cycles: int = Field(default=10, ge=1, description="dual-run days at most before giving up")
     shadow_cycles: int = Field(default=2, ge=0, description="days reconciled after the switch")
-    file_deadline: Duration = Field(default=6 * 3600, description="how long a cycle waits for both files")
-    file_poll: Duration = Field(default=15 * 60, description="how often a cycle looks for them")
+    file_deadline: Duration = Field(
+        default=6 * 3600,
+        description="how long a cycle waits for both files (a callback resumed by their S3 events)",
+    )
+    partition_above_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="a day whose two files together exceed this many MB is reconciled in hash partitions "
+        "(a Step Functions Distributed Map) instead of one Lambda",
+    )
+    partitions: int = Field(default=16, ge=2, le=1024, description="hash partitions of a partitioned day")
     primary_flag: str = Field(description="SSM parameter (tooling account) naming the primary: old | new")
     switch_bridge_off_on_rollback: bool = Field(
         default=False, description="a rollback also switches the bridge off (else it keeps running)"
@@ -77,8 +86,6 @@ class DualRunPayments(Model):
                 f"max_cycles ({self.max_cycles}) is fewer than required_clean_cycles "
                 f"({self.required_clean_cycles}): the switch could never happen"
             )
-        if self.file_poll > self.file_deadline:
-            raise ValueError("file_poll is longer than file_deadline")
         return self
 
     def reconcile_rules(self) -> dict[str, Any]:
@@ -116,7 +123,8 @@ def task_spec(wave: PaymentDualRunWave, program: Program) -> dict[str, Any]:
         "max_cycles": p.max_cycles,
         "shadow_cycles": p.shadow_cycles,
         "file_deadline": p.file_deadline,
-        "file_poll": p.file_poll,
+        "partition_above_mb": p.partition_above_mb,
+        "partitions": p.partitions,
         "primary_flag": p.primary_flag,
         "switch_bridge_off_on_rollback": p.switch_bridge_off_on_rollback,
     }

@@ -3,7 +3,8 @@
 - Lambda invokes run the task handlers in-process (`functions.InProcessLambda`).
 - Wait states and retry back-offs are compressed by the engine's speed (and counted as simulated time).
 - Callback (waitForTaskToken) timeouts and heartbeats are compressed too; a state's default
-  timeout is left alone, or an in-process call could time out.
+  timeout is left alone, or an in-process call could time out. A callback that times out counts
+  its whole (uncompressed) timeout as simulated time.
 - `ListExecutions` accepts an alias or version ARN (the executions started through it, as on AWS), and
   `ListStateMachineVersions` is answered (moto lacks it).
 - An operation moto does not implement (or fails on) answers a JSON error naming the operation, so a
@@ -192,10 +193,18 @@ def _is_default_timeout(seconds: Any) -> bool:
 
 
 def _callback_wait(cloud: LocalCloud, original):
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeTimedOut
+
     def eval_wait_for_task_token(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint):
-        if not _is_default_timeout(timeout_seconds):
-            timeout_seconds = cloud.speed.callback_timeout(timeout_seconds)
-        return original(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+        if _is_default_timeout(timeout_seconds):
+            return original(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+        started, simulated = cloud.clock.simulated_elapsed(), float(timeout_seconds)
+        outcome = original(
+            self, env, cloud.speed.callback_timeout(simulated), callback_endpoint, heartbeat_endpoint
+        )
+        if isinstance(outcome, CallbackOutcomeTimedOut):
+            cloud.clock.waited(started, simulated)  # a callback that timed out lasted its whole timeout
+        return outcome
 
     return eval_wait_for_task_token
 

@@ -7,13 +7,17 @@
   acknowledgements bucket (status ACSC). They are seeded directly, not produced by the counterparty
   simulator: the demo compresses days into seconds, and the simulator answers per bridge chunk;
 - the primary flag (SSM parameter, tooling account) = `old`, and the bridge switched off (its
-  inbound rule disabled), as the wave's preflight requires.
+  inbound rule disabled), as the wave's preflight requires;
+- the old platform's side of the file-arrival contract: its bucket sends S3 events to EventBridge, and
+  a rule of its account forwards the "Object Created" events of the settled files to the tooling
+  account's default bus, where the wave's rule resumes the cycle's wait.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -113,10 +117,33 @@ def seed_day(
         put_ack_file(cloud, wave, day, acknowledgements(rows[drop:], day))
 
 
+def forward_settlement_events(cloud: LocalCloud, wave: PaymentDualRunWave) -> None:
+    """The source account's part of the contract: settled files' S3 events to the tooling account's bus."""
+    p, program = wave.payments, cloud.runbook.program
+    s3 = client(cloud, cloud.accounts.source, "s3", p.region)
+    s3.put_bucket_notification_configuration(
+        Bucket=p.old_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    events = client(cloud, cloud.accounts.source, "events", p.region)
+    name = f"{wave.wave}-settled-files-to-tooling"
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [p.old_bucket]},
+            "object": {"key": [{"prefix": p.old_key.split("{date}", 1)[0]}]},
+        },
+    }
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+    bus = f"arn:aws:events:{program.home_region}:{cloud.accounts.tooling}:event-bus/default"
+    events.put_targets(Rule=name, Targets=[{"Id": "tooling-default-bus", "Arn": bus}])
+
+
 def seed(cloud: LocalCloud, wave: PaymentDualRunWave) -> dict[str, Any]:
     p = wave.payments
     program = cloud.runbook.program
     bucket(client(cloud, cloud.accounts.source, "s3", p.region), p.old_bucket, p.region)
+    forward_settlement_events(cloud, wave)
     days = business_days(p.first_business_day, p.required_clean_cycles + p.shadow_cycles)
     for day in days:
         seed_day(cloud, wave, day)
