@@ -80,11 +80,13 @@ def demo_run(tmp_path_factory, cloud_assembly) -> DemoRun:
                     str(out),
                     "--assembly",
                     str(cloud_assembly),
+                    "--wave-timeout",  # generous: two xdist workers share the cores with other runs
+                    "1200",
                 ],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
-                timeout=1800,
+                timeout=3600,
                 env={**os.environ, "COLUMNS": "200", "TZ": "UTC"},
             )
             (shared / "demo" / "stdout").write_text(result.stdout)

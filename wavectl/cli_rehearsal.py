@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from pathlib import Path
@@ -299,6 +300,15 @@ def demo(
         ),
     ] = 0.0,
     seed: Annotated[int, typer.Option("--seed", help="seed of the --chaos fault draws")] = 0,
+    wave_timeout: Annotated[
+        float,
+        typer.Option(
+            "--wave-timeout",
+            min=10.0,
+            help="real seconds a wave may run before it is stopped as Wavectl.LocalTimeout "
+            "(raise it on a slow or busy machine)",
+        ),
+    ] = 300.0,  # wavectl.local.runner.DEFAULT_TIMEOUT_SECONDS (not imported: it pulls boto3 into --help)
 ) -> None:
     """Rehearse the whole program offline: synth if stale, seed, run every wave in dependency order.
 
@@ -312,7 +322,8 @@ def demo(
 
     runbook = _load(runbooks)
     faults = Chaos(rate=chaos, seed=seed) if chaos > 0 else None
-    raise typer.Exit(_run_locally(runbook, assembly, speed, outdir, run_program, "demo", faults))
+    runner = functools.partial(run_program, timeout=wave_timeout)
+    raise typer.Exit(_run_locally(runbook, assembly, speed, outdir, runner, "demo", faults))
 
 
 @local_app.command("up")

@@ -188,15 +188,19 @@ def run_program(
     *,
     on_progress: ProgressCallback | None = None,
     on_done: Callable[[WaveRun], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[WaveRun]:
-    """Every wave in dependency order; a wave whose dependency did not succeed is NOT_STARTED."""
+    """Every wave in dependency order; a wave whose dependency did not succeed is NOT_STARTED.
+    A wave still running after `timeout` seconds of real time is stopped (`Wavectl.LocalTimeout`)."""
     runs: list[WaveRun] = []
     succeeded: set[str] = set()
     for wave in cloud.runbook.ordered_waves():
         if not set(wave.depends_on) <= succeeded:
             run = WaveRun(wave=wave.wave, status="NOT_STARTED")
         else:
-            run = run_wave(cloud, wave.wave, requested_by="wavectl-demo", on_progress=on_progress)
+            run = run_wave(
+                cloud, wave.wave, requested_by="wavectl-demo", on_progress=on_progress, timeout=timeout
+            )
         if run.succeeded:
             succeeded.add(wave.wave)
         runs.append(run)
