@@ -29,13 +29,6 @@ STEP_SHARED_COPY = "shared-copy"
 STEP_TARGET_COPY = "target-copy"
 STEP_RESTORE = "restore"
 ALREADY_EXISTS = {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFault"}
-# A create whose response was lost (a read timeout after RDS accepted it) is retried by the SDK and
-# then finds its own database: that is success when the tags say this execution made it.
-DATABASE_ALREADY_EXISTS = {
-    "DBInstanceAlreadyExists",
-    "DBInstanceAlreadyExistsFault",
-    "DBClusterAlreadyExistsFault",
-}
 
 
 def new_job(*, step: str, db: dict[str, Any], side: str, region: str, resource: str, ident: str,
@@ -151,38 +144,28 @@ def start_restore(estate: Estate, run: Run, db: dict[str, Any]) -> dict[str, Any
     existing = rds.describe_database(client, db["type"], db["id"])
     if existing is not None and not run.owns(existing.get("TagList")):
         raise TaskFailed(f"target {db['type']} {db['id']} exists but was not made by this execution")
-    found = lambda: _status(client, run, db)  # noqa: E731
     if db["type"] == "instance":
-        restore = _once(lambda: _restore_instance(client, run, db), found)
-        status = existing["DBInstanceStatus"] if existing else restore()
+        status = existing["DBInstanceStatus"] if existing else _once(_restore_instance, client, run, db)
     else:
-        restore = _once(lambda: _restore_cluster(client, run, db), found)
-        status = existing["Status"] if existing else restore()
+        status = existing["Status"] if existing else _once(_restore_cluster, client, run, db)
         _add_cluster_members(client, run, db)
     return new_job(step=STEP_RESTORE, db=db, side="target", region=region, resource=db["type"],
                    ident=db["id"], operation="restore", status=status)  # fmt: skip
 
 
-def _once(create: Callable[[], str], found: Callable[[], str]) -> Callable[[], str]:
-    """`create`, where an AlreadyExists answer means an earlier attempt of this execution made it
-    (its response was lost): then the status of what it made (`found` checks that it is ours)."""
-
-    def attempt() -> str:
-        try:
-            return create()
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in DATABASE_ALREADY_EXISTS:
-                raise
-            return found()
-
-    return attempt
-
-
-def _status(client: Any, run: Run, db: dict[str, Any]) -> str:
-    existing = rds.describe_database(client, db["type"], db["id"])
-    if existing is None or not run.owns(existing.get("TagList")):
-        raise TaskFailed(f"target {db['type']} {db['id']} exists but was not made by this execution")
-    return str(existing["DBInstanceStatus"] if db["type"] == "instance" else existing["Status"])
+def _once(
+    restore: Callable[[Any, Run, dict[str, Any]], str], client: Any, run: Run, db: dict[str, Any]
+) -> str:
+    """`restore`, where a refusal after which the database exists with this execution's tags means an
+    earlier attempt made it and its response was lost (the SDK retried a read timeout): its status.
+    (AWS refuses the retry with DBInstance/DBClusterAlreadyExists; moto with another code.)"""
+    try:
+        return restore(client, run, db)
+    except ClientError:
+        made = rds.describe_database(client, db["type"], db["id"])
+        if made is None or not run.owns(made.get("TagList")):
+            raise
+        return str(made["DBInstanceStatus"] if db["type"] == "instance" else made["Status"])
 
 
 def _restore_instance(client: Any, run: Run, db: dict[str, Any]) -> str:
@@ -243,14 +226,10 @@ def _add_cluster_members(client: Any, run: Run, db: dict[str, Any]) -> None:
                 PubliclyAccessible=False,
                 Tags=restored_tags(run, db),
             )
-        except ClientError as error:  # an earlier attempt's lost response: it must be ours
-            if error.response["Error"]["Code"] not in DATABASE_ALREADY_EXISTS:
-                raise
+        except ClientError:  # made by an earlier attempt whose response was lost, or a real refusal
             made = rds.describe_instance(client, member["id"])
             if made is None or not run.owns(made.get("TagList")):
-                raise TaskFailed(
-                    f"target instance {member['id']} exists but was not made by this execution"
-                ) from error
+                raise
 
 
 # ----------------------------------------------------------------------------- poll
