@@ -87,10 +87,30 @@ def _own_credentials(client: Any) -> bool:
     return getattr(credentials, "method", None) != "explicit"
 
 
+# API operations whose IAM action has another name (the Service Authorization Reference).
+IAM_ACTION_OF = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    "s3:ListBuckets": "s3:ListAllMyBuckets",
+    "s3:DeleteObjects": "s3:DeleteObject",
+    "s3:CreateMultipartUpload": "s3:PutObject",
+    "s3:UploadPart": "s3:PutObject",
+    "s3:CompleteMultipartUpload": "s3:PutObject",
+    "s3:AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "lambda:ListFunctions20150331": "lambda:ListFunctions",
+}
+
+
 def action_of(client: Any, operation_name: str) -> str:
+    """The IAM action that authorises `operation_name` on `client`'s service."""
     model = client.meta.service_model
     prefix = model.signing_name or model.endpoint_prefix
-    return f"{prefix}:{operation_name}"
+    action = f"{prefix}:{operation_name}"
+    return IAM_ACTION_OF.get(action, action)
 
 
 def wrap_make_api_call(original: Any) -> Any:
