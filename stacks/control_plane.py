@@ -278,11 +278,11 @@ class ControlPlaneStack(Stack):
         )
         self.approvals_table.grant(function.role, *table_actions)  # the table and its by-status index
         self.key.grant_encrypt_decrypt(function.role)  # DynamoDB encrypts the items under the program key
-        self._grant_secret_value(self.slack_bot_token, function)
+        self.grant_secret_value(self.slack_bot_token, function)
         self._acknowledge_data_grants(function)
         return function
 
-    def _grant_secret_value(self, secret: secretsmanager.ISecret, function: TaskFunction) -> None:
+    def grant_secret_value(self, secret: secretsmanager.ISecret, function: TaskFunction) -> None:
         """GetSecretValue only (`grant_read` adds DescribeSecret, which no task calls); Secrets Manager
         decrypts with the program key for the caller."""
         function.role.add_to_policy(
@@ -362,7 +362,7 @@ class ControlPlaneStack(Stack):
             timeout=10,
             table_actions=(GET_ITEM, PUT_ITEM, UPDATE_ITEM),  # read, replay guard, votes and decisions
         )
-        self._grant_secret_value(self.slack_signing_secret, function)
+        self.grant_secret_value(self.slack_signing_secret, function)
         self._grant_evidence_put(function)
         # The only principal allowed to resume or fail a waiting gate.
         function.role.add_to_policy(
