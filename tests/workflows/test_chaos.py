@@ -1,11 +1,12 @@
 """Fault injection (`wavectl demo --chaos P --seed S`): at P = 0.2 every wave still succeeds, and the
 embedded accounts end exactly as after a run without faults.
 
-The waves run are orders-db and payments-dual-run: between them they use the approval functions
-(request, callback), the frame (requester, guard), every database step (snapshots, copies, shares,
-restores, verification, evidence: the create-or-find side effects a lost response tests hardest) and
-the payment bridge's file delivery. api-dns and decommission-acme take several times longer each;
-`wavectl demo --chaos 0.2` rehearses them (see docs/security.md for the recorded runs).
+The waves run are orders-db and payments-dual-run: 25 task functions between them, the approval
+functions (request, callback), the frame (requester, guard), the evidence archive, every database step
+on the success path (snapshots, copies, shares, restores, verification, cleanup, evidence: the
+create-or-find side effects a lost response tests hardest), every dual-run step on its success path and
+the bridge's acknowledgement poller. api-dns and decommission-acme take several times longer each and
+are left to `wavectl demo --chaos 0.2` (docs/security.md says what was run).
 """
 
 from __future__ import annotations
