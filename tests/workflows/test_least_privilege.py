@@ -35,6 +35,20 @@ AWS_ONLY = {
 }
 
 
+# Grants a function's code needs on a path the embedded AWS does not take, by (function name suffix,
+# action): the call site that needs it.
+CALL_SITES_NOT_RUN_OFFLINE: dict[tuple[str, str], str] = {
+    ("-approval-request", "states:DescribeStateMachineForExecution"): "tasks/approvals/request.py "
+    "definition_digest: an execution started on the unversioned state machine ARN (the console) has no "
+    "version to read the digest from; the embedded engine always records the version it resolved",
+}
+
+
+def _excused(name: str) -> set[str]:
+    offline = {action for (suffix, action) in CALL_SITES_NOT_RUN_OFFLINE if name.endswith(suffix)}
+    return set(AWS_ONLY) | offline
+
+
 def _task_functions(assembly: Path) -> list[str]:
     names = []
     for path in sorted(assembly.glob("*.template.json")):
@@ -70,7 +84,7 @@ def test_every_grant_of_a_task_function_is_used_by_a_call(cloud_assembly, reques
         pytest.skip("only with every wave's flow tests: a subset of them cannot use every grant")
     recorded = calls.accumulated()
     # Then every action a function's role grants was called by that function, unless its call site is
-    # AWS itself (AWS_ONLY names it)
+    # AWS itself (AWS_ONLY) or a path only AWS takes (CALL_SITES_NOT_RUN_OFFLINE names it)
     unused = {
         name: calls.compare(
             recorded.get(name, {}), granted_actions(cloud_assembly, name), AWS_ONLY
