@@ -96,6 +96,7 @@ IAM_ACTION_OF = {
     "s3:ListObjectVersions": "s3:ListBucketVersions",
     "s3:ListBuckets": "s3:ListAllMyBuckets",
     "s3:DeleteObjects": "s3:DeleteObject",
+    "s3:CopyObject": "s3:PutObject",  # and s3:GetObject on the source, which the read grant covers
     "s3:CreateMultipartUpload": "s3:PutObject",
     "s3:UploadPart": "s3:PutObject",
     "s3:CompleteMultipartUpload": "s3:PutObject",
