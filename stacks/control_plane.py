@@ -29,6 +29,13 @@ from tasks import contracts
 from tasks.contracts import STATUS_INDEX_ATTRIBUTES
 from wavectl.runbook import Runbook
 
+GET_ITEM, PUT_ITEM, UPDATE_ITEM, QUERY = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+)
+
 EVIDENCE_RETENTION_DAYS = 7 * 365  # financial-services record keeping (MiFID II / SEC 17a-4 order)
 
 
@@ -252,7 +259,11 @@ class ControlPlaneStack(Stack):
             contracts.ENV_APPROVERS: json.dumps(approvers, separators=(",", ":")),
         }
 
-    def _approvals_function(self, task: str, handler: str, description: str, timeout: int) -> TaskFunction:
+    def _approvals_function(
+        self, task: str, handler: str, description: str, timeout: int, table_actions: tuple[str, ...]
+    ) -> TaskFunction:
+        """`table_actions`: the DynamoDB calls its code makes on the approvals table (held by
+        tests/workflows/test_least_privilege.py against the calls recorded in the embedded runs)."""
         function = TaskFunction(
             self,
             f"Task-{task}",
@@ -265,10 +276,19 @@ class ControlPlaneStack(Stack):
             environment=self._approvals_environment(),
             log_key=self.key,
         )
-        self.approvals_table.grant_read_write_data(function.role)
-        self.slack_bot_token.grant_read(function.role)
+        self.approvals_table.grant(function.role, *table_actions)  # the table and its by-status index
+        self.key.grant_encrypt_decrypt(function.role)  # DynamoDB encrypts the items under the program key
+        self.grant_secret_value(self.slack_bot_token, function)
         self._acknowledge_data_grants(function)
         return function
+
+    def grant_secret_value(self, secret: secretsmanager.ISecret, function: TaskFunction) -> None:
+        """GetSecretValue only (`grant_read` adds DescribeSecret, which no task calls); Secrets Manager
+        decrypts with the program key for the caller."""
+        function.role.add_to_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn])
+        )
+        self.key.grant_decrypt(function.role)
 
     def _state_machines_arn(self, resource: str) -> str:
         return self.format_arn(
@@ -284,6 +304,7 @@ class ControlPlaneStack(Stack):
             "tasks.approvals.request.handler",
             "approval gates: store the task token, post the Slack request; record timeouts",
             timeout=30,
+            table_actions=(GET_ITEM, PUT_ITEM, UPDATE_ITEM, QUERY),  # open, claim and post, thread root
         )
         self._grant_evidence_put(function)
         function.role.add_to_policy(
@@ -339,8 +360,9 @@ class ControlPlaneStack(Stack):
             "tasks.approvals.callback.handler",
             "approval gates: Slack interactivity and the IAM-signed CLI fallback; sends task results",
             timeout=10,
+            table_actions=(GET_ITEM, PUT_ITEM, UPDATE_ITEM),  # read, replay guard, votes and decisions
         )
-        self.slack_signing_secret.grant_read(function.role)
+        self.grant_secret_value(self.slack_signing_secret, function)
         self._grant_evidence_put(function)
         # The only principal allowed to resume or fail a waiting gate.
         function.role.add_to_policy(
@@ -437,6 +459,7 @@ class ControlPlaneStack(Stack):
             "tasks.approvals.reminders.handler",
             "approval gates: remind after remind_after, escalate after escalate_after",
             timeout=60,
+            table_actions=(GET_ITEM, UPDATE_ITEM, QUERY),  # pending gates, marks, posts of unposted ones
         )
         events.Rule(
             self,

@@ -61,7 +61,7 @@ def add_evidence_archive(stack: ControlPlaneStack) -> TaskFunction:
         log_key=key,
     )
     role = function.role
-    stack.slack_bot_token.grant_read(role)
+    stack.grant_secret_value(stack.slack_bot_token, function)  # GetSecretValue only
     role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadEndedExecutions",

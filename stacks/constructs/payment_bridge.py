@@ -287,7 +287,6 @@ class PaymentBridge(Construct):
             env={
                 contracts.ENV_BRIDGE_OUTBOUND_BUCKET: self.outbound.bucket_name,
                 contracts.ENV_BRIDGE_QUARANTINE_BUCKET: self.quarantine.bucket_name,
-                contracts.ENV_BRIDGE_TABLE: self.table.table_name,
                 contracts.ENV_KMS_KEY: self.key.key_arn,
                 **pipeline_environment,
             },
@@ -295,8 +294,13 @@ class PaymentBridge(Construct):
         self.inbound.grant_read(function.role)
         self.outbound.grant_read_write(function.role)
         self.quarantine.grant_read_write(function.role)
-        self.table.grant_read_write_data(function.role)
         return function
+
+    def _grant_table(self, function: TaskFunction, *actions: str) -> None:
+        """The delivery table calls the function's code makes (tests/workflows/test_least_privilege.py)."""
+        self.table.grant(function.role, *actions)
+        if self.table.encryption_key is not None:
+            self.table.encryption_key.grant_encrypt_decrypt(function.role)
 
     def _transfer_environment(self) -> dict[str, str]:
         return {
@@ -320,7 +324,7 @@ class PaymentBridge(Construct):
             env=self._transfer_environment(),
         )
         self.outbound.grant_read(function.role)
-        self.table.grant_read_write_data(function.role)
+        self._grant_table(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         function.role.add_to_policy(self._connector_statement("transfer:StartFileTransfer"))
         return function
 
@@ -336,7 +340,7 @@ class PaymentBridge(Construct):
         self.acknowledgements.grant_read(function.role)
         self.acknowledgements.grant_delete(function.role, f"{contracts.BRIDGE_ACK_LISTINGS_PREFIX}*")
         self.acknowledgements.grant_put(function.role, f"{contracts.BRIDGE_ACK_INDEX_PREFIX}*")
-        self.table.grant_read_write_data(function.role)
+        self._grant_table(function, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
         function.role.add_to_policy(
             self._connector_statement("transfer:StartFileTransfer", "transfer:StartDirectoryListing")
         )

@@ -2,11 +2,16 @@
 
 Every state change is a conditional write, so retries, double clicks and concurrent clicks have
 exactly one effect: the first writer wins, everyone else sees a ConditionalCheckFailed and backs off.
+A write whose response was lost (DynamoDB applied it, the client timed out and the SDK retried) fails
+its own condition on the retry: where that matters (a vote, a close, the post claim) the write carries
+a value only this attempt writes, and a failed condition that finds that value counts as success.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +24,7 @@ from tasks.contracts import Decision
 
 CLOSED_RECORD_DAYS = 400  # closed records expire from the table (the evidence bucket keeps them 7 years)
 REPLAY_WINDOW_SECONDS = 600  # a signed Slack request is remembered longer than its 5-minute validity
+CLOSE_ATTEMPT = "close_attempt"  # set by each close: which attempt closed the record
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -180,21 +186,28 @@ class ApprovalStore:
                 return False
             raise
 
-    def _update_if(self, approval_id: str, **update: Any) -> dict[str, Any] | None:
+    def _update_if(
+        self, approval_id: str, mine: Callable[[dict[str, Any]], bool] | None = None, **update: Any
+    ) -> dict[str, Any] | None:
         """A conditional update of an approval: the new record, or None when the condition failed
-        (someone else closed, voted or set it first)."""
+        (someone else closed, voted or set it first). With `mine`, a failed condition whose record
+        `mine` recognises as this update's own (an SDK retry after a lost response) is the record."""
         try:
             return self.table.update_item(Key=approval_key(approval_id), ReturnValues="ALL_NEW", **update)[
                 "Attributes"
             ]
         except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
+            if not _conditional_failed(exc):
+                raise
+        if mine is None:
+            return None
+        record = self.get(approval_id)
+        return record if record is not None and mine(record) else None
 
     def claim_post(self, approval_id: str) -> bool:
         """True for exactly one caller: the one that posts the Slack message."""
-        return self._conditional_set(approval_id, "post_claimed", True, Attr("post_claimed").not_exists())
+        claim = uuid.uuid4().hex
+        return self._conditional_set(approval_id, "post_claimed", claim, Attr("post_claimed").not_exists())
 
     def release_post(self, approval_id: str) -> None:
         self.table.update_item(Key=approval_key(approval_id), UpdateExpression="REMOVE post_claimed")
@@ -261,6 +274,7 @@ class ApprovalStore:
         """
         record = self._update_if(
             approval_id,
+            mine=lambda found: (found.get("votes") or {}).get(user) == vote,
             UpdateExpression="SET votes.#u = :vote",
             ConditionExpression="#s = :pending AND attribute_not_exists(votes.#u)",
             ExpressionAttributeNames={"#u": user, "#s": "status"},
@@ -291,11 +305,13 @@ class ApprovalStore:
         self, approval_id: str, decision: Decision, now: datetime, extra: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """pending -> `decision`, exactly once; the closed record, or None if someone closed it first."""
+        attempt = uuid.uuid4().hex  # tells this close from a concurrent one (see the module doc)
         assignments, names, values = _assignments(
-            "a", {"decided_at": iso(now), "expires_ttl": _ttl(now), **(extra or {})}
+            "a", {"decided_at": iso(now), "expires_ttl": _ttl(now), CLOSE_ATTEMPT: attempt, **(extra or {})}
         )
         return self._update_if(
             approval_id,
+            mine=lambda found: found.get(CLOSE_ATTEMPT) == attempt,
             UpdateExpression=f"SET #s = :decision, {assignments}",
             ConditionExpression="#s = :pending",
             ExpressionAttributeNames={"#s": "status", **names},
@@ -310,7 +326,8 @@ class ApprovalStore:
         """`decision` -> pending again, votes kept, when its task result could not be sent (throttled,
         5xx): the execution still waits, and the next click sends the result. `decided` names the
         attributes the close set besides decided_at/expires_ttl. False if the record moved on."""
-        names = {f"#d{i}": name for i, name in enumerate(["decided_at", "expires_ttl", *decided])}
+        closed = ["decided_at", "expires_ttl", CLOSE_ATTEMPT, *decided]
+        names = {f"#d{i}": name for i, name in enumerate(dict.fromkeys(closed))}
         reopened = self._update_if(
             approval_id,
             UpdateExpression="SET #s = :pending REMOVE " + ", ".join(names),
@@ -349,8 +366,10 @@ class ApprovalStore:
         return self._conditional_set(approval_id, attribute, iso(now), Attr(attribute).not_exists())
 
     def _conditional_set(self, approval_id: str, attribute: str, value: Any, condition: Any) -> bool:
+        """True for the one caller that set `attribute` (a unique `value` also survives a lost response)."""
         updated = self._update_if(
             approval_id,
+            mine=lambda found: found.get(attribute) == value,
             UpdateExpression="SET #a = :v",
             ConditionExpression=condition,
             ExpressionAttributeNames={"#a": attribute},

@@ -145,12 +145,27 @@ def start_restore(estate: Estate, run: Run, db: dict[str, Any]) -> dict[str, Any
     if existing is not None and not run.owns(existing.get("TagList")):
         raise TaskFailed(f"target {db['type']} {db['id']} exists but was not made by this execution")
     if db["type"] == "instance":
-        status = existing["DBInstanceStatus"] if existing else _restore_instance(client, run, db)
+        status = existing["DBInstanceStatus"] if existing else _once(_restore_instance, client, run, db)
     else:
-        status = existing["Status"] if existing else _restore_cluster(client, run, db)
+        status = existing["Status"] if existing else _once(_restore_cluster, client, run, db)
         _add_cluster_members(client, run, db)
     return new_job(step=STEP_RESTORE, db=db, side="target", region=region, resource=db["type"],
                    ident=db["id"], operation="restore", status=status)  # fmt: skip
+
+
+def _once(
+    restore: Callable[[Any, Run, dict[str, Any]], str], client: Any, run: Run, db: dict[str, Any]
+) -> str:
+    """`restore`, where a refusal after which the database exists with this execution's tags means an
+    earlier attempt made it and its response was lost (the SDK retried a read timeout): its status.
+    (AWS refuses the retry with DBInstance/DBClusterAlreadyExists; moto with another code.)"""
+    try:
+        return restore(client, run, db)
+    except ClientError:
+        made = rds.describe_database(client, db["type"], db["id"])
+        if made is None or not run.owns(made.get("TagList")):
+            raise
+        return str(made["DBInstanceStatus"] if db["type"] == "instance" else made["Status"])
 
 
 def _restore_instance(client: Any, run: Run, db: dict[str, Any]) -> str:
@@ -202,14 +217,19 @@ def _add_cluster_members(client: Any, run: Run, db: dict[str, Any]) -> None:
             if not run.owns(existing.get("TagList")):
                 raise TaskFailed(f"target instance {member['id']} exists but was not made by this execution")
             continue
-        client.create_db_instance(
-            DBInstanceIdentifier=member["id"],
-            DBClusterIdentifier=db["id"],
-            Engine=db["engine"],
-            DBInstanceClass=db["target"].get("instance_class") or member.get("class") or "db.r6g.large",
-            PubliclyAccessible=False,
-            Tags=restored_tags(run, db),
-        )
+        try:
+            client.create_db_instance(
+                DBInstanceIdentifier=member["id"],
+                DBClusterIdentifier=db["id"],
+                Engine=db["engine"],
+                DBInstanceClass=db["target"].get("instance_class") or member.get("class") or "db.r6g.large",
+                PubliclyAccessible=False,
+                Tags=restored_tags(run, db),
+            )
+        except ClientError:  # made by an earlier attempt whose response was lost, or a real refusal
+            made = rds.describe_instance(client, member["id"])
+            if made is None or not run.owns(made.get("TagList")):
+                raise
 
 
 # ----------------------------------------------------------------------------- poll

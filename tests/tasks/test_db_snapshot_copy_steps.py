@@ -109,6 +109,39 @@ def test_a_step_re_invoked_after_success_makes_nothing_twice(cloud, example_runb
     assert again["ready"] and again["id"] == "orders"
 
 
+def test_aurora_restore_whose_responses_were_lost_finds_what_it_made(cloud, example_runbook, monkeypatch):
+    # Given the ledger cluster copied to the target, ready to restore
+    driver = Driver(example_runbook)
+    db = driver.item("ledger")
+    snapshot = driver.call("create_snapshot", db)
+    driver.wait(snapshot)
+    driver.wait(driver.call("copy_snapshot", db))
+    driver.wait(driver.call("copy_to_target", db, share=driver.call("share", db)))
+    # And RDS applies the restore and each member's creation, but their responses are lost and the
+    # SDK sends them again (a read timeout)
+    from botocore.client import BaseClient
+
+    real, lost = BaseClient._make_api_call, []
+
+    def lose_first_response(client, operation, params):
+        if operation in ("RestoreDBClusterFromSnapshot", "CreateDBInstance"):
+            real(client, operation, params)
+            lost.append(operation)
+        return real(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", lose_first_response)
+    # When the restore step runs
+    job = driver.wait(driver.call("restore", db))
+    # Then the retries' refusals are taken for what they are: the cluster and both members this
+    # execution made, once each
+    assert lost == ["RestoreDBClusterFromSnapshot", "CreateDBInstance", "CreateDBInstance"]
+    assert job["ready"] and job["id"] == "ledger"
+    target = rds(TARGET, "eu-central-1")
+    assert [c["DBClusterIdentifier"] for c in target.describe_db_clusters()["DBClusters"]] == ["ledger"]
+    members = sorted(i["DBInstanceIdentifier"] for i in target.describe_db_instances()["DBInstances"])
+    assert members == ["ledger-1", "ledger-2"]
+
+
 def test_a_snapshot_name_taken_by_someone_else_is_not_adopted(cloud, example_runbook):
     # Given another execution's wave... no: a person made a snapshot with this execution's name
     name = run().snapshot_name("orders", STAGE_SOURCE)

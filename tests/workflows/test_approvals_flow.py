@@ -110,6 +110,26 @@ def test_unanswered_gate_times_out_as_a_distinct_outcome(cloud):
     assert timed_out
 
 
+def test_scheduled_sweeps_count_an_open_gate_and_remind_after_remind_after(cloud):
+    # Given a gate nobody answered yet (remind_after 30m)
+    from datetime import UTC, datetime, timedelta
+
+    from tasks.contracts import APPROVAL_METRICS_TASK, APPROVAL_REMINDERS_TASK
+
+    execution = _start(cloud)
+    gate = _pending_gate(cloud, execution)
+    # When the scheduled functions run: the reminder sweep as if 40 minutes had passed, the metrics now
+    later = (datetime.now(UTC) + timedelta(minutes=40)).isoformat()
+    function = cloud.runbook.control_function_name
+    swept = cloud.invoke_function(function(APPROVAL_REMINDERS_TASK), {"now": later})
+    metrics = cloud.invoke_function(function(APPROVAL_METRICS_TASK), {})
+    # Then the sweep saw the open gate and reminded its approvers once, and the metrics count it
+    assert swept["pending"] >= 1 and swept["reminded"] >= 1, swept
+    assert metrics["pending"].get(WAVE, 0) >= 1, metrics
+    click(cloud, gate["approval_id"], "U02BOB", "reject")  # the wave ends here
+    assert _finished(cloud, execution)["status"] == "FAILED"
+
+
 def test_demo_answerer_approves_through_signed_clicks(cloud):
     # Given a waiting gate
     from wavectl.local.gates import answer_pending_gates

@@ -43,23 +43,29 @@ def status_change_event(described: dict[str, Any], account: str, region: str) ->
     }
 
 
+# EventBridge invokes its Lambda target asynchronously: the Lambda service retries a failed asynchronous
+# invocation twice (the function's default MaximumRetryAttempts), so the same event arrives up to 3 times.
+ASYNC_INVOKE_ATTEMPTS = 3
+
+
 def deliver_execution_end(session: Any, runbook: Runbook, execution_arn: str) -> dict[str, Any] | None:
-    """Invoke the archive function for an ended execution; its result, or None if it is not ended
-    or the deployed program has no archive function (an assembly from before it existed)."""
+    """Invoke the archive function for an ended execution (retried as an asynchronous invocation is);
+    its result, or None if it is not ended or the deployed program has no archive function."""
     sfn = session.client("stepfunctions")
     described = sfn.describe_execution(executionArn=execution_arn)
     if described["status"] not in ENDED_STATUSES:
         return None
     event = status_change_event(described, runbook.program.accounts.tooling, session.region_name)
     lambdas = session.client("lambda")
-    try:
-        response = lambdas.invoke(
-            FunctionName=runbook.control_function_name(EVIDENCE_ARCHIVE_TASK),
-            Payload=json.dumps(event).encode(),
-        )
-    except lambdas.exceptions.ResourceNotFoundException:
-        return None
-    result = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
-        raise RuntimeError(f"evidence archive failed for {execution_arn}: {result}")
-    return result
+    for _attempt in range(ASYNC_INVOKE_ATTEMPTS):
+        try:
+            response = lambdas.invoke(
+                FunctionName=runbook.control_function_name(EVIDENCE_ARCHIVE_TASK),
+                Payload=json.dumps(event).encode(),
+            )
+        except lambdas.exceptions.ResourceNotFoundException:
+            return None
+        result = json.loads(response["Payload"].read() or b"null")
+        if not response.get("FunctionError"):
+            return result
+    raise RuntimeError(f"evidence archive failed for {execution_arn}: {result}")

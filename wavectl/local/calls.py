@@ -2,11 +2,16 @@
 
 A botocore hook (installed by `patches.install`) records, for the task function running on the current
 thread, the IAM action of each API call (`<signing name>:<operation>`, e.g. `states:SendTaskSuccess`)
-and how it ended (`ok` or the error code), before the call is sent, so failure paths count too. The
-in-process Lambda runtime marks which function runs (`running(name)`). Calls from threads a handler
-starts itself are not attributed (no task does that for AWS calls today).
+and how it ended (`ok` or the error code), so failure paths count too. The in-process Lambda runtime
+marks which function runs (`running(name)`). Calls from threads a handler starts itself carry the
+function's context along (the Slack answers do; nothing else starts threads for AWS calls).
 
-    calls.recorded()   # {"acme-to-globex-approval-callback": {"states:SendTaskSuccess": {"ok"}}, ...}
+Only calls made with the function's own credentials (its execution role) are recorded as its calls;
+calls through a role it assumed in the source or target account are granted by that role, and are
+kept apart (`recorded_assumed`).
+
+    calls.recorded()  # {"<program>-approval-callback": {"states:SendTaskSuccess": {"ok"}}}
+    calls.accumulated()  # every embedded AWS started in this process (a test session's runs)
 
 `compare(recorded_actions, granted_actions)` is the least-privilege check a test runs against the
 synthesised templates' IAM policies (see tests/stacks/templates.py `granted_actions`).
@@ -25,6 +30,8 @@ from typing import Any
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("wavectl_task_function", default=None)
 _lock = threading.Lock()
 _calls: dict[str, dict[str, set[str]]] = {}
+_assumed: dict[str, dict[str, set[str]]] = {}
+_accumulated: dict[str, dict[str, set[str]]] = {}
 
 
 @contextlib.contextmanager
@@ -38,28 +45,73 @@ def running(function_name: str) -> Iterator[None]:
 
 
 def reset() -> None:
+    """Forget this embedded AWS's calls (a new one starts); `accumulated()` keeps them."""
     with _lock:
         _calls.clear()
+        _assumed.clear()
 
 
-def recorded() -> dict[str, dict[str, set[str]]]:
-    """{function name: {IAM action: {outcomes}}} since the last reset."""
+def _copy(calls: dict[str, dict[str, set[str]]]) -> dict[str, dict[str, set[str]]]:
     with _lock:
         return {
             fn: {action: set(outcomes) for action, outcomes in actions.items()}
-            for fn, actions in _calls.items()
+            for fn, actions in calls.items()
         }
 
 
-def _note(function_name: str, action: str, outcome: str) -> None:
+def recorded() -> dict[str, dict[str, set[str]]]:
+    """{function name: {IAM action: {outcomes}}} of its own role since the last reset."""
+    return _copy(_calls)
+
+
+def recorded_assumed() -> dict[str, dict[str, set[str]]]:
+    """The same for calls through roles the functions assumed (source and target accounts)."""
+    return _copy(_assumed)
+
+
+def accumulated() -> dict[str, dict[str, set[str]]]:
+    """`recorded()` of every embedded AWS started in this process, merged."""
+    return _copy(_accumulated)
+
+
+def _note(function_name: str, action: str, outcome: str, own: bool = True) -> None:
     with _lock:
-        _calls.setdefault(function_name, {}).setdefault(action, set()).add(outcome)
+        for calls in (_calls, _accumulated) if own else (_assumed,):
+            calls.setdefault(function_name, {}).setdefault(action, set()).add(outcome)
+
+
+def _own_credentials(client: Any) -> bool:
+    """The client signs with the runtime's credentials (the execution role: found in the environment),
+    not with keys a task passed explicitly (those of a role it assumed, `tasks.common.aws`)."""
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    return getattr(credentials, "method", None) != "explicit"
+
+
+# API operations whose IAM action has another name (the Service Authorization Reference).
+IAM_ACTION_OF = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    "s3:ListBuckets": "s3:ListAllMyBuckets",
+    "s3:DeleteObjects": "s3:DeleteObject",
+    "s3:CopyObject": "s3:PutObject",  # and s3:GetObject on the source, which the read grant covers
+    "s3:CreateMultipartUpload": "s3:PutObject",
+    "s3:UploadPart": "s3:PutObject",
+    "s3:CompleteMultipartUpload": "s3:PutObject",
+    "s3:AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "lambda:ListFunctions20150331": "lambda:ListFunctions",
+}
 
 
 def action_of(client: Any, operation_name: str) -> str:
+    """The IAM action that authorises `operation_name` on `client`'s service."""
     model = client.meta.service_model
     prefix = model.signing_name or model.endpoint_prefix
-    return f"{prefix}:{operation_name}"
+    action = f"{prefix}:{operation_name}"
+    return IAM_ACTION_OF.get(action, action)
 
 
 def wrap_make_api_call(original: Any) -> Any:
@@ -69,14 +121,14 @@ def wrap_make_api_call(original: Any) -> Any:
         function_name = _current.get()
         if function_name is None:
             return original(self, operation_name, api_params)
-        action = action_of(self, operation_name)
+        action, own = action_of(self, operation_name), _own_credentials(self)
         try:
             result = original(self, operation_name, api_params)
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-            _note(function_name, action, str(code))
+            _note(function_name, action, str(code), own)
             raise
-        _note(function_name, action, "ok")
+        _note(function_name, action, "ok", own)
         return result
 
     return _make_api_call

@@ -120,6 +120,30 @@ def click(cloud: LocalCloud, approval_id: str, user: str, action: str) -> dict[s
     )
 
 
+CLICK_ATTEMPTS = 4  # a person whose click got an error clicks again, a few times
+CLICK_PAUSE_SECONDS = 0.2
+
+
+def click_until_answered(cloud: LocalCloud, approval_id: str, user: str, action: str) -> dict[str, Any]:
+    """`click`, pressed again (as a person would) while the click gets an error instead of an answer:
+    the function failed (API Gateway's 502), or its signature check refused the click (401: a lost
+    response made the first attempt's signature look replayed). The last response is returned."""
+    from wavectl.local.engine import FunctionFailed
+
+    response: dict[str, Any] = {}
+    for attempt in range(CLICK_ATTEMPTS):
+        if attempt:
+            time.sleep(CLICK_PAUSE_SECONDS)
+        try:
+            response = click(cloud, approval_id, user, action)
+        except FunctionFailed as failed:
+            response = {"statusCode": 502, "body": json.dumps({"message": str(failed)})}
+            continue
+        if response.get("statusCode") not in (401, 500, 502, 503, 504):
+            break
+    return response
+
+
 def approvers_to_click(runbook: Runbook, record: dict[str, Any]) -> list[str]:
     """The first `required` members of the gate's group who are not the requester."""
     policy = record.get("policy") or {}
@@ -139,9 +163,11 @@ def answer_pending_gates(
             continue
         clickers = approvers_to_click(runbook, record)
         if record.get(APPROVAL_GATE) in reject_gates:
-            click(cloud, record["approval_id"], clickers[0], "reject")
+            click_until_answered(cloud, record["approval_id"], clickers[0], "reject")
             continue
         voted = set(record.get("votes") or {})
-        for user in clickers:
-            if user not in voted:
-                click(cloud, record["approval_id"], user, "approve")
+        waiting = [user for user in clickers if user not in voted]
+        # every approver voted and the gate is still pending: sending its result failed after the
+        # closing vote (the record was reopened), so the last approver clicks again to resend it
+        for user in waiting or clickers[-1:]:
+            click_until_answered(cloud, record["approval_id"], user, "approve")
