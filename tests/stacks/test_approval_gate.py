@@ -75,16 +75,23 @@ def test_every_wave_has_an_approval_gate(cloud_assembly, example_runbook):
 
 
 def test_only_the_callback_function_may_send_task_results(cloud_assembly):
-    # Given every IAM policy of the program
-    senders = [
-        (name, resource)
+    # Given every IAM policy of the program that may answer a task token
+    senders = {
+        name: (set(actions), json.dumps(resource))
         for name, actions, resource in iam_statements(cloud_assembly)
         if any(a.startswith("states:SendTask") or a in ("states:*", "*") for a in actions)
-    ]
-    # Then exactly one policy grants it: the callback's, on the program's state machines only
-    (only,) = senders
-    assert "approvalcallback" in only[0]
-    assert "stateMachine:acme-to-globex-*" in json.dumps(only[1])
+    }
+    # Then only the approval callback may decide a gate (success or failure), on the program's machines
+    callback = [name for name in senders if "approvalcallback" in name]
+    assert len(callback) == 1
+    actions, resource = senders.pop(callback[0])
+    assert actions == {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    assert "stateMachine:acme-to-globex-*" in resource
+    # And the rest are the dual run's file waits: they may only resume (never fail) their own wave
+    assert sorted(senders) and all("dualrun" in name for name in senders), sorted(senders)
+    for actions, resource in senders.values():
+        assert actions == {"states:SendTaskSuccess"}
+        assert resource.endswith('":stateMachine:acme-to-globex-payments-dual-run"]]}')
 
 
 def test_approvals_api_signs_slack_route_by_hmac_and_cli_route_by_iam(cloud_assembly):
