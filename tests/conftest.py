@@ -6,6 +6,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ def example_runbook():
 
 
 @pytest.fixture(scope="session")
-def cloud_assembly(tmp_path_factory, example_runbook) -> Path:
+def cloud_assembly(tmp_path_factory, example_runbook, request) -> Path:
     """The example program synthesised once per test run (no bundling: fast, offline).
 
     Under pytest-xdist every worker is its own session: the first worker to get here synthesises
@@ -47,6 +48,7 @@ def cloud_assembly(tmp_path_factory, example_runbook) -> Path:
         if not done.exists():
             synthesize(example_runbook, outdir, bundle=False)
             done.touch()
+    request.config._wavectl_assembly = outdir  # where the least-privilege comparison reads the grants
     return outdir
 
 
@@ -125,3 +127,57 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
     items.sort(key=weight)  # stable: the order inside each module is kept
+
+
+# ----------------------------------------------------------------------------- least privilege, xdist
+# Each pytest-xdist worker records the AWS calls of the embedded runs it made (wavectl/local/calls.py);
+# the least-privilege comparison needs all of them, so workers save theirs and the controller compares
+# once every worker has finished (tests/workflows/least_privilege_support.py). A plain run compares in
+# tests/workflows/test_least_privilege.py instead.
+_CALLS_DIR = "wavectl_calls_dir"
+
+
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker where to leave its recorded calls."""
+    if getattr(node.config, "_wavectl_calls_dir", None) is None:
+        node.config._wavectl_calls_dir = Path(tempfile.mkdtemp(prefix="wavectl-calls-"))
+    node.workerinput[_CALLS_DIR] = str(node.config._wavectl_calls_dir)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is not None and _CALLS_DIR in workerinput:
+        _save_worker_calls(session, Path(workerinput[_CALLS_DIR]), workerinput["workerid"])
+    elif getattr(session.config, "_wavectl_calls_dir", None) is not None:
+        _compare_every_worker_calls(session, session.config._wavectl_calls_dir)
+
+
+def _save_worker_calls(session: pytest.Session, folder: Path, worker: str) -> None:
+    from tests.workflows.least_privilege_support import save
+    from wavectl.local import calls
+
+    recorded = calls.accumulated()
+    assembly = getattr(session.config, "_wavectl_assembly", None)
+    if recorded and assembly is not None:
+        save(recorded, folder / f"{worker}.json")
+        (folder / "assembly").write_text(str(assembly))
+
+
+def _compare_every_worker_calls(session: pytest.Session, folder: Path) -> None:
+    from tests.workflows.least_privilege_support import called_not_granted, granted_not_called, load_all
+
+    if not (folder / "assembly").exists():
+        return  # no worker ran the embedded AWS
+    recorded, assembly = load_all(folder), Path((folder / "assembly").read_text())
+    missing, unused = called_not_granted(recorded, assembly), granted_not_called(recorded, assembly)
+    report = session.config.pluginmanager.get_plugin("terminalreporter")
+    report.write_sep("-", f"least privilege: the recorded calls of {len(recorded)} task functions")
+    for name, actions in sorted(unused.items()):
+        if name in recorded:  # a function no worker ran (a subset of the suite) tells nothing
+            report.write_line(f"granted, never called (open, issue 15): {name}: {', '.join(sorted(actions))}")
+    if never_ran := sorted(set(unused) - set(recorded)):
+        report.write_line(f"never ran in this session: {', '.join(never_ran)}")
+    for name, actions in sorted(missing.items()):
+        report.write_line(f"CALLED BUT NOT GRANTED: {name}: {', '.join(sorted(actions))}", red=True)
+    if missing:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,91 @@
+"""The least-privilege comparison: what each task function called against what its role is granted.
+
+Used by tests/workflows/test_least_privilege.py in a plain pytest run, and by the pytest-xdist
+controller at the end of `make test` (tests/conftest.py), once every worker has left what its embedded
+runs recorded (each worker records only the runs it made).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.stacks.templates import granted_actions
+from wavectl.local import calls
+
+HERE = Path(__file__).resolve().parent
+
+# Grants whose call site is AWS itself, not the handler's code: no embedded run can record them.
+AWS_ONLY = {
+    "logs:CreateLogStream": "the Lambda service writes the function's log stream",
+    "logs:PutLogEvents": "the Lambda service writes the function's log events",
+    "kms:Decrypt": "S3, DynamoDB and Secrets Manager decrypt with the program key for the caller (SSE-KMS)",
+    "kms:GenerateDataKey": "S3 encrypts a PutObject under the program key for the caller (SSE-KMS)",
+    "kms:GenerateDataKey*": "DynamoDB encrypts items under the program key for the caller",
+    "kms:Encrypt": "DynamoDB encrypts items under the program key for the caller",
+    "kms:ReEncrypt*": "DynamoDB re-encrypts items under the program key for the caller",
+    "kms:DescribeKey": "DynamoDB checks the table's customer-managed key for the caller",
+    "s3:PutObjectRetention": "PutObject with ObjectLockMode and ObjectLockRetainUntilDate (the evidence "
+    "archive's bundle, tasks/evidence_archive/archive.py): AWS authorises the retention headers with it",
+}
+
+
+# Grants a function's code needs on a path the embedded AWS does not take, by (function name suffix,
+# action): the call site that needs it.
+CALL_SITES_NOT_RUN_OFFLINE: dict[tuple[str, str], str] = {
+    ("-approval-request", "states:DescribeStateMachineForExecution"): "tasks/approvals/request.py "
+    "definition_digest: an execution started on the unversioned state machine ARN (the console) has no "
+    "version to read the digest from; the embedded engine always records the version it resolved",
+}
+
+
+def excused(name: str) -> set[str]:
+    offline = {action for (suffix, action) in CALL_SITES_NOT_RUN_OFFLINE if name.endswith(suffix)}
+    return set(AWS_ONLY) | offline
+
+
+def task_functions(assembly: Path) -> list[str]:
+    names = []
+    for path in sorted(assembly.glob("*.template.json")):
+        for resource in json.loads(path.read_text())["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Function":
+                names.append(resource["Properties"]["FunctionName"])
+    return names
+
+
+def called_not_granted(recorded: dict[str, dict[str, set[str]]], assembly: Path) -> dict[str, set[str]]:
+    """{function: actions it called that its role does not grant}, for every function that ran."""
+    missing = {
+        name: calls.compare(recorded[name], granted_actions(assembly, name)).called_not_granted
+        for name in task_functions(assembly)
+        if name in recorded
+    }
+    return {name: set(actions) for name, actions in missing.items() if actions}
+
+
+def granted_not_called(recorded: dict[str, dict[str, set[str]]], assembly: Path) -> dict[str, set[str]]:
+    """{function: actions its role grants that it never called}, unless AWS itself makes the call
+    (AWS_ONLY) or only AWS takes the path (CALL_SITES_NOT_RUN_OFFLINE)."""
+    unused = {
+        name: calls.compare(
+            recorded.get(name, {}), granted_actions(assembly, name), excused(name)
+        ).granted_not_called
+        for name in task_functions(assembly)
+    }
+    return {name: set(actions) for name, actions in unused.items() if actions}
+
+
+def save(recorded: dict[str, dict[str, set[str]]], path: Path) -> None:
+    path.write_text(
+        json.dumps({fn: {a: sorted(o) for a, o in acts.items()} for fn, acts in recorded.items()})
+    )
+
+
+def load_all(folder: Path) -> dict[str, dict[str, set[str]]]:
+    """Every worker's recording in `folder`, merged."""
+    merged: dict[str, dict[str, set[str]]] = {}
+    for path in sorted(folder.glob("*.json")):
+        for fn, actions in json.loads(path.read_text()).items():
+            for action, outcomes in actions.items():
+                merged.setdefault(fn, {}).setdefault(action, set()).update(outcomes)
+    return merged
