@@ -366,14 +366,17 @@ class ApprovalStore:
         return self._conditional_set(approval_id, attribute, iso(now), Attr(attribute).not_exists())
 
     def _conditional_set(self, approval_id: str, attribute: str, value: Any, condition: Any) -> bool:
-        """True for the one caller that set `attribute` (a unique `value` also survives a lost response)."""
+        """True for the one caller that set `attribute`. Each call also writes its own attempt id
+        (`<attribute>_attempt`), so a retry after a lost response recognises its write, while a second
+        caller with the same value (two sweeps at one time) does not mistake the first's for its own."""
+        attempt = uuid.uuid4().hex
         updated = self._update_if(
             approval_id,
-            mine=lambda found: found.get(attribute) == value,
-            UpdateExpression="SET #a = :v",
+            mine=lambda found: found.get(f"{attribute}_attempt") == attempt,
+            UpdateExpression="SET #a = :v, #t = :t",
             ConditionExpression=condition,
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues={":v": value},
+            ExpressionAttributeNames={"#a": attribute, "#t": f"{attribute}_attempt"},
+            ExpressionAttributeValues={":v": value, ":t": attempt},
         )
         return updated is not None
 

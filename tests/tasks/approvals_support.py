@@ -18,12 +18,14 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from tasks import contracts as c
 from tasks.approvals import approver_role, callback, request
 from tasks.approvals.decisions import Services
 from tasks.common.logging import logger
 from tasks.contracts import STATUS_INDEX_ATTRIBUTES
+from wavectl.local.patches import serialised_stub
 from wavectl.local.slack import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET, LocalSlack
 
 REGION = "eu-west-1"
@@ -203,6 +205,9 @@ def task_logs_fixture() -> Iterator[LogCapture]:
 @pytest.fixture(name="world")
 def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApprovalWorld]:
     slack = LocalSlack().start()
+    # moto is not thread-safe (a DynamoDB item iterated while another click updates it); DynamoDB is.
+    # Concurrent clicks go through one lock per moto request, as in the embedded AWS (wavectl.local.patches).
+    monkeypatch.setattr(BotocoreStubber, "__call__", serialised_stub(BotocoreStubber.__call__))
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         _create_resources(session)

@@ -116,7 +116,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
         *sfn_integration.patches(),
-        (BotocoreStubber, "__call__", _serialised_stub(BotocoreStubber.__call__)),
+        (BotocoreStubber, "__call__", serialised_stub(BotocoreStubber.__call__)),
         (DomainDispatcherApplication, "__call__", _serialised_server(DomainDispatcherApplication.__call__)),
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
         (botocore.session, "create_loader", _shared_loader),
@@ -138,7 +138,9 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     ]
 
 
-def _serialised_stub(original):
+def serialised_stub(original):
+    """`BotocoreStubber.__call__` holding the one moto backend lock (a Lambda Invoke excepted)."""
+
     def call(self, event_name, request, **kwargs):
         if event_name.startswith(_UNLOCKED_EVENT):
             return original(self, event_name, request, **kwargs)
