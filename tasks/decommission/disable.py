@@ -168,7 +168,10 @@ def _apply_rds_db(reach: Reach, record: dict[str, Any]) -> None:
     client = reach.source("rds", record["region"])
     found = client.describe_db_instances(DBInstanceIdentifier=record["name"])["DBInstances"][0]
     if found["DBInstanceStatus"] == "available":
-        client.stop_db_instance(DBInstanceIdentifier=record["name"])
+        _state_change(
+            lambda: client.stop_db_instance(DBInstanceIdentifier=record["name"]),
+            lambda: _instance_status(client, record["name"]) in STOPPED,
+        )
 
 
 def _apply_rds_cluster(reach: Reach, record: dict[str, Any]) -> None:
@@ -177,7 +180,10 @@ def _apply_rds_cluster(reach: Reach, record: dict[str, Any]) -> None:
         client.describe_db_clusters(DBClusterIdentifier=record["name"])["DBClusters"][0]["Status"]
         == "available"
     ):
-        client.stop_db_cluster(DBClusterIdentifier=record["name"])
+        _state_change(
+            lambda: client.stop_db_cluster(DBClusterIdentifier=record["name"]),
+            lambda: _cluster_status(client, record["name"]) in STOPPED,
+        )
 
 
 def _apply_ec2(reach: Reach, record: dict[str, Any]) -> None:
@@ -232,8 +238,11 @@ def _restore_rds_db(reach: Reach, record: dict[str, Any]) -> bool:
     if record["previous"].get("status") == "available":
         client = reach.source("rds", record["region"])
         found = client.describe_db_instances(DBInstanceIdentifier=record["name"])["DBInstances"][0]
-        if found["DBInstanceStatus"] in ("stopped", "stopping"):
-            client.start_db_instance(DBInstanceIdentifier=record["name"])
+        if found["DBInstanceStatus"] in STOPPED:
+            _state_change(
+                lambda: client.start_db_instance(DBInstanceIdentifier=record["name"]),
+                lambda: _instance_status(client, record["name"]) in STARTED,
+            )
     return True
 
 
@@ -241,8 +250,11 @@ def _restore_rds_cluster(reach: Reach, record: dict[str, Any]) -> bool:
     if record["previous"].get("status") == "available":
         client = reach.source("rds", record["region"])
         found = client.describe_db_clusters(DBClusterIdentifier=record["name"])["DBClusters"][0]
-        if found["Status"] in ("stopped", "stopping"):
-            client.start_db_cluster(DBClusterIdentifier=record["name"])
+        if found["Status"] in STOPPED:
+            _state_change(
+                lambda: client.start_db_cluster(DBClusterIdentifier=record["name"]),
+                lambda: _cluster_status(client, record["name"]) in STARTED,
+            )
     return True
 
 
@@ -312,3 +324,27 @@ _RESTORE = {
     ROUTE53_RECORD: _restore_route53,
     DYNAMODB_TABLE: lambda reach, record: True,
 }
+
+
+STOPPED = ("stopped", "stopping")
+STARTED = ("available", "starting")
+_INVALID_STATE = ("InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault")
+
+
+def _state_change(change: Callable[[], Any], reached: Callable[[], bool]) -> None:
+    """Stop or start an RDS resource. When the SDK retries a request whose first attempt was carried
+    out but whose response was lost, RDS refuses the retry as an invalid state: the change is made, so
+    that refusal is success when the resource is now where the change takes it."""
+    try:
+        change()
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in _INVALID_STATE or not reached():
+            raise
+
+
+def _instance_status(client: Any, name: str) -> str:
+    return client.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["DBInstanceStatus"]
+
+
+def _cluster_status(client: Any, name: str) -> str:
+    return client.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]["Status"]

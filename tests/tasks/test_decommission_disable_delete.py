@@ -148,3 +148,34 @@ def test_deletion_protection_is_switched_off_only_at_deletion(estate):
     while result["status"] != delete.STATUS_DONE:
         result = delete.delete_round(estate.reach, estate.spec, approved, result)
     assert "acme-sessions" not in dynamodb.list_tables()["TableNames"]
+
+
+def test_a_stop_whose_response_was_lost_counts_as_disabled_when_rds_refuses_the_retry(estate, monkeypatch):
+    # Given RDS carries out StopDBInstance but its response is lost, so the SDK sends it again and RDS
+    # refuses the repeat (the instance is no longer available) - what wavectl demo --chaos found
+    from botocore.client import BaseClient
+
+    real = BaseClient._make_api_call
+    repeated: list[str] = []
+
+    def lost_then_retried(self, operation, params):
+        result = real(self, operation, params)
+        if operation in ("StopDBInstance", "StartDBInstance") and operation not in repeated:
+            repeated.append(operation)
+            return real(self, operation, params)  # the retry: refused as an invalid state
+        return result
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", lost_then_retried)
+    items = [i for i in inventory.take(estate.reach, estate.spec)["items"] if i["type"] == "rds:db"]
+
+    # When the database is disabled, then restored
+    records = disable.disable_all(estate.reach, items, memory_keeper())
+    rds = estate.client("rds")
+    stopped = rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]["DBInstanceStatus"]
+    disable.restore_all(estate.reach, records)
+
+    # Then both went through despite the refused repeats: stopped, then available again
+    assert repeated == ["StopDBInstance", "StartDBInstance"]
+    assert stopped == "stopped"
+    assert rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0][
+        "DBInstanceStatus"] in ("available", "starting")  # fmt: skip
