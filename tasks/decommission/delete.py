@@ -99,6 +99,8 @@ def _start(reach: Reach, item: dict[str, Any]) -> dict[str, Any]:
     try:
         note = _DELETE[item["type"]](reach, item)
     except ClientError as error:
+        if resources.is_gone(error):  # an SDK retry of a delete whose first attempt went through
+            return {"id": item["id"], "type": item["type"], "name": item["name"], "note": "already gone"}
         if error.response["Error"]["Code"] not in _BUSY:
             raise
         note = f"busy ({error.response['Error'].get('Message', 'in use')}); retried next round"

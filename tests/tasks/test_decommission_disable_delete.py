@@ -179,3 +179,30 @@ def test_a_stop_whose_response_was_lost_counts_as_disabled_when_rds_refuses_the_
     assert stopped == "stopped"
     assert rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0][
         "DBInstanceStatus"] in ("available", "starting")  # fmt: skip
+
+
+def test_a_delete_whose_response_was_lost_counts_as_deleted_when_the_retry_finds_nothing(estate, monkeypatch):
+    # Given S3 carries out DeleteBucket but its response is lost, and the SDK's retry gets NoSuchBucket
+    from botocore.client import BaseClient
+
+    real = BaseClient._make_api_call
+    repeated: list[str] = []
+
+    def lost_then_retried(self, operation, params):
+        result = real(self, operation, params)
+        if operation == "DeleteBucket" and not repeated:
+            repeated.append(params["Bucket"])
+            return real(self, operation, params)  # the retry: the bucket is gone already
+        return result
+
+    approved = inventory.take(estate.reach, estate.spec)["items"]
+    buckets = {i["name"] for i in approved if i["type"] == "s3:bucket"}
+    monkeypatch.setattr(BaseClient, "_make_api_call", lost_then_retried)
+
+    # When the approved estate's deletion round runs
+    result = delete.delete_round(estate.reach, estate.spec, approved)
+
+    # Then it did not fail, and every bucket, the one whose retry found nothing included, is deleted
+    assert repeated and repeated[0] in buckets
+    assert buckets <= {d["name"] for d in result["deleted"]}
+    assert not buckets & {b["Name"] for b in estate.client("s3").list_buckets()["Buckets"]}
