@@ -19,6 +19,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from stacks import operations
+from stacks.constructs.access_log_bucket import access_log_bucket
 from stacks.constructs.compliance import NIST, PCI
 from stacks.constructs.evidence_grant import grant_evidence_write
 from stacks.constructs.nag import acknowledge
@@ -137,27 +138,9 @@ class ControlPlaneStack(Stack):
         return key
 
     def _access_log_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logs cannot be written with SSE-KMS
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            versioned=True,
-            removal_policy=RemovalPolicy.RETAIN,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(EVIDENCE_RETENTION_DAYS))],
+        bucket = access_log_bucket(
+            self, "AccessLogs", serves="the evidence bucket", retention_days=EVIDENCE_RETENTION_DAYS
         )
-        acknowledge(
-            bucket, "AwsSolutions-S1", "This is the access-log bucket; logging it to itself would loop."
-        )
-        for pack in (PCI, NIST):
-            acknowledge(
-                bucket,
-                f"{pack}-S3DefaultEncryptionKMS",
-                "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3 (AWS docs: "
-                "'Amazon S3 server access logging: destination bucket encryption').",
-            )
         _acknowledge_home_region_only(bucket)
         return bucket
 

@@ -25,6 +25,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_transfer as transfer
 from constructs import Construct
 
+from stacks.constructs.access_log_bucket import access_log_bucket
 from stacks.constructs.compliance import NIST, PCI, acknowledge_own_role
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
@@ -83,29 +84,9 @@ class PaymentBridge(Construct):
     # ------------------------------------------------------------------ storage
 
     def _access_log_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logs cannot be written with SSE-KMS
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            versioned=True,
-            removal_policy=RemovalPolicy.RETAIN,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(self.settings.retention))],
+        bucket = access_log_bucket(
+            self, "AccessLogs", serves="the bridge's buckets", retention_days=self.settings.retention
         )
-        acknowledge(
-            bucket,
-            "AwsSolutions-S1",
-            "This is the bridge's access-log bucket; logging it to itself would loop.",
-        )
-        for pack in (PCI, NIST):
-            acknowledge(
-                bucket,
-                f"{pack}-S3DefaultEncryptionKMS",
-                "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3 (AWS docs: "
-                "'Amazon S3 server access logging: destination bucket encryption').",
-            )
         _acknowledge_residency(bucket)
         return bucket
 

@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
+from stacks.constructs.access_log_bucket import access_log_bucket
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.context import WaveContext
@@ -31,29 +32,7 @@ def work_buckets(ctx: WaveContext) -> s3.Bucket:
     """The wave's work bucket (SSE-KMS with the program key, TLS only, versioned, expiring), with its
     own server-access-log bucket."""
     name = f"{ctx.program.program}-{ctx.wave.wave}-{contracts.DUAL_RUN_WORK_BUCKET_SUFFIX}"[:63]
-    logs = s3.Bucket(
-        ctx.scope,
-        "WorkAccessLogs",
-        encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logs cannot be written with SSE-KMS
-        enforce_ssl=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-        versioned=True,
-        removal_policy=RemovalPolicy.RETAIN,
-        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
-    )
-    acknowledge(
-        logs,
-        "AwsSolutions-S1",
-        "This is the work bucket's access-log bucket; logging it to itself would loop.",
-    )
-    for pack in (PCI, NIST):
-        acknowledge(
-            logs,
-            f"{pack}-S3DefaultEncryptionKMS",
-            "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3 (AWS docs: "
-            "'Amazon S3 server access logging: destination bucket encryption').",
-        )
+    logs = access_log_bucket(ctx.scope, "WorkAccessLogs", serves="the work bucket", retention_days=400)
     work = s3.Bucket(
         ctx.scope,
         "WorkBucket",
