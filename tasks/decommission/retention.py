@@ -11,7 +11,11 @@ mode COMPLIANCE and retain-until = start of the copy + the rule's period, and it
 sent along so S3 checks it on arrival.
 
 Both run in rounds (`advance`): each call moves every copy as far as it can and says how long to
-wait before the next round (the db wave's capped backoff), so the definition stays small.
+wait before the next round, so the definition stays small. Each database keeps its own poll schedule
+(the db wave's capped backoff, `due_in`): a round polls only the databases that are due, plus those
+due within half of their own wait (so databases of different sizes share rounds instead of each
+adding its own), and a poll counts the time that really passed since the last one, so a database
+polled with another's round is neither counted as having waited longer nor given up too early.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ OBJECTS_PER_ROUND = 200
 MAX_OBJECT_BYTES = 512 * 1024**2  # read into the function's memory; larger objects need S3 Batch Operations
 RETAIN_UNTIL_TAG = "wavectl:retain-until"
 STATUS_DONE, STATUS_IN_PROGRESS = "done", "in-progress"
+MIN_ROUND_SECONDS = 5
+# a database whose next poll is due within this fraction of its own wait is polled with the round due now
+COALESCE_FRACTION = 0.5
 
 
 def plan(spec: dict[str, Any], items: list[dict[str, Any]], now: datetime | None = None) -> dict[str, Any]:
@@ -95,10 +102,11 @@ def _bucket(spec: dict[str, Any], item: dict[str, Any], rule: dict[str, Any], un
 
 
 def advance(reach: Reach, run: Run, state: dict[str, Any]) -> dict[str, Any]:
-    """One round: every copy as far as it goes; `status` done when all are, else `wait_seconds`."""
-    databases = [_advance_database(reach, run, db) for db in state["databases"]]
+    """One round: every copy that is due goes as far as it can; `status` done when all are, else
+    `wait_seconds` until the next database is due (the minimum while S3 copies are still going)."""
+    slept = int(state.get("wait_seconds", 0))  # what the Wait before this round waited
+    databases = [_advance_database(reach, run, db, slept) for db in state["databases"]]
     buckets = [_advance_bucket(reach, b) for b in state["buckets"]]
-    waits = [db["job"]["wait_seconds"] for db in databases if db["step"] != "done" and db["job"]]
     done = all(db["step"] == "done" for db in databases) and all(b["done"] for b in buckets)
     return {
         **state,
@@ -106,8 +114,15 @@ def advance(reach: Reach, run: Run, state: dict[str, Any]) -> dict[str, Any]:
         "buckets": buckets,
         "round": int(state.get("round", 0)) + 1,
         "status": STATUS_DONE if done else STATUS_IN_PROGRESS,
-        "wait_seconds": 0 if done else max(5, min(waits) if waits else 5),
+        "wait_seconds": 0 if done else _next_round(databases, buckets),
     }
+
+
+def _next_round(databases: list[dict[str, Any]], buckets: list[dict[str, Any]]) -> int:
+    if not all(b["done"] for b in buckets):
+        return MIN_ROUND_SECONDS
+    due = [int(db["due_in"]) for db in databases if db["step"] != "done"]
+    return max(MIN_ROUND_SECONDS, min(due))
 
 
 # ----------------------------------------------------------------------------- databases
@@ -121,8 +136,10 @@ def _step_db(db: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _advance_database(reach: Reach, run: Run, db: dict[str, Any]) -> dict[str, Any]:
+def _advance_database(reach: Reach, run: Run, db: dict[str, Any], slept: int) -> dict[str, Any]:
     db = dict(db)
+    if db["step"] == "done":
+        return db
     estate = reach.retention_estate(db["rule"])
     if db["step"] is None:
         db.update(_keys(reach, db))
@@ -130,12 +147,14 @@ def _advance_database(reach: Reach, run: Run, db: dict[str, Any]) -> dict[str, A
             steps.start_source_snapshot(estate, run, _step_db(db)),
             steps.STEP_SOURCE_SNAPSHOT,
         )
-    while db["step"] != "done":
-        job = db["job"]
-        if not job["ready"]:
-            job = db["job"] = steps.poll(estate, job)
-            if not job["ready"]:
-                return db
+    elif not db["job"]["ready"]:
+        due_in = int(db.get("due_in", 0)) - slept
+        if due_in > COALESCE_FRACTION * db["job"]["wait_seconds"]:
+            return {**db, "due_in": due_in}
+        # polled now, `due_in` early (or late when negative): count the time that really passed
+        polled = {**db["job"], "wait_seconds": max(0, db["job"]["wait_seconds"] - due_in)}
+        db["job"] = steps.poll(estate, polled)
+    while db["job"]["ready"]:
         if db["step"] == steps.STEP_SOURCE_SNAPSHOT:
             db["job"], db["step"] = steps.start_shared_copy(estate, run, _step_db(db)), steps.STEP_SHARED_COPY
         elif db["step"] == steps.STEP_SHARED_COPY:
@@ -144,8 +163,8 @@ def _advance_database(reach: Reach, run: Run, db: dict[str, Any]) -> dict[str, A
             db["step"] = steps.STEP_TARGET_COPY
         else:
             _finish_database(reach, estate, run, db)
-            db["step"] = "done"
-    return db
+            return {**db, "step": "done", "due_in": 0}
+    return {**db, "due_in": db["job"]["wait_seconds"]}
 
 
 def _keys(reach: Reach, db: dict[str, Any]) -> dict[str, str]:

@@ -102,3 +102,57 @@ def test_retention_rounds_are_idempotent(estate):
     assert bucket["copied"] == 0 and bucket["skipped"] == 3
     assert again["status"] == retention.STATUS_DONE
     assert state["databases"][0]["snapshot"]["name"] == again["databases"][0]["snapshot"]["name"]
+
+
+def _seed_ledger_database(gib: int) -> None:
+    """A second instance in scope, `gib` large, under the same keys as orders."""
+    rds = session_for(SOURCE, "eu-west-1").client("rds")
+    orders = rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]
+    rds.create_db_instance(
+        DBInstanceIdentifier="ledger",
+        DBInstanceClass="db.r6g.large",
+        Engine="postgres",
+        MasterUsername="acme",
+        MasterUserPassword="local-only-password",
+        AllocatedStorage=gib,
+        StorageEncrypted=True,
+        KmsKeyId=orders["KmsKeyId"],
+        Tags=orders["TagList"],
+    )
+
+
+def test_databases_of_different_sizes_share_rounds_and_each_counts_only_the_time_that_passed(
+    estate, monkeypatch
+):
+    # Given orders (20 GiB) and ledger (400 GiB) in scope, and RDS that takes its planning durations
+    # (simulated, on a clock the test moves by each round's wait, as the Wait state would)
+    from wavectl.local.rds_durations import RdsDurations, patches
+
+    _seed_ledger_database(400)
+    clock = [0.0]
+    durations = RdsDurations(now=lambda: clock[0])
+    for target, attribute, replacement in patches(durations):
+        monkeypatch.setattr(target, attribute, replacement, raising=False)
+    durations.start()
+    items = inventory.take(estate.reach, estate.spec)["items"]
+    state = retention.plan({**estate.spec, "wave": WAVE}, items)
+    step_started: dict[str, float] = {}
+    polls: dict[str, int] = {}  # database/step -> polls so far
+
+    # When the retention rounds run to the end
+    rounds = 0
+    while state["status"] != retention.STATUS_DONE:
+        clock[0] += state["wait_seconds"]
+        state = retention.advance(estate.reach, RUN, state)
+        rounds += 1
+        assert rounds < 200, "retention never finished"
+        for db in (db for db in state["databases"] if db["step"] != "done"):
+            step = f"{db['id']}/{db['step']}"
+            step_started.setdefault(step, clock[0])
+            polls[step] = db["job"]["polls"]
+            # Then a database polled in the other's round counts only the simulated time that passed
+            assert db["job"]["waited_seconds"] <= clock[0] - step_started[step]
+
+    # Then both copies are retained, in fewer rounds than the two databases' polls added up
+    assert {db["id"]: db["step"] for db in state["databases"]} == {"orders": "done", "ledger": "done"}
+    assert rounds < sum(polls.values())
