@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasks.contracts import APPROVAL_CALLBACK_TASK, FUNCTION_ENVIRONMENT
+from tasks.contracts import APPROVAL_CALLBACK_TASK, FUNCTION_ENVIRONMENT, cold_start_all
 
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
@@ -199,6 +199,7 @@ def injected(cloud: LocalCloud, chaos: Chaos) -> Iterator[Chaos]:
 
     global _active
     _install_hooks_once()
+    cold_start_all()  # sessions the functions kept while warm were made before the hooks were in
     _active = chaos
     cloud.lambdas.before_return = _killer(chaos)
     try:
