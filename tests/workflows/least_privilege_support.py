@@ -8,6 +8,7 @@ runs recorded (each worker records only the runs it made).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.stacks.templates import granted_actions
@@ -33,10 +34,24 @@ AWS_ONLY = {
 # Grants a function's code needs on a path the embedded AWS does not take, by (function name suffix,
 # action): the call site that needs it.
 CALL_SITES_NOT_RUN_OFFLINE: dict[tuple[str, str], str] = {
+    ("-dual-run-wait-files", "s3:ListBucket"): "tasks/payment_dual_run/files.py object_exists: "
+    "HeadObject of a day's file that has not arrived answers 404 only with s3:ListBucket (403 without "
+    "it, which fails the wait); moto answers 404 without evaluating IAM, and no call is made",
+    ("-dual-run-check", "s3:ListBucket"): "tasks/payment_dual_run/files.py object_exists at the "
+    "deadline: the same HeadObject 404 that needs s3:ListBucket on AWS",
+    ("-dual-run-reconcile", "dynamodb:Query"): "tasks/approvals/store.py thread_of: the execution's "
+    "first posted gate message, read only when its started message was never posted (Slack down at "
+    "the start); no flow test has Slack down at the start of a dual run (a test gap, named here)",
     ("-approval-request", "states:DescribeStateMachineForExecution"): "tasks/approvals/request.py "
     "definition_digest: an execution started on the unversioned state machine ARN (the console) has no "
     "version to read the digest from; the embedded engine always records the version it resolved",
 }
+
+
+def every_flow_in(modules: Iterable[str]) -> bool:
+    """The session holds every wave's flow module (happy, rejection, failure and compensation paths):
+    only then must every grant have been used."""
+    return {path.name for path in HERE.glob("test_*_flow.py")} <= set(modules)
 
 
 def excused(name: str) -> set[str]:
