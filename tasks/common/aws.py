@@ -14,6 +14,7 @@ import botocore.session
 from botocore.config import Config
 
 from tasks.common.settings import setting
+from tasks.contracts import ENV_WORKLOAD_EXTERNAL_ID
 
 
 @cache
@@ -46,8 +47,16 @@ def own_session(region: str | None = None) -> boto3.Session:
     return _session(region or setting("AWS_REGION", setting("AWS_DEFAULT_REGION", "eu-west-1")))
 
 
+def assume_role_arguments(role_arn: str, session_name: str) -> dict[str, str]:
+    """sts:AssumeRole parameters for a source or target role: with the program's external id, which
+    those roles' trust policies require (stacks/cross_account.py)."""
+    arguments = {"RoleArn": role_arn, "RoleSessionName": session_name[:64]}
+    external_id = setting(ENV_WORKLOAD_EXTERNAL_ID, "")
+    return {**arguments, "ExternalId": external_id} if external_id else arguments
+
+
 def assumed_session(role_arn: str, region: str, session_name: str) -> boto3.Session:
     """A session in another account through sts:AssumeRole (the runbook's source/target role)."""
     sts = own_session(region).client("sts")
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    credentials = sts.assume_role(**assume_role_arguments(role_arn, session_name))["Credentials"]
     return _session(region, credentials)
