@@ -160,11 +160,21 @@ def _save_worker_calls(session: pytest.Session, folder: Path, worker: str) -> No
     assembly = getattr(session.config, "_wavectl_assembly", None)
     if recorded and assembly is not None:
         save(recorded, folder / f"{worker}.json")
+        save(calls.accumulated_by_assumed_role(), folder / f"{worker}.roles")  # source and target roles
         (folder / "assembly").write_text(str(assembly))
+        # every worker collects the whole session: which modules it holds (are all flows in it?)
+        modules = sorted({Path(str(item.fspath)).name for item in session.items})
+        (folder / "modules").write_text("\n".join(modules))
 
 
 def _compare_every_worker_calls(session: pytest.Session, folder: Path) -> None:
-    from tests.workflows.least_privilege_support import called_not_granted, granted_not_called, load_all
+    from tests.workflows.least_privilege_support import (
+        called_not_granted,
+        every_flow_in,
+        granted_not_called,
+        load_all,
+        open_grants_still_open,
+    )
 
     if not (folder / "assembly").exists():
         return  # no worker ran the embedded AWS
@@ -172,12 +182,19 @@ def _compare_every_worker_calls(session: pytest.Session, folder: Path) -> None:
     missing, unused = called_not_granted(recorded, assembly), granted_not_called(recorded, assembly)
     report = session.config.pluginmanager.get_plugin("terminalreporter")
     report.write_sep("-", f"least privilege: the recorded calls of {len(recorded)} task functions")
-    for name, actions in sorted(unused.items()):
-        if name in recorded:  # a function no worker ran (a subset of the suite) tells nothing
-            report.write_line(f"granted, never called (open, issue 15): {name}: {', '.join(sorted(actions))}")
-    if never_ran := sorted(set(unused) - set(recorded)):
-        report.write_line(f"never ran in this session: {', '.join(never_ran)}")
+    complete = every_flow_in((folder / "modules").read_text().split())
+    if not complete:  # a subset of the flows cannot use every grant: what is unused tells nothing
+        report.write_line("granted, never called: not checked (not every wave's flow tests ran)")
+    for name, actions in sorted(unused.items()) if complete else ():
+        ran = "" if name in recorded else " (the function never ran)"
+        report.write_line(f"GRANTED, NEVER CALLED: {name}{ran}: {', '.join(sorted(actions))}", red=True)
+    still_open, stale = open_grants_still_open(recorded, assembly) if complete else ({}, {})
+    for name, actions in sorted(still_open.items()):
+        report.write_line(f"granted, never called (open, issue 15): {name}: {', '.join(sorted(actions))}")
+    for name, actions in sorted(stale.items()):
+        listed = ", ".join(sorted(actions))
+        report.write_line(f"OPEN_GRANTS ENTRY NO LONGER HOLDS (remove it): {name}: {listed}", red=True)
     for name, actions in sorted(missing.items()):
         report.write_line(f"CALLED BUT NOT GRANTED: {name}: {', '.join(sorted(actions))}", red=True)
-    if missing:
+    if missing or (complete and (unused or stale)):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -65,10 +65,18 @@ class RoleAccount(Model):
         return f"arn:aws:iam::{self.id}:role/{self.role}"
 
 
+ExternalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$")]
+
+
 class Accounts(Model):
     tooling: AccountId = Field(description="account where the workflows and task functions run")
     source: RoleAccount
     target: RoleAccount
+    external_id: ExternalId | None = Field(
+        default=None,
+        description="sts:ExternalId the source and target roles require of wavectl's tasks "
+        "(default: wavectl-<program>)",
+    )
 
 
 class SlackSettings(Model):
@@ -123,6 +131,12 @@ class Program(Model):
 
     def group(self, name: str) -> list[Approver]:
         return self.approvers.get(name, [])
+
+    @property
+    def workload_external_id(self) -> str:
+        """The sts:ExternalId tasks pass when they assume the source and target roles, and those
+        roles' trust policies require: `accounts.external_id`, else derived from the program name."""
+        return self.accounts.external_id or f"wavectl-{self.program}"
 
 
 # ----------------------------------------------------------------------------- waves

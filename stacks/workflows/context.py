@@ -53,6 +53,7 @@ class WaveContext:
             contracts.ENV_WAVE: self.wave.wave,
             contracts.ENV_SOURCE_ROLE_ARN: accounts.source.role_arn(),
             contracts.ENV_TARGET_ROLE_ARN: accounts.target.role_arn(),
+            contracts.ENV_WORKLOAD_EXTERNAL_ID: self.program.workload_external_id,
             contracts.ENV_EVIDENCE_BUCKET: self.control.evidence_bucket.bucket_name,
             contracts.ENV_KMS_KEY: self.control.key.key_arn,
         }

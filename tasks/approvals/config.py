@@ -13,7 +13,7 @@ from tasks.common.settings import setting
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 _SECRET_TTL_SECONDS = 300
-_secrets: dict[str, tuple[float, str]] = {}
+_secrets: dict[tuple[str, str], tuple[float, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,18 @@ def groups() -> dict[str, list[Member]]:
 
 
 def secret(name_setting: str) -> str:
-    """A Secrets Manager secret's value (name from the setting `name_setting`), cached 5 minutes."""
+    """A Secrets Manager secret's value (name from the setting `name_setting`), cached 5 minutes.
+
+    The cache belongs to the function that read the secret, as a warm Lambda's memory does: where
+    several functions share one process (the embedded runtime), each still reads it with its own role.
+    """
     name = setting(name_setting)
-    cached = _secrets.get(name)
+    cache_key = (setting("AWS_LAMBDA_FUNCTION_NAME", ""), name)
+    cached = _secrets.get(cache_key)
     if cached and cached[0] > time.monotonic():
         return cached[1]
     value = own_session().client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
-    _secrets[name] = (time.monotonic() + _SECRET_TTL_SECONDS, value)
+    _secrets[cache_key] = (time.monotonic() + _SECRET_TTL_SECONDS, value)
     return value
 
 

@@ -23,7 +23,7 @@ import botocore.session
 from botocore.config import Config
 
 from tasks.common.settings import setting
-from tasks.contracts import warm_generation
+from tasks.contracts import ENV_WORKLOAD_EXTERNAL_ID, warm_generation
 
 
 @cache
@@ -103,12 +103,20 @@ def own_session(region: str | None = None) -> ReusedSession:
     return _kept_session(("own", _function_name(), region), lambda: (_session(region), None))
 
 
+def assume_role_arguments(role_arn: str, session_name: str) -> dict[str, str]:
+    """sts:AssumeRole parameters for a source or target role: with the program's external id, which
+    those roles' trust policies require (stacks/cross_account.py)."""
+    arguments = {"RoleArn": role_arn, "RoleSessionName": session_name[:64]}
+    external_id = setting(ENV_WORKLOAD_EXTERNAL_ID, "")
+    return {**arguments, "ExternalId": external_id} if external_id else arguments
+
+
 def assumed_session(role_arn: str, region: str, session_name: str) -> ReusedSession:
     """A session in another account through sts:AssumeRole (the runbook's source/target role)."""
 
     def assume() -> tuple[ReusedSession, datetime | None]:
         sts = own_session(region).client("sts")
-        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+        credentials = sts.assume_role(**assume_role_arguments(role_arn, session_name))["Credentials"]
         return _session(region, credentials), _aware(credentials.get("Expiration"))
 
     return _kept_session(("assumed", _function_name(), role_arn, region, session_name), assume)

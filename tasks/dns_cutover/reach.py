@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from tasks.common.aws import own_session
+from tasks.common.aws import assume_role_arguments, own_session
 from tasks.common.settings import setting
 from tasks.contracts import ENV_PROGRAM, ENV_SOURCE_ROLE_ARN, ENV_TARGET_ROLE_ARN, ENV_WAVE
 
@@ -72,7 +72,7 @@ def role_clients(roles: dict[str, str], session_name: str) -> ClientFor:
         base = _base_session()
         if side not in credentials:
             sts = base.client("sts", region_name=region)
-            credentials[side] = sts.assume_role(RoleArn=roles[side], RoleSessionName=session_name[:64])[
+            credentials[side] = sts.assume_role(**assume_role_arguments(roles[side], session_name))[
                 "Credentials"
             ]
         found = credentials[side]

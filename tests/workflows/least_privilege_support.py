@@ -8,6 +8,7 @@ runs recorded (each worker records only the runs it made).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.stacks.templates import granted_actions
@@ -33,10 +34,77 @@ AWS_ONLY = {
 # Grants a function's code needs on a path the embedded AWS does not take, by (function name suffix,
 # action): the call site that needs it.
 CALL_SITES_NOT_RUN_OFFLINE: dict[tuple[str, str], str] = {
+    ("-dual-run-wait-files", "s3:ListBucket"): "tasks/payment_dual_run/files.py object_exists: "
+    "HeadObject of a day's file that has not arrived answers 404 only with s3:ListBucket (403 without "
+    "it, which fails the wait); moto answers 404 without evaluating IAM, and no call is made",
+    ("-dual-run-check", "s3:ListBucket"): "tasks/payment_dual_run/files.py object_exists at the "
+    "deadline: the same HeadObject 404 that needs s3:ListBucket on AWS",
+    ("-dual-run-reconcile", "dynamodb:Query"): "tasks/approvals/store.py thread_of: the execution's "
+    "first posted gate message, read only when its started message was never posted (Slack down at "
+    "the start); no flow test has Slack down at the start of a dual run (a test gap, named here)",
     ("-approval-request", "states:DescribeStateMachineForExecution"): "tasks/approvals/request.py "
     "definition_digest: an execution started on the unversioned state machine ARN (the console) has no "
     "version to read the digest from; the embedded engine always records the version it resolved",
 }
+
+
+# Open differences (issue 15): grants never called in the embedded runs that are neither narrowed yet
+# nor proven needed. Each is listed as open and does not fail the run, but an entry that no longer
+# holds (now called, or no longer granted) fails it, so this list can only shrink. A grant never
+# called that is not listed here fails the run.
+OPEN_GRANTS: dict[tuple[str, str], str] = {
+    **{
+        (fn, "cloudtrail:LookupEvents"): "the gate's requester lookup; the frame now resolves the "
+        "requester before any gate opens, so this grant is probably removable (not yet proven)"
+        for fn in ("-approval-reminders", "-approval-request")
+    },
+    ("-decom-compensate", "s3:GetObject"): "compensation after retention: no flow fails after copies exist",
+    ("-decom-compensate", "sts:AssumeRole"): "compensation in the retention account: as above",
+    ("-decom-restore", "s3:GetObject"): "not yet traced to a call site",
+    ("-decom-retain", "s3:PutObject"): "the retention copies are written through the retention role; "
+    "the function's own PutObject grant is not yet traced to a call site",
+    **{
+        (fn, action): "the bridge's buckets are granted with CDK's grant_read/grant_read_write action "
+        "sets: to be narrowed to the exact object actions"
+        for fn, actions in {
+            "-payment-bridge-acks": (
+                "s3:Abort*",
+                "s3:GetBucket*",
+                "s3:List*",
+                "s3:PutObjectLegalHold",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            ),
+            "-payment-bridge-ingest": (
+                "s3:Abort*",
+                "s3:DeleteObject*",
+                "s3:GetBucket*",
+                "s3:List*",
+                "s3:PutObjectLegalHold",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            ),
+            "-payment-bridge-transfer": ("s3:GetBucket*", "s3:List*"),
+        }.items()
+        for action in actions
+    },  # fmt: skip
+    ("-payment-bridge-acks", "dynamodb:DeleteItem"): "the acknowledgement retry path, not run offline",
+    ("-payment-bridge-transfer", "dynamodb:GetItem"): "the transfer retry path, not run offline",
+    ("-dual-run-arrival", "states:SendTaskSuccess"): "the S3-event resume of a day's file wait when the "
+    "second file lands after the wait began: the flows have both files in place first (a test gap)",
+    ("-dual-run-merge", "dynamodb:Query"): "tasks/approvals/store.py thread_of, read only when the "
+    "started message was never posted (as for -dual-run-reconcile)",
+}
+
+
+def open_grants(name: str) -> set[str]:
+    return {action for (suffix, action) in OPEN_GRANTS if name.endswith(suffix)}
+
+
+def every_flow_in(modules: Iterable[str]) -> bool:
+    """The session holds every wave's flow module (happy, rejection, failure and compensation paths):
+    only then must every grant have been used."""
+    return {path.name for path in HERE.glob("test_*_flow.py")} <= set(modules)
 
 
 def excused(name: str) -> set[str]:
@@ -68,11 +136,27 @@ def granted_not_called(recorded: dict[str, dict[str, set[str]]], assembly: Path)
     (AWS_ONLY) or only AWS takes the path (CALL_SITES_NOT_RUN_OFFLINE)."""
     unused = {
         name: calls.compare(
-            recorded.get(name, {}), granted_actions(assembly, name), excused(name)
+            recorded.get(name, {}), granted_actions(assembly, name), excused(name) | open_grants(name)
         ).granted_not_called
         for name in task_functions(assembly)
     }
     return {name: set(actions) for name, actions in unused.items() if actions}
+
+
+def open_grants_still_open(
+    recorded: dict[str, dict[str, set[str]]], assembly: Path
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """({function: listed open grants still unused}, {function: listed open grants that no longer hold:
+    now called, or no longer granted})."""
+    still, stale = {}, {}
+    for name in task_functions(assembly):
+        listed = open_grants(name)
+        if not listed:
+            continue
+        unused = calls.compare(recorded.get(name, {}), granted_actions(assembly, name), excused(name))
+        still[name] = listed & set(unused.granted_not_called)
+        stale[name] = listed - still[name]
+    return {n: a for n, a in still.items() if a}, {n: a for n, a in stale.items() if a}
 
 
 def save(recorded: dict[str, dict[str, set[str]]], path: Path) -> None:

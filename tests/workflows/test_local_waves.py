@@ -42,6 +42,28 @@ def test_wave_with_unmet_dependency_fails_with_the_guard_error(local_cloud):
     assert run.error.message == "wave 'orders-db' has never run; run it first"
 
 
+def test_waves_after_a_dependency_that_failed_before_its_first_gate_are_refused_by_their_guards(
+    local_cloud,
+):
+    # Given orders-db's only real execution failed on its input, before any gate (nothing changed)
+    failed = run_wave(local_cloud, "orders-db", extra_input={"ticket": "CHG-1"})
+    assert (failed.status, failed.error.name) == ("FAILED", "Wavectl.InvalidInput")
+
+    # When every wave after it starts, each through its guard's dependency rule (list the dependency's
+    # executions, read each one's input and, for a real one that did not succeed, its history)
+    dependent = ("api-dns", "payments-dual-run", "decommission-acme")
+    runs = {wave: run_wave(local_cloud, wave) for wave in dependent}
+
+    # Then each is refused with the guard's named error: a failed run that passed no gate counts for nothing
+    assert {wave: (run.status, run.error.name) for wave, run in runs.items()} == dict.fromkeys(
+        dependent, ("FAILED", "Wavectl.DependencyNotMet")
+    )
+    never = "has no real execution that got past its first approval; run it first"
+    assert runs["api-dns"].error.message == f"wave 'orders-db' {never}"
+    assert runs["payments-dual-run"].error.message == f"wave 'orders-db' {never}"
+    assert runs["decommission-acme"].error.message == f"wave 'api-dns' {never}"
+
+
 def test_raising_task_is_reported_failed_with_its_error_in_status_json(local_cloud, monkeypatch):
     # Given the guard task fails the way a broken task does
     from tasks.common.errors import TaskFailed

@@ -127,7 +127,9 @@ def forget_account_sessions() -> None:
         _shared_sessions.clear()
 
 
-def _trust_policy(tooling: str) -> str:
+def _trust_policy(tooling: str, external_id: str) -> str:
+    """The tooling account may assume the role with the program's external id, as on AWS
+    (stacks/cross_account.py; the embedded STS enforces the condition: `refuse_wrong_external_id`)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -136,10 +138,44 @@ def _trust_policy(tooling: str) -> str:
                     "Effect": "Allow",
                     "Principal": {"AWS": f"arn:aws:iam::{tooling}:root"},
                     "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
                 }
             ],
         }
     )
+
+
+def required_external_id(role_arn: str) -> str | None:
+    """The sts:ExternalId the trust policy of `role_arn` requires in the embedded AWS (None: none)."""
+    from moto.iam.models import iam_backends
+
+    account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+    role = next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
+    if role is None:
+        return None
+    policy = json.loads(role.assume_role_policy_document)
+    for statement in policy.get("Statement", []):
+        required = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if required is not None:
+            return str(required)
+    return None
+
+
+def refuse_wrong_external_id(original: Any) -> Any:
+    """moto's STS `assume_role`, refusing a call without the external id the role's trust policy
+    requires (moto does not evaluate trust policies): the cross-account path is as strict as on AWS."""
+
+    def assume_role(self: Any, **kwargs: Any) -> Any:
+        from moto.sts.exceptions import STSClientError
+
+        required = required_external_id(str(kwargs.get("role_arn", "")))
+        if required is not None and kwargs.get("external_id") != required:
+            raise STSClientError(
+                "AccessDenied", f"not authorized to perform sts:AssumeRole on {kwargs.get('role_arn')}"
+            )
+        return original(self, **kwargs)
+
+    return assume_role
 
 
 _WORKLOAD_POLICY = json.dumps(
@@ -154,7 +190,7 @@ def create_workload_roles(runbook: Runbook, region: str) -> None:
         iam = account_session(account.id, region).client("iam")
         iam.create_role(
             RoleName=account.role,
-            AssumeRolePolicyDocument=_trust_policy(accounts.tooling),
+            AssumeRolePolicyDocument=_trust_policy(accounts.tooling, runbook.program.workload_external_id),
             Description="wavectl tasks assume this role from the tooling account (local rehearsal)",
         )
         iam.put_role_policy(
@@ -162,13 +198,15 @@ def create_workload_roles(runbook: Runbook, region: str) -> None:
         )
 
 
-def assumed_session(role_arn: str, region: str, session_name: str = "wavectl-local") -> boto3.Session:
-    """A session in another account through sts:AssumeRole from the tooling account (as tasks do)."""
-    credentials = (
-        tooling_session(region)
-        .client("sts")
-        .assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    )
+def assumed_session(
+    role_arn: str, region: str, session_name: str = "wavectl-local", external_id: str | None = None
+) -> boto3.Session:
+    """A session in another account through sts:AssumeRole from the tooling account (as tasks do,
+    with the program's external id for the source and target roles)."""
+    arguments = {"RoleArn": role_arn, "RoleSessionName": session_name}
+    if external_id is not None:
+        arguments["ExternalId"] = external_id
+    credentials = tooling_session(region).client("sts").assume_role(**arguments)["Credentials"]
     return new_session(
         region,
         aws_access_key_id=credentials["AccessKeyId"],

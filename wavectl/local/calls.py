@@ -4,7 +4,8 @@ A botocore hook (installed by `patches.install`) records, for the task function 
 thread, the IAM action of each API call (`<signing name>:<operation>`, e.g. `states:SendTaskSuccess`)
 and how it ended (`ok` or the error code), so failure paths count too. The in-process Lambda runtime
 marks which function runs (`running(name)`). Calls from threads a handler starts itself carry the
-function's context along (the Slack answers do; nothing else starts threads for AWS calls).
+function's context along: the Slack answers do, and so do the worker threads of S3 transfers
+(`download_file`, `upload_file`: s3transfer runs their HeadObject, GetObject and part uploads there).
 
 Only calls made with the function's own credentials (its execution role) are recorded as its calls;
 calls through a role it assumed in the source or target account are granted by that role, and are
@@ -32,6 +33,7 @@ _lock = threading.Lock()
 _calls: dict[str, dict[str, set[str]]] = {}
 _assumed: dict[str, dict[str, set[str]]] = {}
 _accumulated: dict[str, dict[str, set[str]]] = {}
+_accumulated_by_role: dict[str, dict[str, set[str]]] = {}  # assumed role ARN -> its calls, every function
 
 
 @contextlib.contextmanager
@@ -74,10 +76,32 @@ def accumulated() -> dict[str, dict[str, set[str]]]:
     return _copy(_accumulated)
 
 
-def _note(function_name: str, action: str, outcome: str, own: bool = True) -> None:
+def accumulated_by_assumed_role() -> dict[str, dict[str, set[str]]]:
+    """{role ARN: {IAM action: {outcomes}}} of the calls task functions made through the source and
+    target roles they assumed, in every embedded AWS of this process (what those roles must grant)."""
+    return _copy(_accumulated_by_role)
+
+
+def _note(function_name: str, action: str, outcome: str, own: bool = True, role: str | None = None) -> None:
     with _lock:
         for calls in (_calls, _accumulated) if own else (_assumed,):
             calls.setdefault(function_name, {}).setdefault(action, set()).add(outcome)
+        if not own and role is not None:
+            _accumulated_by_role.setdefault(role, {}).setdefault(action, set()).add(outcome)
+
+
+def _assumed_role_arn(client: Any) -> str | None:
+    """The role whose temporary credentials `client` signs with (moto keeps which role each key is of)."""
+    from moto.iam.models import iam_backends
+
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    access_key = getattr(credentials, "access_key", None)
+    for account in list(iam_backends.values()):
+        for backend in list(account.values()):
+            key = backend.access_keys.get(access_key) if access_key else None
+            if key is not None:
+                return getattr(key, "role_arn", None)
+    return None
 
 
 def _own_credentials(client: Any) -> bool:
@@ -122,22 +146,51 @@ def wrap_make_api_call(original: Any) -> Any:
         if function_name is None:
             return original(self, operation_name, api_params)
         action, own = action_of(self, operation_name), _own_credentials(self)
+        role = None if own else _assumed_role_arn(self)
         try:
             result = original(self, operation_name, api_params)
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-            _note(function_name, action, str(code), own)
+            _note(function_name, action, str(code), own, role)
             raise
-        _note(function_name, action, "ok", own)
+        _note(function_name, action, "ok", own, role)
         return result
 
     return _make_api_call
 
 
+class _Attributed:
+    """An s3transfer task that runs, on whichever worker thread, as the task function that submitted it."""
+
+    def __init__(self, task: Any, function_name: str) -> None:
+        self._task, self._function_name = task, function_name
+
+    def __getattr__(self, name: str) -> Any:  # transfer_id and the rest, as the executor reads them
+        return getattr(self._task, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with running(self._function_name):
+            return self._task(*args, **kwargs)
+
+
+def wrap_transfer_submit(original: Any) -> Any:
+    """`s3transfer.futures.BoundedExecutor.submit` whose tasks keep the submitting task function."""
+
+    def submit(self: Any, task: Any, tag: Any = None, block: bool = True) -> Any:
+        function_name = _current.get()
+        return original(self, task if function_name is None else _Attributed(task, function_name), tag, block)
+
+    return submit
+
+
 def patches() -> list[tuple[Any, str, Any]]:
     from botocore.client import BaseClient
+    from s3transfer.futures import BoundedExecutor
 
-    return [(BaseClient, "_make_api_call", wrap_make_api_call(BaseClient._make_api_call))]
+    return [
+        (BaseClient, "_make_api_call", wrap_make_api_call(BaseClient._make_api_call)),
+        (BoundedExecutor, "submit", wrap_transfer_submit(BoundedExecutor.submit)),
+    ]
 
 
 @dataclass(frozen=True)

@@ -266,10 +266,18 @@ class LocalCloud:
         return account_session(account, self.region)
 
     def source_session(self, region: str | None = None) -> boto3.Session:
-        return assumed_session(self.accounts.source_role_arn, region or self.region)
+        return assumed_session(
+            self.accounts.source_role_arn, region or self.region, external_id=self._external_id
+        )
 
     def target_session(self, region: str | None = None) -> boto3.Session:
-        return assumed_session(self.accounts.target_role_arn, region or self.region)
+        return assumed_session(
+            self.accounts.target_role_arn, region or self.region, external_id=self._external_id
+        )
+
+    @property
+    def _external_id(self) -> str:
+        return self.runbook.program.workload_external_id
 
 
 def _stop_execution(sfn: Any, execution_arn: str, attempts: int = 20) -> None:

@@ -105,7 +105,9 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
+    from moto.sts.models import STSBackend
 
+    from wavectl.local.accounts import refuse_wrong_external_id
     from wavectl.local.transfer import transfer_patches
 
     callback_cls = callback_module.StateTaskServiceCallback
@@ -122,6 +124,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         (botocore.session, "create_loader", _shared_loader),
         (FakeBucket, "get_permission", _bucket_permission),
         (LambdaSimpleBackend, "invoke", _lambda_invoke(cloud)),
+        (STSBackend, "assume_role", refuse_wrong_external_id(STSBackend.assume_role)),
         (WaitFunction, "_wait_interval", _wait_interval(cloud, WaitFunction._wait_interval)),
         (retrier_decl, "time", _compressed_time_module(cloud)),
         (callback_cls, "_eval_wait_for_task_token", _callback_wait(cloud, wait_for_token)),
