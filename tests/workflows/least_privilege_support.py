@@ -54,8 +54,9 @@ CALL_SITES_NOT_RUN_OFFLINE: dict[tuple[str, str], str] = {
 # called that is not listed here fails the run.
 OPEN_GRANTS: dict[tuple[str, str], str] = {
     **{
-        (fn, "cloudtrail:LookupEvents"): "the gate's requester lookup; the frame now resolves the "
-        "requester before any gate opens, so this grant is probably removable (not yet proven)"
+        (fn, "cloudtrail:LookupEvents"): "tasks/approvals/request.py requester and reminders.py "
+        "fill_in_requester: the fallback lookup when the frame has not resolved the requester (a wave "
+        "with `requester: unverified` whose caller CloudTrail had not delivered yet); no flow runs one"
         for fn in ("-approval-reminders", "-approval-request")
     },
     ("-decom-compensate", "s3:GetObject"): "compensation after retention: no flow fails after copies exist",
