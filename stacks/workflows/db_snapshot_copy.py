@@ -28,6 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 
 from stacks.constructs.nag import acknowledge
+from stacks.constructs.slack_token import grant_slack_bot_token
 from stacks.constructs.task_function import TaskFunction
 from stacks.constructs.versioned_state_machine import VersionedStateMachine
 from stacks.workflows.approval_gate import approval_gate
@@ -136,35 +137,14 @@ def _functions(ctx: WaveContext, wave: DbSnapshotCopyWave) -> dict[str, TaskFunc
         functions[task] = function
     for task in EVIDENCE_WRITERS:
         ctx.grant_evidence_write(functions[task])
-    _grant_slack_post(ctx, functions["report_failure"])
+    # to post a failed compensation in the channel
+    grant_slack_bot_token(functions["report_failure"], ctx.program.slack.bot_token, ctx.control.key)
     return functions
 
 
 def _slack_environment(ctx: WaveContext) -> dict[str, str]:
     slack = ctx.program.slack
     return {contracts.ENV_SLACK_CHANNEL: slack.channel, contracts.ENV_SLACK_BOT_TOKEN_SECRET: slack.bot_token}
-
-
-def _grant_slack_post(ctx: WaveContext, function: TaskFunction) -> None:
-    """Read the bot token (one secret, by name) to post a failed compensation in the channel."""
-    name = ctx.program.slack.bot_token
-    function.role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["secretsmanager:GetSecretValue"],
-            resources=[
-                f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{name}-??????"
-            ],
-        )
-    )
-    function.role.add_to_policy(
-        iam.PolicyStatement(actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn])
-    )
-    acknowledge(
-        function.role,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:"
-        f"secret:{name}-??????]",
-        "GetSecretValue on the one Slack bot token secret; the ?????? is the suffix Secrets Manager adds.",
-    )
 
 
 def _let_compensation_see_children(

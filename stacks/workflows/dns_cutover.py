@@ -22,7 +22,7 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.constructs.nag import acknowledge
+from stacks.constructs.slack_token import grant_slack_bot_token
 from stacks.constructs.task_function import TaskFunction
 from stacks.names import evidence_bucket_name
 from stacks.workflows.approval_gate import approval_gate
@@ -275,7 +275,9 @@ def _functions(ctx: WaveContext, wave: DnsCutoverWave) -> dict[str, TaskFunction
     for task in ("lower_ttl", "shift", "watch", "close_window", "rollback", "record_evidence"):
         _grant_evidence(ctx, functions[task], read=task == "lower_ttl")
     _grant_window_gate_read(ctx, functions["watch"])
-    _grant_slack(ctx, functions["rollback"])
+    grant_slack_bot_token(
+        functions["rollback"], ctx.program.slack.bot_token, ctx.control.key
+    )  # rollback message
     return functions
 
 
@@ -313,26 +315,4 @@ def _grant_window_gate_read(ctx: WaveContext, function: TaskFunction) -> None:
         iam.PolicyStatement(
             sid="DecryptApprovals", actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]
         )
-    )
-
-
-def _grant_slack(ctx: WaveContext, function: TaskFunction) -> None:
-    """Read the Slack bot token (rollback message)."""
-    name = ctx.program.slack.bot_token
-    secret = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{name}-??????"
-    function.role.add_to_policy(
-        iam.PolicyStatement(
-            sid="SlackBotToken", actions=["secretsmanager:GetSecretValue"], resources=[secret]
-        )
-    )
-    function.role.add_to_policy(
-        iam.PolicyStatement(
-            sid="DecryptSlackBotToken", actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]
-        )
-    )
-    acknowledge(
-        function.role,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:"
-        f"secret:{name}-??????]",
-        "The Slack bot token secret by name; '-??????' is the random suffix Secrets Manager adds.",
     )

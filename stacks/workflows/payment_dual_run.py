@@ -33,6 +33,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.constructs.nag import acknowledge
+from stacks.constructs.slack_token import grant_slack_bot_token
 from stacks.constructs.task_function import TaskFunction
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
@@ -293,7 +294,7 @@ def _functions(ctx: WaveContext, wave: PaymentDualRunWave) -> dict[str, TaskFunc
             cfn: lambda_.CfnFunction = functions[name].function.node.default_child  # type: ignore[assignment]
             cfn.ephemeral_storage = lambda_.CfnFunction.EphemeralStorageProperty(size=EPHEMERAL_MB[name])
         if posts:
-            _grant_slack(ctx, functions[name])
+            grant_slack_bot_token(functions[name], ctx.program.slack.bot_token, ctx.control.key)
     _grant(ctx, wave, functions, work)
     _grant_file_waits(ctx, functions)
     _grant_thread(ctx, functions)
@@ -459,25 +460,3 @@ def _grant(
             "The daily acknowledgement files are named by business day at run time; read-only, limited "
             "to the runbook's acknowledgement prefix of the bridge's acknowledgement bucket.",
         )
-
-
-def _grant_slack(ctx: WaveContext, function: TaskFunction) -> None:
-    """Read the Slack bot token (cycle summaries, the switch, a rollback)."""
-    name = ctx.program.slack.bot_token
-    secret = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{name}-??????"
-    function.role.add_to_policy(
-        iam.PolicyStatement(
-            sid="SlackBotToken", actions=["secretsmanager:GetSecretValue"], resources=[secret]
-        )
-    )
-    function.role.add_to_policy(
-        iam.PolicyStatement(
-            sid="DecryptSlackBotToken", actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]
-        )
-    )
-    acknowledge(
-        function.role,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:"
-        f"secret:{name}-??????]",
-        "The Slack bot token secret by name; '-??????' is the random suffix Secrets Manager adds.",
-    )
