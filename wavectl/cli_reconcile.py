@@ -6,6 +6,7 @@ is not (the outputs say why), 2 when the arguments or inputs cannot be used.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 EXIT_CLEAN, EXIT_NOT_CLEAN, EXIT_UNUSABLE = 0, 1, 2
+EXIT_FAILURE = 1  # as wavectl.cli_common.EXIT_FAILURE, without importing it
 PAYMENT_DUAL_RUN = "payment-dual-run"
 
 out = Console(highlight=False)
@@ -21,6 +23,35 @@ err = Console(stderr=True, highlight=False)
 
 def register(app: typer.Typer) -> None:
     app.command("reconcile")(reconcile_command)
+
+
+def main() -> None:
+    """`wavectl reconcile ...` on its own (see wavectl/__main__.py): the same command, options and exit
+    codes as in the full CLI; an unexpected error is one line unless --debug."""
+    app = typer.Typer(
+        name="wavectl", pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None
+    )
+    app.callback()(_group)
+    register(app)
+    debug = "--debug" in sys.argv[1:]
+    sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
+    try:
+        app(prog_name="wavectl", standalone_mode=True)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"wavectl: unexpected error: {type(exc).__name__}: {exc} (--debug for details)",
+            style="red", markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(EXIT_FAILURE)
+
+
+def _group() -> None:
+    """Reconcile one business day of payments (the full CLI lists every command)."""
 
 
 def reconcile_command(

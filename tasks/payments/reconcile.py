@@ -378,45 +378,60 @@ def _reconcile_sides(
 
 
 def _stats_sql(name: str, side: Side) -> str:
-    """One pass over a side: rows per key that occur more than once (or have no key), and per currency
+    """One read of a side: rows per key that occur more than once (or have no key), and per currency
     the count, the sum of minor units and the rows whose amount is not one (`by_currency`).
+
+    The read keeps only the key, currency and amount (a MATERIALIZED CTE) for two aggregates: GROUPING
+    SETS would run the amount sums in the per-key aggregate too (a million DECIMAL(38) sums for nothing;
+    measured 7% of the pass).
+    """
+    key = PREPARED_KEY
+    narrow = f"SELECT {key}, currency, amount, __amount_is_text FROM {name}"
+    if side.prepared:
+        narrow = f"SELECT {key}, currency, {PREPARED_MINOR} FROM {name}"
+    return (
+        f"WITH s AS MATERIALIZED ({narrow}) "
+        f"SELECT false AS by_currency, {key}, NULL::VARCHAR AS currency, count(*) AS n, "
+        f"NULL::DECIMAL(38,0) AS total, NULL::BIGINT AS invalid FROM s GROUP BY {key} "
+        f"HAVING count(*) > 1 OR {key} IS NULL "
+        f"UNION ALL SELECT true, NULL, currency, n, total, invalid FROM ({_totals_sql('s', side)})"
+    )
+
+
+def _totals_sql(name: str, side: Side) -> str:
+    """Per currency of a side: the row count, the sum of minor units, and the rows whose amount is not one.
 
     A prepared side carries its minor units. A file's amounts are summed as DECIMAL(38,4) grouped by
     currency, fraction length and exponent notation, so the currency's rule (a fraction no longer than
     its exponent, no exponent notation) is decided once per group instead of once per row; a valid
     group's sum times 10^exponent is exactly the sum of its rows' minor units.
     """
-    key = PREPARED_KEY
-    having = f"HAVING GROUPING({key}) = 1 OR count(*) > 1 OR {key} IS NULL"
     if side.prepared:
         return (
-            f"SELECT GROUPING({key}) = 1 AS by_currency, {key}, currency, "
-            f"count(*) AS n, coalesce(sum(m), 0::DECIMAL(38,0)) AS total, "
+            f"SELECT currency, count(*) AS n, coalesce(sum(m), 0::DECIMAL(38,0)) AS total, "
             f"count(*) FILTER (WHERE m IS NULL) AS invalid "
-            f"FROM (SELECT {key}, coalesce(currency, '') AS currency, {side.minor(name)} AS m FROM {name}) "
-            f"GROUP BY GROUPING SETS (({key}), (currency)) {having}"
+            f"FROM (SELECT coalesce(currency, '') AS currency, {side.minor(name)} AS m FROM {name}) "
+            f"GROUP BY currency"
         )
     text = "trim(amount)"
     groups = (
-        f"SELECT GROUPING({key}) = 1 AS by_currency, {key}, currency, text_amount, fraction, exp_notation, "
+        f"SELECT currency, text_amount, fraction, exp_notation, "
         f"count(*) AS n, sum(d) AS total_decimal, count(d) AS parsed "
-        f"FROM (SELECT {key}, coalesce(currency, '') AS currency, __amount_is_text AS text_amount, "
+        f"FROM (SELECT coalesce(currency, '') AS currency, __amount_is_text AS text_amount, "
         f"(CASE WHEN strpos({text}, '.') > 0 THEN length({text}) - strpos({text}, '.') ELSE 0 END) "
         f"AS fraction, "
         f"(contains(amount, 'e') OR contains(amount, 'E')) AS exp_notation, "
         f"(CASE WHEN __amount_is_text THEN TRY_CAST({text} AS DECIMAL(38,4)) END) AS d FROM {name}) "
-        f"GROUP BY GROUPING SETS (({key}), (currency, text_amount, fraction, exp_notation)) {having}"
+        f"GROUP BY currency, text_amount, fraction, exp_notation"
     )
     exponent = _per_currency_sql("currency", lambda e: e)
     scale = _per_currency_sql("currency", lambda e: 10**e)
     valid = f"(text_amount AND coalesce(fraction <= {exponent}, true) AND NOT coalesce(exp_notation, false))"
     return (
-        f"WITH g AS ({groups}) "
-        f"SELECT false AS by_currency, {key}, NULL::VARCHAR AS currency, n, NULL::DECIMAL(38,0) AS total, "
-        f"NULL::BIGINT AS invalid FROM g WHERE NOT by_currency "
-        f"UNION ALL SELECT true, NULL, currency, sum(n), coalesce(sum(CASE WHEN {valid} THEN "
-        f"CAST(total_decimal * {scale} AS DECIMAL(38,0)) END), 0::DECIMAL(38,0)), "
-        f"sum(CASE WHEN {valid} THEN n - parsed ELSE n END) FROM g WHERE by_currency GROUP BY currency"
+        f"SELECT currency, sum(n)::BIGINT AS n, coalesce(sum(CASE WHEN {valid} THEN "
+        f"CAST(total_decimal * {scale} AS DECIMAL(38,0)) END), 0::DECIMAL(38,0)) AS total, "
+        f"sum(CASE WHEN {valid} THEN n - parsed ELSE n END)::BIGINT AS invalid "
+        f"FROM ({groups}) GROUP BY currency"
     )
 
 

@@ -31,10 +31,10 @@ ROW = dict(
 )  # fmt: skip
 
 
-def wavectl(*args: str | Path) -> subprocess.CompletedProcess:
+def wavectl(*args: str | Path, python_options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "wavectl", *map(str, args)],
+        [sys.executable, *python_options, "-m", "wavectl", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -65,13 +65,17 @@ def test_reconcile_clean_day_exits_zero(tmp_path: Path):
     old = write(tmp_path / "old.csv", [ROW])
     new = write(tmp_path / "new.csv", [ROW])
 
-    # When reconciled
-    result = wavectl("reconcile", old, new, "--out", tmp_path / "out")
+    # When reconciled (with Python listing the modules it imports)
+    result = wavectl("reconcile", old, new, "--out", tmp_path / "out", python_options=("-X", "importtime"))
 
     # Then exit 0, the summary is printed, and every output file is written
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Reconciliation CLEAN: 1 payments matched on end_to_end_id")
     assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
+    # And the command started without loading the AWS SDK or the runbook models (a second of CPU)
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "duckdb" in imported
+    assert not imported & {"boto3", "botocore", "wavectl.runbook", "wavectl.cli"}
 
 
 def test_reconcile_not_clean_exits_one_and_says_so(day: tuple[Path, Path, Path]):

@@ -81,13 +81,22 @@ def deliver_ack_once_awaited(cloud, day: date, cycle: int) -> threading.Thread:
     def arrive() -> None:
         while not done.wait(0.2):
             if file_wait(cloud, cycle):
-                put_ack_file(cloud, wave, day, acknowledgements(settled_payments(day), day))
+                put_ack_file(cloud, wave, day, acknowledgements(cloud, settled_payments(day), day))
                 return
 
     thread = threading.Thread(target=arrive, daemon=True)
     thread.start()
     thread.stop = done.set  # type: ignore[attr-defined]
     return thread
+
+
+def drop_a_payment(cloud, day: date) -> str:
+    """The counterparty simulator never acknowledges the first payment of `day` (its `drop` fault), and
+    the day's files are seeded again: its acknowledgement file is the simulator's answer."""
+    dropped = settled_payments(day)[0]["end_to_end_id"]
+    cloud.bridge.counterparty.faults.drop.add(dropped)
+    seed_day(cloud, wave_of(cloud), day)
+    return dropped
 
 
 def reject_gate(monkeypatch, gate: str) -> None:
@@ -153,8 +162,8 @@ def test_dual_run_switches_the_primary_after_two_clean_days_and_a_shadow_day(dua
 def test_a_dropped_payment_rejected_at_the_gate_fails_the_wave_with_the_flag_still_old(
     dual_cloud, monkeypatch
 ):
-    # Given day 1's acknowledgements miss one payment
-    seed_day(dual_cloud, wave_of(dual_cloud), DAY_1, drop=1)
+    # Given the counterparty simulator drops one payment of day 1 (a fault)
+    dropped = drop_a_payment(dual_cloud, DAY_1)
     reject_gate(monkeypatch, "accept-breaks-1")
 
     # When the wave runs and the payments approver rejects the breaks
@@ -165,8 +174,11 @@ def test_a_dropped_payment_rejected_at_the_gate_fails_the_wave_with_the_flag_sti
     assert run.error.name == "Wavectl.ReconciliationFailed", run.error
     assert "primary flag" in run.error.cause and "still old" in run.error.cause
     assert primary_flag(dual_cloud) == "old"
-    summary = json.loads(evidence(dual_cloud, run)[f"cycle-01-{DAY_1}/summary.json"])
+    records = evidence(dual_cloud, run)
+    summary = json.loads(records[f"cycle-01-{DAY_1}/summary.json"])
     assert summary["missing_in_new"] == 1 and not summary["clean"]
+    missing = records[f"cycle-01-{DAY_1}/missing_in_new.csv"].decode().splitlines()
+    assert len(missing) == 2 and missing[1].startswith(f"{dropped},")
 
 
 def test_an_acknowledgement_file_that_never_arrives_fails_with_files_missing_naming_it(dual_cloud):
@@ -202,10 +214,9 @@ def test_a_failure_in_the_shadow_days_sets_the_flag_back_to_old(dual_cloud):
 
 
 def test_breaks_accepted_at_the_gate_are_recorded_with_approvers_and_restart_the_clean_streak(dual_cloud):
-    # Given day 1's acknowledgements miss one payment, and a fourth business day on file
-    wave = wave_of(dual_cloud)
-    seed_day(dual_cloud, wave, DAY_1, drop=1)
-    seed_day(dual_cloud, wave, DAY_4)
+    # Given the counterparty simulator drops one payment of day 1, and a fourth business day on file
+    drop_a_payment(dual_cloud, DAY_1)
+    seed_day(dual_cloud, wave_of(dual_cloud), DAY_4)
 
     # When the wave runs with every gate approved (the breaks of day 1 accepted)
     run = run_wave(dual_cloud, WAVE)
@@ -248,7 +259,7 @@ def seed_day_with_every_finding(cloud, day: date) -> dict[str, list[dict[str, st
 
     wave, old = wave_of(cloud), settled_payments(day)
     old.append(dict(old[5]))  # a key twice on the old side
-    acks = acknowledgements(old[1:-1], day)  # the first payment dropped
+    acks = acknowledgements(cloud, old[1:-1], day)  # the first payment dropped
     acks[3] = {**acks[3], "amount": "0.01"}  # an amount break
     acks[7] = {**acks[7], "creditor_name": "Someone Else"}  # a name break
     acks.append({**acks[10], "end_to_end_id": "E2E-EXTRA-0001"})  # an extra payment

@@ -132,8 +132,16 @@ class Counterparty:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=ACK_FIELDS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
-        processed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        faults = self.faults
+        writer.writerows(self.answer(rows))
+        return out.getvalue().encode()
+
+    def answer(self, rows: list[dict[str, str]], processed_at: str | None = None) -> list[dict[str, str]]:
+        """Its acknowledgement of each payment, with the payment faults applied (drop, alter_amount,
+        duplicate, wrong_status, reject): the canonical columns as it understood them, `ack_status`,
+        `ack_reason`, `processed_at`. Chunks are answered through this, and so is the payment dual run's
+        daily acknowledgement file (wavectl/local/seeders/payment_dual_run.py)."""
+        processed_at = processed_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        faults, answered = self.faults, []
         for row in rows:
             e2e = row["end_to_end_id"]
             if e2e in faults.drop:
@@ -145,10 +153,10 @@ class Counterparty:
             ack["ack_status"] = faults.wrong_status.get(e2e, REJECTED if rejected else SETTLED)
             ack["ack_reason"] = "AM05 rejected by the receiving ledger" if rejected else ""
             ack["processed_at"] = processed_at
-            writer.writerow(ack)
+            answered.append(ack)
             if e2e in faults.duplicate:
-                writer.writerow(ack)
-        return out.getvalue().encode()
+                answered.append(dict(ack))
+        return answered
 
     def _write(self, chunk_name: str, body: bytes) -> None:
         stem = chunk_name.rsplit(".", 1)[0]

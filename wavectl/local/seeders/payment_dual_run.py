@@ -4,8 +4,11 @@
   wave needs when every day is clean (`required_clean_cycles + shadow_cycles`), canonical CSV,
   status SETTLED;
 - the new owner's acknowledgements of the same payments, one file a day in the bridge's
-  acknowledgements bucket (status ACSC). They are seeded directly, not produced by the counterparty
-  simulator: the demo compresses days into seconds, and the simulator answers per bridge chunk;
+  acknowledgements bucket, answered by the bridge's counterparty simulator (`cloud.bridge.counterparty`):
+  its answer to each payment with the faults a test set on it (a dropped payment, an altered amount, a
+  duplicate, a wrong status), its own status code (ACSC) in the status column. The day's payments are
+  handed to it in one piece rather than as bridge chunks over SFTP: the demo compresses days into
+  seconds, and the chunk path (SFTP, connector retrieval) is the bridge's own, tested on its own;
 - the primary flag (SSM parameter, tooling account) = `old`, and the bridge switched off (its
   inbound rule disabled), as the wave's preflight requires;
 - the old platform's side of the file-arrival contract: its bucket sends S3 events to EventBridge, and
@@ -25,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.contracts import BRIDGE_INBOUND_RULE, CANONICAL_PAYMENT_FIELDS, bridge_resource_name
 from wavectl.kinds.payment_dual_run import PaymentDualRunWave
+from wavectl.local.counterparty import ACK_FIELDS
 from wavectl.local.seeders.common import bucket, client
 
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
 
 PAYMENTS_PER_DAY = 40
-ACK_FIELDS = (*CANONICAL_PAYMENT_FIELDS, "ack_status", "ack_reason", "processed_at")
 
 
 def business_days(first: date, count: int) -> list[date]:
@@ -68,18 +71,13 @@ def settled_payments(day: date, count: int = PAYMENTS_PER_DAY) -> list[dict[str,
     return rows
 
 
-def acknowledgements(rows: Iterable[dict[str, str]], day: date) -> list[dict[str, str]]:
-    """The new owner's acknowledgement of each payment: same record, its status code, when."""
-    return [
-        {
-            **row,
-            "status": "ACSC",
-            "ack_status": "ACCEPTED",
-            "ack_reason": "",
-            "processed_at": f"{day}T18:00:00Z",
-        }
-        for row in rows
-    ]
+def acknowledgements(cloud: LocalCloud, rows: Iterable[dict[str, str]], day: date) -> list[dict[str, str]]:
+    """The new owner's acknowledgement of each payment of `day`, from the counterparty simulator (faults
+    included): the record as it understood it, with its own status code as the record's status."""
+    if cloud.bridge is None:
+        raise RuntimeError("a payment dual run needs the program's payment bridge and its counterparty")
+    answered = cloud.bridge.counterparty.answer(list(rows), processed_at=f"{day}T18:00:00Z")
+    return [{**ack, "status": ack["ack_status"]} for ack in answered]
 
 
 def to_csv(rows: Iterable[dict[str, str]], fields: Iterable[str]) -> bytes:
@@ -106,15 +104,13 @@ def put_ack_file(cloud: LocalCloud, wave: PaymentDualRunWave, day: date, rows: l
     return key
 
 
-def seed_day(
-    cloud: LocalCloud, wave: PaymentDualRunWave, day: date, *, drop: int = 0, ack: bool = True
-) -> None:
-    """Both files of one business day; `drop` payments missing from the acknowledgements; `ack`
-    False: no acknowledgement file at all."""
+def seed_day(cloud: LocalCloud, wave: PaymentDualRunWave, day: date, *, ack: bool = True) -> None:
+    """Both files of one business day, the acknowledgements answered by the counterparty simulator;
+    `ack` False: no acknowledgement file at all."""
     rows = settled_payments(day)
     put_old_file(cloud, wave, day, rows)
     if ack:
-        put_ack_file(cloud, wave, day, acknowledgements(rows[drop:], day))
+        put_ack_file(cloud, wave, day, acknowledgements(cloud, rows, day))
 
 
 def forward_settlement_events(cloud: LocalCloud, wave: PaymentDualRunWave) -> None:
