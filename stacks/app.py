@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import App, Environment, Tags, Validations
+from aws_cdk import App, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from stacks.bundling import BUNDLE_CONTEXT_KEY, task_code
@@ -43,9 +43,10 @@ def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
         env=env,
         description=f"wavectl {program.program}: control plane (approvals, evidence, Slack)",
     )
+    stacks: list[Stack] = [control]
     bridge = getattr(program, "payment_bridge", None)
     if bridge is not None:
-        PaymentBridgeStack(
+        bridge_stack = PaymentBridgeStack(
             app,
             "PaymentBridge",
             stack_name=payment_bridge_stack_name(runbook),
@@ -56,8 +57,9 @@ def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
             env=env,
             description=f"wavectl {program.program}: payment bridge (inbound -> new owner over SFTP -> acks)",
         )
+        stacks.append(bridge_stack)
     for wave in runbook.ordered_waves():
-        WaveStack(
+        wave_stack = WaveStack(
             app,
             f"Wave-{wave.wave}",
             stack_name=wave_stack_name(runbook, wave.wave),
@@ -68,6 +70,8 @@ def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
             env=env,
             description=f"wavectl {program.program}: wave {wave.wave} ({wave.kind}) v{wave.version}",
         )
+        stacks.append(wave_stack)
+    control.name_the_key_users(stacks)  # the key's policy names each of these stacks' roles that use it
     Tags.of(app).add("wavectl:program", program.program)
     if nag:
         # every finding of each pack fails synth unless acknowledged in code with its reason
