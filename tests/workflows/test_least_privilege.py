@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.least_privilege_support import called_not_granted, every_flow_in, granted_not_called
+from tests.workflows.least_privilege_support import (
+    assumed_called_not_granted,
+    assumed_granted_not_called,
+    called_not_granted,
+    every_flow_in,
+    granted_not_called,
+)
 from wavectl.local import calls
 
 UNDER_XDIST = "checked by the pytest-xdist controller once every worker has finished (tests/conftest.py)"
@@ -39,3 +45,22 @@ def test_every_grant_of_a_task_function_is_used_by_a_call(cloud_assembly, reques
     # Then every action a function's role grants was called by that function, unless its call site is
     # AWS itself (AWS_ONLY) or a path only AWS takes (CALL_SITES_NOT_RUN_OFFLINE names it)
     assert granted_not_called(calls.accumulated(), cloud_assembly) == {}
+
+
+@pytest.mark.skipif("PYTEST_XDIST_WORKER" in os.environ, reason=UNDER_XDIST)
+def test_every_call_through_a_source_or_target_role_is_granted_by_its_stack(cloud_assembly):
+    # Given every AWS call the task functions made through the roles they assumed in other accounts
+    recorded = calls.accumulated_by_assumed_role()
+    if not recorded:
+        pytest.skip("no embedded run in this session: run tests/workflows")
+    # Then the role stack of that account grants each (stacks/cross_account.py, stacks/workload_actions.py)
+    assert assumed_called_not_granted(recorded, cloud_assembly) == {}
+
+
+@pytest.mark.skipif("PYTEST_XDIST_WORKER" in os.environ, reason=UNDER_XDIST)
+def test_every_grant_of_a_source_or_target_role_is_used_by_a_call(cloud_assembly, request):
+    # Given every wave's flows ran in this session (including their failure paths)
+    if not every_flow_in(Path(str(item.fspath)).name for item in request.session.items):
+        pytest.skip("only with every wave's flow tests: a subset of them cannot use every grant")
+    # Then every action a cross-account role grants was called through it by some task
+    assert assumed_granted_not_called(calls.accumulated_by_assumed_role(), cloud_assembly) == {}
