@@ -91,3 +91,20 @@ def test_cross_account_role_grants_named_actions_only(cloud_assembly, side):
     assert not [a for a in actions if "*" in a]
     assert not [a for a in actions if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))]
     assert not [a for a in actions if a.startswith(("sts:", "organizations:"))]
+
+
+def test_least_privilege_comparison_flags_calls_and_grants_the_role_stacks_disagree_on(
+    cloud_assembly, example_runbook
+):
+    from tests.workflows.least_privilege_support import assumed_called_not_granted, assumed_granted_not_called
+
+    # Given recordings through the source and target roles: one call more, one grant never used
+    accounts = example_runbook.program.accounts
+    source, target = accounts.source.role_arn(), accounts.target.role_arn()
+    recorded = {
+        source: {action: {"ok"} for action in (*workload_actions.SOURCE, "rds:RebootDBInstance")},
+        target: {action: {"ok"} for action in workload_actions.TARGET[1:]},
+    }
+    # When they are compared with the role stacks / Then each difference is named under its role
+    assert assumed_called_not_granted(recorded, cloud_assembly) == {source: {"rds:RebootDBInstance"}}
+    assert assumed_granted_not_called(recorded, cloud_assembly) == {target: {workload_actions.TARGET[0]}}

@@ -126,7 +126,7 @@ def cross_account_grants(assembly: Path) -> dict[str, set[str]]:
     manifest = json.loads((assembly / "manifest.json").read_text())["artifacts"]
     grants: dict[str, set[str]] = {}
     for artifact_id, artifact in manifest.items():
-        if not artifact_id.startswith("CrossAccount-"):
+        if not artifact_id.startswith("CrossAccount-") or artifact.get("type") != "aws:cloudformation:stack":
             continue
         account = artifact["environment"].removeprefix("aws://").split("/")[0]
         resources = json.loads((assembly / f"{artifact_id}.template.json").read_text())["Resources"]
