@@ -83,8 +83,14 @@ def test_program_key_is_used_only_by_the_operators_and_the_tools_roles_that_iam_
     # And the tool's roles are exactly those an IAM policy lets use the key, each with the same actions
     named = {role: set(_listed(s["Action"])) for s in tools for role in _named_roles(s)}
     assert named == _key_grants_in_iam(cloud_assembly)
-    # And they include the callback (tokens, votes) and a state machine role (history), never the approver
-    assert {"acme-to-globex-approval-callback", "acme-to-globex-orders-db-sfn"} <= set(named)
+    # And they include the callback (tokens, votes), a state machine role and the guard of a wave that
+    # reads its dependencies' executions (history), never the approver
+    assert {
+        "acme-to-globex-approval-callback",
+        "acme-to-globex-orders-db-sfn",
+        "acme-to-globex-api-dns-guard",
+    } <= set(named)
+    assert "acme-to-globex-orders-db-guard" not in named  # no dependency: it reads no execution
     assert "WavectlApprover" not in json.dumps(_key_statements(cloud_assembly))
 
 
