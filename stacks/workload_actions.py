@@ -4,10 +4,11 @@ and target role stacks grant (stacks/cross_account.py).
 SOURCE and TARGET are the actions recorded through `accounts.source.role` and `accounts.target.role` by
 the embedded runs (wavectl/local/calls.py), printed by `python -m tests.workflows.least_privilege_support
 CALLS_DIR` from a folder of recordings (`*.roles`: each pytest-xdist worker of `make test` leaves one).
-This version comes from a rehearsal of all four waves (`wavectl demo`'s runs, gates approved); `make
-test` compares them with every wave's flows, failure and compensation paths included: a call through a
-role that its list lacks fails the run, and so does (once every wave's flows ran) an action no task
-called (tests/conftest.py, tests/workflows/test_least_privilege.py).
+This version comes from a `pytest -n 2 tests/workflows tests/cli` run (every wave's flows: happy,
+rejection, failure and compensation paths, chaos) and a rehearsal of all four waves. `make test` makes
+the same comparison on every run: a call through a role that its list lacks fails the run, and so does
+(once every wave's flows ran) an action no task called (tests/conftest.py,
+tests/workflows/test_least_privilege.py).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ SOURCE: tuple[str, ...] = (
     "dynamodb:UpdateTable",
     "ec2:DescribeInstances",
     "ec2:ModifyInstanceAttribute",
+    "ec2:StartInstances",
     "ec2:StopInstances",
     "ec2:TerminateInstances",
+    "elasticloadbalancing:CreateListener",
     "elasticloadbalancing:DeleteListener",
     "elasticloadbalancing:DeleteLoadBalancer",
     "elasticloadbalancing:DescribeListeners",
@@ -36,6 +39,7 @@ SOURCE: tuple[str, ...] = (
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
     "lambda:DeleteFunction",
+    "lambda:DeleteFunctionConcurrency",
     "lambda:GetFunction",
     "lambda:GetFunctionConcurrency",
     "lambda:ListTags",
@@ -51,6 +55,7 @@ SOURCE: tuple[str, ...] = (
     "rds:DescribeDBClusters",
     "rds:DescribeDBInstances",
     "rds:ModifyDBClusterSnapshotAttribute",
+    "rds:StartDBCluster",
     "rds:StopDBCluster",
     "route53:ChangeResourceRecordSets",
     "route53:GetChange",
@@ -58,6 +63,7 @@ SOURCE: tuple[str, ...] = (
     "route53:ListHostedZonesByName",
     "route53:ListResourceRecordSets",
     "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
     "s3:DeleteObject",
     "s3:GetBucketLocation",
     "s3:GetBucketPolicy",
@@ -75,13 +81,17 @@ TARGET: tuple[str, ...] = (
     "rds:AddTagsToResource",
     "rds:CopyDBClusterSnapshot",
     "rds:CreateDBInstance",
+    "rds:DeleteDBCluster",
     "rds:DeleteDBClusterSnapshot",
+    "rds:DeleteDBInstance",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBClusters",
     "rds:DescribeDBInstances",
     "rds:DescribeDBSubnetGroups",
     "rds:EnableHttpEndpoint",
+    "rds:ModifyDBCluster",
     "rds:RestoreDBClusterFromSnapshot",
+    "route53:ListHostedZonesByName",
     "s3:GetObject",
     "s3:GetObjectLockConfiguration",
     "s3:ListBucket",
