@@ -18,7 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from stacks import operations
+from stacks import key_policy, operations
 from stacks.constructs.access_log_bucket import access_log_bucket
 from stacks.constructs.compliance import NIST, PCI
 from stacks.constructs.evidence_grant import grant_evidence_write
@@ -108,34 +108,23 @@ class ControlPlaneStack(Stack):
         )
 
     def _key(self, program: str) -> kms.Key:
-        key = kms.Key(
+        """The program key. Its policy names who may administer and use it (stacks/key_policy.py); it
+        is written once every stack of the program is built (`name_the_key_users`)."""
+        return kms.Key(
             self,
             "Key",
             alias=f"alias/{program}-wavectl",
-            description=f"wavectl {program}: approvals, evidence, secrets and logs",
+            description=f"wavectl {program}: approvals, evidence, secrets, logs and the state machines",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsUseForWavectlLogGroups",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],  # in a key policy "*" means this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{self.region}:{self.account}:*"
-                    }
-                },
-            )
-        )
-        return key
+
+    def name_the_key_users(self, stacks: list[Stack]) -> dict[str, frozenset[str]]:
+        """Write the key's policy: the operators' and admins' roles from program.yaml, the services, and
+        each role of `stacks` (the program's stacks in this account) that its IAM policies let use the key."""
+        operators = self.runbook.program.operators
+        base = key_policy.base_statements(self, operators.roles, operators.key_admins)
+        return key_policy.name_the_key_users(self.key, base, stacks)
 
     def _access_log_bucket(self) -> s3.Bucket:
         bucket = access_log_bucket(

@@ -169,10 +169,13 @@ def _save_worker_calls(session: pytest.Session, folder: Path, worker: str) -> No
 
 def _compare_every_worker_calls(session: pytest.Session, folder: Path) -> None:
     from tests.workflows.least_privilege_support import (
+        assumed_called_not_granted,
+        assumed_granted_not_called,
         called_not_granted,
         every_flow_in,
         granted_not_called,
         load_all,
+        load_all_roles,
         open_grants_still_open,
     )
 
@@ -196,5 +199,12 @@ def _compare_every_worker_calls(session: pytest.Session, folder: Path) -> None:
         report.write_line(f"OPEN_GRANTS ENTRY NO LONGER HOLDS (remove it): {name}: {listed}", red=True)
     for name, actions in sorted(missing.items()):
         report.write_line(f"CALLED BUT NOT GRANTED: {name}: {', '.join(sorted(actions))}", red=True)
-    if missing or (complete and (unused or stale)):
+    roles = load_all_roles(folder)  # calls through the source and target roles, against their stacks
+    missing_roles = assumed_called_not_granted(roles, assembly)
+    unused_roles = assumed_granted_not_called(roles, assembly) if complete else {}
+    for role, actions in sorted(unused_roles.items()):
+        report.write_line(f"GRANTED, NEVER CALLED: {role}: {', '.join(sorted(actions))}", red=True)
+    for role, actions in sorted(missing_roles.items()):
+        report.write_line(f"CALLED BUT NOT GRANTED: {role}: {', '.join(sorted(actions))}", red=True)
+    if missing or (complete and (unused or stale)) or missing_roles or unused_roles:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

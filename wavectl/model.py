@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from wavectl.bridge_model import PaymentBridgeSettings
 from wavectl.yamlpos import Loc
@@ -79,6 +88,24 @@ class Accounts(Model):
     )
 
 
+IamRoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")]
+
+
+class Operators(Model):
+    """The people's roles the program key's policy names (docs/security.md, "The program key")."""
+
+    roles: list[IamRoleArn] = Field(
+        min_length=1,
+        description="IAM roles of the tooling account that operators use to start waves and read their "
+        "history, evidence and approvals; the program key lets these (and the tool's own roles) use it",
+    )
+    key_admins: list[IamRoleArn] = Field(
+        min_length=1,
+        description="break-glass roles of the tooling account that may administer the program key (its "
+        "policy, rotation, deletion) but not use it; they must exist before the first deploy",
+    )
+
+
 class SlackSettings(Model):
     channel: Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,}$")]
     signing_secret: str = Field(description="Secrets Manager name of the Slack signing secret")
@@ -120,6 +147,7 @@ class Program(Model):
     description: str = ""
     home_region: Region = Field(description="region of the control plane and the wave workflows")
     accounts: Accounts
+    operators: Operators
     residency: dict[str, list[Region]] = Field(description="data class -> regions its data may live in")
     slack: SlackSettings
     approvers: dict[str, list[ApproverEntry]]
@@ -131,6 +159,22 @@ class Program(Model):
 
     def group(self, name: str) -> list[Approver]:
         return self.approvers.get(name, [])
+
+    @field_validator("operators")
+    @classmethod
+    def _operators_in_the_tooling_account(cls, operators: Operators, info: ValidationInfo) -> Operators:
+        accounts = info.data.get("accounts")
+        if accounts is None:
+            return operators
+        tooling = accounts.tooling
+        for field in ("roles", "key_admins"):
+            for arn in getattr(operators, field):
+                if arn.split(":")[4] != tooling:
+                    raise ValueError(
+                        f"{field}: {arn} is not a role of the tooling account ({tooling}); the program "
+                        "key's policy names roles of the account it lives in"
+                    )
+        return operators
 
     @property
     def workload_external_id(self) -> str:

@@ -16,10 +16,16 @@ def logged_role(
     *,
     log_group_name: str,
     service: str,
+    role_name: str,
     role_description: str,
     log_key: kms.IKey | None,
 ) -> tuple[logs.LogGroup, iam.Role]:
-    """A one-year, KMS-encrypted, retained log group `Logs` and an empty role `Role` for `service`."""
+    """A one-year, KMS-encrypted, retained log group `Logs` and an empty role `Role` for `service`.
+
+    The role has a fixed name (at most 64 characters), so that the program key's policy and the source
+    and target accounts' trust policies can name it before it exists (docs/security.md)."""
+    if len(role_name) > 64:
+        raise ValueError(f"IAM role name {role_name!r} is longer than 64 characters")
     log_group = logs.LogGroup(
         scope,
         "Logs",
@@ -28,6 +34,12 @@ def logged_role(
         encryption_key=log_key,
         removal_policy=RemovalPolicy.RETAIN,
     )
-    role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal(service), description=role_description)
+    role = iam.Role(
+        scope,
+        "Role",
+        role_name=role_name,
+        assumed_by=iam.ServicePrincipal(service),
+        description=role_description,
+    )
     acknowledge_own_role(role)
     return log_group, role

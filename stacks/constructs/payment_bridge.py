@@ -188,6 +188,7 @@ class PaymentBridge(Construct):
         access = iam.Role(
             self,
             "ConnectorAccessRole",
+            role_name=self.name("connector-access"),  # named in the program key's policy
             assumed_by=iam.ServicePrincipal("transfer.amazonaws.com"),
             description="payment bridge connector: read outbound, write acknowledgements",
         )
@@ -198,6 +199,7 @@ class PaymentBridge(Construct):
         logging = iam.Role(
             self,
             "ConnectorLoggingRole",
+            role_name=self.name("connector-logging"),
             assumed_by=iam.ServicePrincipal("transfer.amazonaws.com"),
             description="Transfer Family connector of the payment bridge: write its transfer logs",
         )

@@ -32,10 +32,12 @@ class TaskFunction(Construct):
         log_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.role_name = function_name  # fixed: trust and key policies name it before it exists
         self.log_group, self.role = logged_role(
             self,
             log_group_name=f"/aws/lambda/{function_name}",
             service="lambda.amazonaws.com",
+            role_name=self.role_name,  # function names are unique in the program and at most 64 long
             role_description=f"wavectl task {function_name}",
             log_key=log_key,
         )

@@ -49,6 +49,11 @@ def _acknowledge_distributed_map_policy(
         )
 
 
+def state_machine_role_name(state_machine_name: str) -> str:
+    """`<state machine name>-sfn`: no task function's name ends so (theirs end with the task's name)."""
+    return f"{state_machine_name[:60]}-sfn"
+
+
 class VersionedStateMachine(Construct):
     """State machine + `CfnStateMachineVersion` tied to its revision + alias `live` at 100%."""
 
@@ -73,6 +78,7 @@ class VersionedStateMachine(Construct):
             self,
             log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
             service="states.amazonaws.com",
+            role_name=state_machine_role_name(state_machine_name),
             role_description=state_machine_name,
             log_key=log_key,
         )

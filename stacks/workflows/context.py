@@ -38,6 +38,9 @@ class WaveContext:
     control: ControlPlaneRefs
     code: lambda_.Code
     functions: dict[str, TaskFunction] = field(default_factory=dict)
+    # role ARN in another account -> names of this wave's task roles that may assume it (the trust
+    # policies of the source, target and retention accounts' role stacks, stacks/cross_account.py)
+    assumers: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def program(self) -> Program:
@@ -87,12 +90,13 @@ class WaveContext:
     def assume_workload_roles(self, function: TaskFunction) -> None:
         """Let a task assume the runbook's source and target roles (and nothing else)."""
         accounts = self.program.accounts
-        function.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sts:AssumeRole"],
-                resources=[accounts.source.role_arn(), accounts.target.role_arn()],
-            )
-        )
+        self.assume_roles(function, [accounts.source.role_arn(), accounts.target.role_arn()])
+
+    def assume_roles(self, function: TaskFunction, role_arns: list[str]) -> None:
+        """Let a task assume these roles of other accounts; their trust policies will name its role."""
+        function.role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=role_arns))
+        for arn in role_arns:
+            self.assumers.setdefault(arn, set()).add(function.role_name)
 
     def invoke(
         self,

@@ -146,7 +146,7 @@ def _assume_roles(ctx: WaveContext, wave: DecommissionWave, function: TaskFuncti
         - {ctx.program.accounts.target.role_arn(), ctx.program.accounts.source.role_arn()}
     )
     if extra:
-        function.role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=extra))
+        ctx.assume_roles(function, extra)
 
 
 def _grant_evidence_read(ctx: WaveContext, function: TaskFunction) -> None:

@@ -77,6 +77,18 @@ def guard_state(ctx: WaveContext) -> sfn.IChainable:
                 resources=[_executions_arn(ctx, dep) for dep in ctx.wave.depends_on],
             )
         )
+        # those state machines are encrypted with the program key: reading them decrypts (through Step
+        # Functions only), and the key's policy names this role for it (stacks/key_policy.py)
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecryptDependencyExecutions",
+                actions=["kms:Decrypt"],
+                resources=[ctx.control.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"states.{Stack.of(ctx.scope).region}.amazonaws.com"}
+                },
+            )
+        )
     payload = {
         contracts.GUARD_INPUT + ".$": "$",
         contracts.GUARD_EXECUTION + ".$": "$$.Execution.Id",

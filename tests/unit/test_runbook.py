@@ -180,3 +180,28 @@ def test_a_broken_wave_is_reported_once_not_by_every_wave_depending_on_it(progra
     [problem] = problems_of(program_dir)
     assert problem.startswith("runbooks/waves/orders.yaml:5:")
     assert "invalid duration 'soon'" in problem
+
+
+def test_operator_role_of_another_account_is_refused_at_its_line(program_dir: Path):
+    # Given a program whose operators' role is in another account than the tooling account
+    program = program_dir / "program.yaml"
+    text = program.read_text().replace(
+        "111111111111:role/WavectlOperator", "999999999999:role/WavectlOperator"
+    )
+    program.write_text(text)
+    write_wave(program_dir, "01-orders-db", db_wave())
+    # When it is loaded / Then the program key could not name it: refused where operators are listed
+    [problem] = problems_of(program_dir)
+    assert "program.yaml:" in problem
+    assert "999999999999:role/WavectlOperator is not a role of the tooling account (111111111111)" in problem
+
+
+def test_program_without_operators_is_refused(program_dir: Path):
+    # Given a program that names nobody who may use its key
+    program = program_dir / "program.yaml"
+    lines = program.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("operators:"))
+    program.write_text("".join(lines[:start] + lines[start + 3 :]))
+    write_wave(program_dir, "01-orders-db", db_wave())
+    # When it is loaded / Then the missing section is named
+    assert any("operators" in p for p in problems_of(program_dir))

@@ -174,3 +174,98 @@ def load_all(folder: Path) -> dict[str, dict[str, set[str]]]:
             for action, outcomes in actions.items():
                 merged.setdefault(fn, {}).setdefault(action, set()).update(outcomes)
     return merged
+
+
+# ----------------------------------------------------------------------------- assumed roles
+# Calls made through the roles the tasks assume in the source, target and retention accounts are granted
+# by those roles (stacks/cross_account.py), whose actions are listed in stacks/workload_actions.py.
+
+
+def load_all_roles(folder: Path) -> dict[str, dict[str, set[str]]]:
+    """Every worker's recording of calls through assumed roles (`*.roles`), merged: {role ARN: ...}."""
+    merged: dict[str, dict[str, set[str]]] = {}
+    for path in sorted(folder.glob("*.roles")):
+        for role, actions in json.loads(path.read_text()).items():
+            for action, outcomes in actions.items():  # as IAM names it (recordings before the prefix map)
+                merged.setdefault(role, {}).setdefault(calls.iam_action(action), set()).update(outcomes)
+    return merged
+
+
+def cross_account_grants(assembly: Path) -> dict[str, set[str]]:
+    """{role ARN: actions granted} of the cross-account role stacks in the assembly."""
+    manifest = json.loads((assembly / "manifest.json").read_text())["artifacts"]
+    grants: dict[str, set[str]] = {}
+    for artifact_id, artifact in manifest.items():
+        if not artifact_id.startswith("CrossAccount-") or artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        account = artifact["environment"].removeprefix("aws://").split("/")[0]
+        resources = json.loads((assembly / f"{artifact_id}.template.json").read_text())["Resources"]
+        for resource in resources.values():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            arn = f"arn:aws:iam::{account}:role/{resource['Properties']['RoleName']}"
+            grants[arn] = {
+                action
+                for policy in resources.values()
+                if policy["Type"] == "AWS::IAM::Policy"
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+                for action in _listed(statement["Action"])
+            }
+    return grants
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def assumed_called_not_granted(
+    recorded: dict[str, dict[str, set[str]]], assembly: Path
+) -> dict[str, set[str]]:
+    """{role ARN: actions called through it that its stack does not grant} (a role with no stack: all)."""
+    grants = cross_account_grants(assembly)
+    missing = {
+        role: calls.compare(actions, grants.get(role, set())).called_not_granted
+        for role, actions in recorded.items()
+    }
+    return {role: set(actions) for role, actions in missing.items() if actions}
+
+
+def assumed_granted_not_called(
+    recorded: dict[str, dict[str, set[str]]], assembly: Path
+) -> dict[str, set[str]]:
+    """{role ARN: actions its stack grants that no task called through it}."""
+    unused = {
+        role: calls.compare(recorded.get(role, {}), granted).granted_not_called
+        for role, granted in cross_account_grants(assembly).items()
+    }
+    return {role: set(actions) for role, actions in unused.items() if actions}
+
+
+def workload_actions_module(
+    recorded: dict[str, dict[str, set[str]]], source_arn: str, target_arn: str
+) -> str:
+    """stacks/workload_actions.py's SOURCE and TARGET, from the recorded calls through those roles."""
+    lines = []
+    for name, arn in (("SOURCE", source_arn), ("TARGET", target_arn)):
+        actions = sorted(recorded.get(arn, {}))
+        lines.append(f"{name}: tuple[str, ...] = (")
+        lines += [f'    "{action}",' for action in actions]
+        lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.workflows.least_privilege_support CALLS_DIR`: print SOURCE and TARGET for
+    stacks/workload_actions.py from a `make test` run's recordings (the folder holding `*.roles`)."""
+    from wavectl.runbook import load_runbook
+
+    accounts = load_runbook(Path(__file__).resolve().parents[2] / "runbooks").program.accounts
+    recorded = load_all_roles(Path(argv[0]))
+    print(workload_actions_module(recorded, accounts.source.role_arn(), accounts.target.role_arn()), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

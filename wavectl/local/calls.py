@@ -130,12 +130,21 @@ IAM_ACTION_OF = {
 }
 
 
+# Services whose IAM prefix is not their signing name.
+IAM_PREFIX_OF = {"monitoring": "cloudwatch", "tagging": "tag"}
+
+
+def iam_action(action: str) -> str:
+    """`signing name:Operation` as the IAM action that authorises it."""
+    prefix, operation = action.split(":", 1)
+    action = f"{IAM_PREFIX_OF.get(prefix, prefix)}:{operation}"
+    return IAM_ACTION_OF.get(action, action)
+
+
 def action_of(client: Any, operation_name: str) -> str:
     """The IAM action that authorises `operation_name` on `client`'s service."""
     model = client.meta.service_model
-    prefix = model.signing_name or model.endpoint_prefix
-    action = f"{prefix}:{operation_name}"
-    return IAM_ACTION_OF.get(action, action)
+    return iam_action(f"{model.signing_name or model.endpoint_prefix}:{operation_name}")
 
 
 def wrap_make_api_call(original: Any) -> Any:

@@ -164,7 +164,11 @@ class LocalCloud:
         self.session = tooling_session(self.region)
         create_workload_roles(self.runbook, self.region)
         self._start_bridge()
-        self.resources = deploy_assembly(read_assembly(self.assembly), self._deploy_target())
+        # the tooling account's stacks; the source and target accounts' role stacks are deployed by those
+        # accounts' owners on AWS, and stood for here by create_workload_roles (same trust: the external id)
+        tooling = self.runbook.program.accounts.tooling
+        stacks = [s for s in read_assembly(self.assembly) if s.account == tooling]
+        self.resources = deploy_assembly(stacks, self._deploy_target())
         if self.bridge is not None:
             self.bridge.start_polling(self)
         from wavectl.local import slack_page  # the page clicks through gates, which need the deployed cloud
