@@ -39,6 +39,8 @@
   and deletes stay `creating`/`deleting` for a duration derived from the size, on the runner's clock.
 - A parent workflow's `states:startExecution.sync:2` task gets the API's own parameter and
   response names (`wavectl.local.sfn_integration`), as on AWS.
+- A Distributed Map whose child executions fail beyond its tolerated failures fails its Map Run with
+  `States.ExceedToleratedFailureThreshold` (`wavectl.local.distributed_map`); moto let it succeed.
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -55,7 +57,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from wavectl.local import rds_durations, sfn_integration
+from wavectl.local import distributed_map, rds_durations, sfn_integration
 
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
@@ -116,6 +118,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
         *sfn_integration.patches(),
+        *distributed_map.patches(),
         (BotocoreStubber, "__call__", serialised_stub(BotocoreStubber.__call__)),
         (DomainDispatcherApplication, "__call__", _serialised_server(DomainDispatcherApplication.__call__)),
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
