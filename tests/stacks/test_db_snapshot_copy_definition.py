@@ -78,7 +78,7 @@ def test_map_reads_its_items_from_the_evidence_bucket_and_writes_its_results_the
 def test_the_wave_may_read_only_its_item_lists_and_write_only_its_map_results(cloud_assembly):
     # the state machine's S3 grants name the wave's prefix of the evidence bucket, never the bucket
     grants = {
-        json.dumps(resource).split("waves/orders-db/")[1].rstrip('"]'): set(actions)
+        json.dumps(resource).split("waves/orders-db/")[1].split('"')[0]: set(actions)
         for _, actions, resource in iam_statements(cloud_assembly)
         if any(a.startswith("s3:") for a in actions) and "waves/orders-db/" in json.dumps(resource)
     }
@@ -145,10 +145,7 @@ def test_acceptance_gate_shows_the_verification_summary_and_compensates_on_rejec
     states = asl["States"]
     assert next_past_notes(states, "Copy each database") == "Summarise the copies"
     summary = states["Summarise the copies"]
-    assert (
-        summary["Parameters"]["Payload"]["items.$"] == "$.preflight.items"
-        and summary["ResultPath"] == "$.acceptance"
-    )
+    assert summary["Parameters"]["items.$"] == "$.preflight.items" and summary["ResultPath"] == "$.acceptance"
     assert summary["Catch"][0]["Next"] == "Compensate"  # a summary that cannot be made still compensates
     gate = states["Approval: accept-restored-databases"]
     assert gate["Resource"].endswith("lambda:invoke.waitForTaskToken")
