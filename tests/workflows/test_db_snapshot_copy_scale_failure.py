@@ -3,6 +3,10 @@ compensation leaves nothing tagged with the execution in either account (issue 1
 
 Its own module so that pytest-xdist (`--dist loadfile`) runs it next to the 50-database success run
 (test_db_snapshot_copy_scale_success.py) on the other worker.
+
+On the shared 2-core machine (2026-11-29, both modules side by side under xdist, load 14-18): 394 s
+(the wave 270 s of it; 95 s more for the session's synth). Before (speed 10, inline Map, the whole
+program deployed, alone at load 5-7): 232 s.
 """
 
 from __future__ import annotations

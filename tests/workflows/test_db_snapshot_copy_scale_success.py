@@ -3,6 +3,10 @@ within Step Functions' history and payload quotas (issue 14).
 
 Its own module so that pytest-xdist (`--dist loadfile`) runs it next to the 37th-database failure run
 (test_db_snapshot_copy_scale_failure.py) on the other worker.
+
+On the shared 2-core machine (2026-11-29, both modules side by side under xdist, load 14-18): 392 s
+(the wave 245 s of it; 95 s more for the session's synth). Before (speed 10, inline Map, the whole
+program deployed, one run alone at load 5-7): the failure run took 232 s.
 """
 
 from __future__ import annotations
