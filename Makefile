@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NODE := .node/node_modules/.bin/node
 INSTALL_STAMP := $(VENV)/.stamp-install
 
-.PHONY: install demo test test-scale lint unit synth bench clean browser-deps
+.PHONY: install demo test lint unit synth bench clean browser-deps
 
 WHEELHOUSE_STAMP := .wheelhouse/.stamp
 
@@ -44,13 +44,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 # pytest-xdist: one worker per core, a test module per worker at a time (module fixtures stay shared);
-# the synth and the demo are shared by the workers (tests/conftest.py).
-# The two 50-database runs (`slow`) are `make test-scale`: one hung on its last run here (issue 14).
+# the synth and the demo are shared by the workers (tests/conftest.py). The two 50-database runs of
+# issue 14 are two modules (test_db_snapshot_copy_scale_{success,failure}.py), so they run side by side.
 test: install browser-deps lint
-	TZ=UTC $(VENV)/bin/pytest -q -n auto --dist loadfile -m "not slow"
-
-test-scale: install
-	TZ=UTC $(VENV)/bin/pytest -q -m slow tests/workflows/test_db_snapshot_copy_scale.py
+	TZ=UTC $(VENV)/bin/pytest -q -n auto --dist loadfile
 
 demo: install
 	TZ=UTC $(VENV)/bin/wavectl demo --out out/demo

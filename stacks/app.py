@@ -14,6 +14,8 @@ from stacks.wave_stack import WaveStack
 from stacks.workflows.context import WaveContext
 from wavectl.runbook import Runbook
 
+RESULT_WRITER_V2_FLAG = "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2"
+
 
 def control_plane_stack_name(runbook: Runbook) -> str:
     return f"{runbook.program.program}-control-plane"
@@ -38,6 +40,9 @@ def _bundling_enabled(app: App) -> bool:
 
 def build_app(app: App, runbook: Runbook, *, nag: bool = True) -> App:
     """Add the program's stacks to `app` (no AWS calls, no git calls, no Docker)."""
+    # A Distributed Map's ResultWriter is rendered from `result_writer_v2` only with this flag (CDK's
+    # v1 ResultWriter is deprecated); the db-snapshot-copy wave writes its Map results to S3 with it.
+    app.node.set_context(RESULT_WRITER_V2_FLAG, True)
     program = runbook.program
     env = Environment(account=program.accounts.tooling, region=program.home_region)
     bundle = _bundling_enabled(app)

@@ -440,6 +440,13 @@ ENV_DASHBOARD_WAVES = "WAVECTL_DASHBOARD_WAVES"  # JSON list of the program's wa
 # after a child execution ended abnormally, so none of its Lambdas can still be creating something).
 ENV_DB_CHILD_STATE_MACHINE = "WAVECTL_DB_CHILD_STATE_MACHINE"
 ENV_DB_CHILD_TASK_TIMEOUT = "WAVECTL_DB_CHILD_TASK_TIMEOUT"
+# The Distributed Map's items and results live in the evidence bucket, not in the wave's state (a
+# state carries at most 256 KiB: 500 databases' items are more). Preflight writes the item list to
+# waves/<wave>/<execution>/<DB_ITEMS_FILE>, the Map reads it (ItemReader), its ResultWriter writes
+# under waves/<wave>/<DB_MAP_RESULTS_PREFIX>/, and the summary task writes <DB_COPIES_FILE>.
+DB_ITEMS_FILE = "databases.json"
+DB_COPIES_FILE = "copies.json"
+DB_MAP_RESULTS_PREFIX = "map-results"
 
 
 # ----------------------------------------------------------------------------- warm functions

@@ -1,10 +1,16 @@
 """Workflow body of the `db-snapshot-copy` wave kind: a parent workflow and one child per database.
 
-    Preflight ──► Approval: start-copy ──► Map over the databases (MaxConcurrency from the runbook)
+    Preflight ──► Approval: start-copy ──► Distributed Map over the databases (MaxConcurrency from the
+        │            runbook; items read from the evidence bucket, results written there)
         │            each item: startExecution.sync:2 of the per-database workflow (its own
-        │            execution and history), keeping only a small result per database
+        │            execution and history)
         ▼
-    Approval: accept-restored-databases (verification summary) ──► Clean up ──► Record evidence
+    Summarise the copies ──► Approval: accept-restored-databases ──► Clean up ──► Record evidence
+
+Nothing in the wave's state grows with the number of databases: preflight writes the Map's items
+(one per database) to the evidence bucket and returns their key; the Distributed Map reads them
+(ItemReader) and writes its results to the bucket (ResultWriter); `Summarise the copies` reads each
+database's evidence record and returns the gate's (bounded) text and the key of the copies record.
 
 The per-database workflow (`<program>-<wave>-database`, versioned and deployed with the wave; the
 parent starts the exact version it was deployed with): snapshot (capturing the `at_snapshot`
@@ -31,6 +37,7 @@ from stacks.constructs.nag import acknowledge
 from stacks.constructs.slack_token import grant_slack_bot_token
 from stacks.constructs.task_function import TaskFunction
 from stacks.constructs.versioned_state_machine import VersionedStateMachine
+from stacks.names import evidence_bucket_name
 from stacks.workflows.approval_gate import approval_gate
 from stacks.workflows.context import WaveContext
 from stacks.workflows.frame import dry_run_exit, fail_with_caught_error, step_note
@@ -54,6 +61,7 @@ TASKS: dict[str, tuple[str, int, bool]] = {
     "poll": ("describe one long operation and compute the next wait", 30, True),
     "verify": ("verify a restored database against its snapshot-time numbers and the runbook", 300, True),
     "record_database": ("write one database's evidence record, return its digest", 60, False),
+    "summarise": ("read every database's record: the acceptance summary and the copies record", 300, False),
     "cleanup": ("delete this execution's intermediate snapshots and the share", 300, True),
     "compensate": ("wait for every database's workflow, delete what this execution made", 600, True),
     "report_failure": ("record a failed compensation or cleanup as evidence and tell Slack", 60, False),
@@ -63,7 +71,9 @@ TASKS: dict[str, tuple[str, int, bool]] = {
 # ended abnormally (stopped, timed out), so that none of its Lambdas can still be running.
 CHILD_TASKS = ("create_snapshot", "copy_snapshot", "share", "copy_to_target", "restore", "poll", "verify",
                "record_database")  # fmt: skip
-EVIDENCE_WRITERS = ("record_database", "compensate", "report_failure", "record_evidence")
+EVIDENCE_WRITERS = ("preflight", "record_database", "summarise", "compensate", "report_failure",
+                    "record_evidence")  # fmt: skip
+SPEC_READERS = ("preflight", "cleanup", "compensate")  # the databases, from the environment
 
 
 def spec_environment(wave: DbSnapshotCopyWave) -> dict[str, str]:
@@ -89,6 +99,8 @@ def build(ctx: WaveContext) -> sfn.IChainable:
     start = approval_gate(ctx, "start-copy", summary_path="$.start.text", on_failure=compensate)
     copies = _copy_each_database(ctx, wave, child)
     copies.add_catch(compensate, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+    summarise = _summarise(ctx, functions["summarise"])
+    summarise.add_catch(compensate, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
     accept = approval_gate(
         ctx, "accept-restored-databases", summary_path="$.acceptance.text", on_failure=compensate
     )
@@ -99,7 +111,7 @@ def build(ctx: WaveContext) -> sfn.IChainable:
         .next(start)
         .next(copies)
         .next(step_note(ctx, "Every database copied, restored and verified"))
-        .next(_acceptance_summary(ctx))
+        .next(summarise)
         .next(accept)
         .next(_cleanup(ctx, functions))
         .next(step_note(ctx, "Intermediate snapshots and the share removed"))
@@ -119,7 +131,7 @@ def _functions(ctx: WaveContext, wave: DbSnapshotCopyWave) -> dict[str, TaskFunc
     child_timeout = max(TASKS[task][1] for task in CHILD_TASKS)
     functions = {}
     for task, (description, timeout, reaches_accounts) in TASKS.items():
-        environment = dict(spec) if task in ("preflight", "compensate") else {}
+        environment = dict(spec) if task in SPEC_READERS else {}
         if task == "compensate":
             environment[contracts.ENV_DB_CHILD_TASK_TIMEOUT] = str(child_timeout)
             environment[contracts.ENV_DB_CHILD_STATE_MACHINE] = database_workflow_name(ctx)
@@ -137,6 +149,7 @@ def _functions(ctx: WaveContext, wave: DbSnapshotCopyWave) -> dict[str, TaskFunc
         functions[task] = function
     for task in EVIDENCE_WRITERS:
         ctx.grant_evidence_write(functions[task])
+    _grant_evidence_read(ctx, functions["summarise"])
     # to post a failed compensation in the channel
     grant_slack_bot_token(functions["report_failure"], ctx.program.slack.bot_token, ctx.control.key)
     return functions
@@ -145,6 +158,29 @@ def _functions(ctx: WaveContext, wave: DbSnapshotCopyWave) -> dict[str, TaskFunc
 def _slack_environment(ctx: WaveContext) -> dict[str, str]:
     slack = ctx.program.slack
     return {contracts.ENV_SLACK_CHANNEL: slack.channel, contracts.ENV_SLACK_BOT_TOKEN_SECRET: slack.bot_token}
+
+
+def _grant_evidence_read(ctx: WaveContext, function: TaskFunction) -> None:
+    """GetObject under this wave's prefix (each database's record and the Map's item list), decrypted."""
+    objects = f"{evidence_bucket_name(ctx.runbook)}/waves/{ctx.wave.wave}/*"
+    function.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadWaveEvidence",
+            actions=["s3:GetObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::{objects}"],
+        )
+    )
+    function.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadWaveEvidenceKey", actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]
+        )
+    )
+    acknowledge(
+        function.role,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{objects}]",
+        "GetObject only, under this wave's prefix of the evidence bucket: the per-database records and the "
+        "item list of the execution it summarises (named by execution at run time).",
+    )
 
 
 def _let_compensation_see_children(
@@ -200,15 +236,20 @@ def _start_summary(ctx: WaveContext, wave: DbSnapshotCopyWave) -> sfn.Pass:
     )
 
 
-def _copy_each_database(ctx: WaveContext, wave: DbSnapshotCopyWave, child: VersionedStateMachine) -> sfn.Map:
-    copies = sfn.Map(
+def _copy_each_database(
+    ctx: WaveContext, wave: DbSnapshotCopyWave, child: VersionedStateMachine
+) -> sfn.DistributedMap:
+    copies = sfn.DistributedMap(
         ctx.scope,
         "Copy each database",
-        items_path="$.preflight.databases",
+        item_reader=_items_reader(ctx),
+        result_writer_v2=_results_writer(ctx),
+        map_execution_type=sfn.StateMachineType.STANDARD,
         max_concurrency=wave.max_concurrency,
         item_selector={"db.$": "$$.Map.Item.Value", "execution.$": EXECUTION},
         result_path="$.copies",
-        comment="one child execution per database; the list comes from preflight, not the definition",
+        comment="one child execution per database; the items are preflight's list in the evidence bucket, "
+        "the results go there too (the state keeps the results' location only)",
     )
     version = sfn.StateMachine.from_state_machine_arn(
         ctx.scope, "DatabaseWorkflowVersion", child.version.attr_arn
@@ -230,22 +271,77 @@ def _copy_each_database(ctx: WaveContext, wave: DbSnapshotCopyWave, child: Versi
             "summary.$": "$.Output.summary",
         },
         comment="the database's own execution of the per-database workflow version deployed with this wave; "
-        "only its small result is kept here (the full record is in the evidence bucket)",
+        "only its small result is kept (the full record is in the evidence bucket)",
     )
     copies.item_processor(run_child)
     return copies
 
 
-def _acceptance_summary(ctx: WaveContext) -> sfn.Pass:
-    return sfn.Pass(
-        ctx.scope,
-        "Summarise verification",
-        parameters={
-            "text.$": "States.Format('{} database(s) restored into the target and verified: {}. Approve to "
-            "delete the intermediate snapshots and the share; reject to delete the restored databases.', "
-            "States.ArrayLength($.copies), States.JsonToString($.copies[*].summary))"
-        },
+def _evidence_objects(ctx: WaveContext, pattern: str) -> tuple[str, str]:
+    """(ARN, cdk-nag's spelling of it) of objects under this wave's prefix of the evidence bucket."""
+    path = f"{evidence_bucket_name(ctx.runbook)}/waves/{ctx.wave.wave}/{pattern}"
+    return f"arn:{Aws.PARTITION}:s3:::{path}", f"arn:<AWS::Partition>:s3:::{path}"
+
+
+def _items_reader(ctx: WaveContext) -> sfn.S3JsonItemReader:
+    """The Map's items: the JSON list preflight wrote (`$.preflight.items.key`); the state machine may
+    read that one file name under the wave's prefix, decrypted with the program key."""
+    objects, nag = _evidence_objects(ctx, f"*/{contracts.DB_ITEMS_FILE}")
+    statements = [
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]),
+        iam.PolicyStatement(actions=["kms:Decrypt"], resources=[ctx.control.key.key_arn]),
+    ]
+
+    class ItemsReader(sfn.S3JsonItemReader):
+        def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+            return statements
+
+    acknowledge(ctx.scope, f"AwsSolutions-IAM5[Resource::{nag}]",
+                "The Distributed Map reads its item list, one file per execution named at run time, under "
+                "this wave's prefix of the evidence bucket.")  # fmt: skip
+    return ItemsReader(
+        bucket=ctx.control.evidence_bucket, key=sfn.JsonPath.string_at("$.preflight.items.key")
+    )
+
+
+def _results_writer(ctx: WaveContext) -> sfn.ResultWriterV2:
+    """The Map's results (each child's small result) go to the evidence bucket, never into the state.
+    The actions are those Step Functions documents for a ResultWriter, on its prefix only."""
+    prefix = f"waves/{ctx.wave.wave}/{contracts.DB_MAP_RESULTS_PREFIX}"
+    objects, nag = _evidence_objects(ctx, f"{contracts.DB_MAP_RESULTS_PREFIX}/*")
+    statements = [
+        iam.PolicyStatement(
+            actions=[
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:AbortMultipartUpload",
+            ],
+            resources=[objects],
+        ),
+        iam.PolicyStatement(
+            actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[ctx.control.key.key_arn]
+        ),
+    ]
+
+    class ResultsWriter(sfn.ResultWriterV2):
+        def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+            return statements
+
+    acknowledge(ctx.scope, f"AwsSolutions-IAM5[Resource::{nag}]",
+                "The Distributed Map writes its result files under this wave's map-results prefix of the "
+                "evidence bucket (one folder per map run, named by Step Functions).")  # fmt: skip
+    return ResultsWriter(bucket=ctx.control.evidence_bucket, prefix=prefix)
+
+
+def _summarise(ctx: WaveContext, function: TaskFunction) -> sfn.TaskStateBase:
+    return ctx.invoke(
+        "Summarise the copies",
+        function,
+        {"execution.$": EXECUTION, "items.$": "$.preflight.items", "map_run.$": "$.copies"},
         result_path="$.acceptance",
+        comment="every database's record from the evidence bucket: the gate's text (bounded) and the copies "
+        "record (each database's small result and its record's digest)",
     )
 
 
@@ -253,7 +349,7 @@ def _cleanup(ctx: WaveContext, functions: dict[str, TaskFunction]) -> sfn.TaskSt
     step = ctx.invoke(
         "Clean up",
         functions["cleanup"],
-        {"execution.$": EXECUTION, "databases.$": "$.preflight.databases"},
+        {"execution.$": EXECUTION},
         result_path="$.cleanup",
         comment="after acceptance: intermediate snapshots and the share go; restored databases stay",
     )
@@ -271,7 +367,7 @@ def _record_evidence(ctx: WaveContext, function: TaskFunction) -> sfn.TaskStateB
         {
             "execution.$": EXECUTION,
             "request.$": "$.request",
-            "copies.$": "$.copies",
+            "copies.$": "$.acceptance.copies",
             "cleanup.$": "$.cleanup",
         },
         result_path="$.evidence",

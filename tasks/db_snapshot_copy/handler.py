@@ -51,10 +51,15 @@ def _log(task: str, event: dict[str, Any]) -> None:
 
 
 def preflight(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Check every database; the Map's items (one per database) go to the evidence bucket, and the
+    state gets their count and location only (500 databases' items exceed a state's 256 KiB)."""
     _log("preflight", event)
-    return run_preflight(
-        estate_from_settings("preflight"), run_from(event), wave_databases(event), event.get("residency", {})
+    run = run_from(event)
+    found = run_preflight(
+        estate_from_settings("preflight"), run, wave_databases(event), event.get("residency", {})
     )
+    items = evidence.write_items(own_session().client("s3"), run, found["databases"])
+    return {"count": found["count"], "items": items}
 
 
 def create_snapshot(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -107,6 +112,14 @@ def record_database(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _log("record database evidence", event)
     run = run_from(event)
     return evidence.write_database_record(own_session().client("s3"), run, event)
+
+
+def summarise(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The acceptance gate's text and the copies record, from each database's own evidence record."""
+    _log("summarise the copies", event)
+    return evidence.summarise_copies(
+        own_session().client("s3"), run_from(event), event["items"], event.get("map_run")
+    )
 
 
 def cleanup(event: dict[str, Any], context: Any) -> dict[str, Any]:

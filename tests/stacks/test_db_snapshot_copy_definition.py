@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import RUNBOOKS
-from tests.stacks.templates import definition, next_past_notes
+from tests.stacks.templates import definition, iam_statements, next_past_notes
 
 STACK = "Wave-orders-db"
 
@@ -53,13 +53,38 @@ def test_preflight_runs_first_with_residency_and_fails_the_wave_without_compensa
     assert states["Approval: start-copy"]["Parameters"]["Payload"]["summary.$"] == "$.start.text"
 
 
-def test_map_takes_its_items_from_preflight_with_the_runbook_concurrency(asl):
+def test_map_reads_its_items_from_the_evidence_bucket_and_writes_its_results_there(asl):
+    # a Distributed Map: neither its 500 items nor their results pass through the wave's state
     copies = asl["States"]["Copy each database"]
-    assert copies["Type"] == "Map" and copies["ItemsPath"] == "$.preflight.databases"
-    assert copies["MaxConcurrency"] == 16
+    assert copies["Type"] == "Map" and "ItemsPath" not in copies
+    assert copies["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    reader = copies["ItemReader"]
+    assert reader["Resource"].endswith(":states:::s3:getObject") and reader["ReaderConfig"] == {
+        "InputType": "JSON"
+    }
+    assert reader["Parameters"]["Key.$"] == "$.preflight.items.key"  # the list preflight wrote
+    writer = copies["ResultWriter"]
+    assert writer["Resource"].endswith(":states:::s3:putObject")
+    assert writer["Parameters"]["Prefix"] == "waves/orders-db/map-results"
+    assert reader["Parameters"]["Bucket"] == writer["Parameters"]["Bucket"]  # the evidence bucket
+    assert (
+        copies["MaxConcurrency"] == 16 and "ToleratedFailureCount" not in copies
+    )  # the first failure fails it
     assert copies["ItemSelector"] == {"db.$": "$$.Map.Item.Value", "execution.$": "$$.Execution.Name"}
     assert copies["Catch"][0]["Next"] == "Compensate" and copies["Catch"][0]["ErrorEquals"] == ["States.ALL"]
     assert "ItemBatcher" not in copies
+
+
+def test_the_wave_may_read_only_its_item_lists_and_write_only_its_map_results(cloud_assembly):
+    # the state machine's S3 grants name the wave's prefix of the evidence bucket, never the bucket
+    grants = {
+        json.dumps(resource).split("waves/orders-db/")[1].split('"')[0]: set(actions)
+        for _, actions, resource in iam_statements(cloud_assembly)
+        if any(a.startswith("s3:") for a in actions) and "waves/orders-db/" in json.dumps(resource)
+    }
+    assert grants["*/databases.json"] == {"s3:GetObject"}
+    assert grants["map-results/*"] == {
+        "s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"}  # fmt: skip
 
 
 def test_each_database_runs_in_its_own_child_execution_keeping_a_small_result(asl):
@@ -118,7 +143,10 @@ def test_per_database_steps_run_in_the_migration_order(child_asl):
 
 def test_acceptance_gate_shows_the_verification_summary_and_compensates_on_rejection(asl):
     states = asl["States"]
-    assert next_past_notes(states, "Copy each database") == "Summarise verification"
+    assert next_past_notes(states, "Copy each database") == "Summarise the copies"
+    summary = states["Summarise the copies"]
+    assert summary["Parameters"]["items.$"] == "$.preflight.items" and summary["ResultPath"] == "$.acceptance"
+    assert summary["Catch"][0]["Next"] == "Compensate"  # a summary that cannot be made still compensates
     gate = states["Approval: accept-restored-databases"]
     assert gate["Resource"].endswith("lambda:invoke.waitForTaskToken")
     assert gate["Parameters"]["Payload"]["summary.$"] == "$.acceptance.text"

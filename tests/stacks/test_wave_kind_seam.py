@@ -86,8 +86,11 @@ def test_wave_kind_seam_reports_a_missing_model():
 # Catch on Record evidence and Clean up, max_concurrency 16) and issue 15 (the frame's `Resolve
 # requester` step, the gate payload's requester fields), and issue 13 (one Slack thread per execution:
 # `Tell Slack: started` after the requester is known, and a `Tell Slack: <step>` note after preflight,
-# after every database is copied and after clean-up).
-ORDERS_DB_DEFINITION_SHA256 = "d2707af15ddf2ad0099bd313d05aad5edf6216dbb1e03f1f0bd1c7b6ada8f6a7"
+# after every database is copied and after clean-up). Changed again by issue 14 at 500 databases: the
+# Map is a Distributed Map reading preflight's item list from the evidence bucket (ItemReader) and
+# writing its results there (ResultWriter), and `Summarise the copies` (a task, with a Catch to
+# compensation) replaces the Pass that listed every result from the state.
+ORDERS_DB_DEFINITION_SHA256 = "c9bef81f912ba69e1dace689100fdb9e98a10cde6bb95ff61083ba508e29265d"
 
 
 def test_orders_db_definition_is_byte_identical_to_the_recorded_digest(cloud_assembly: Path):

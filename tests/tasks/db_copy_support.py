@@ -4,6 +4,8 @@ the task functions' environment, and a driver that runs one database through the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +85,18 @@ def snapshots(account: str, region: str, db_type: str) -> list[dict[str, Any]]:
     return client.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
 
 
+def preflight_items(event: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Preflight through its handler, and the Map's items as the Distributed Map reads them: from the
+    evidence bucket (the state only says where, how many, and their digest)."""
+    result = handler.preflight(event, None)
+    ref = result["items"]
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    raw = s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
+    items = json.loads(raw)
+    assert hashlib.sha256(raw).hexdigest() == ref["sha256"] and result["count"] == ref["count"] == len(items)
+    return items, ref
+
+
 def run(execution: str = EXECUTION) -> Run:
     return Run(program=PROGRAM, wave=WAVE, execution=execution)
 
@@ -96,9 +110,12 @@ class Driver:
     polls: int = 0
     captured: dict[str, Any] = field(default_factory=dict)  # database -> numbers captured at snapshot
 
+    items_ref: dict[str, Any] = field(default_factory=dict)  # where preflight wrote the Map's items
+
     def preflight(self) -> list[dict[str, Any]]:
         event = {"execution": self.execution, "residency": residency(self.runbook)}
-        return handler.preflight(event, None)["databases"]
+        items, self.items_ref = preflight_items(event)
+        return items
 
     def item(self, database: str) -> dict[str, Any]:
         return next(db for db in self.preflight() if db["id"] == database)

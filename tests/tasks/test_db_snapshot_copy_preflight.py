@@ -7,12 +7,12 @@ import json
 import pytest
 
 from tasks.common.errors import PreflightFailed
-from tasks.db_snapshot_copy import handler
 from tests.tasks.db_copy_support import (
     EXECUTION,
     SOURCE,
     TARGET,
     moto_session,
+    preflight_items,
     rds,
     residency,
     snapshots,
@@ -24,7 +24,8 @@ def preflight(runbook, databases=None, **overrides):
     event = {"execution": EXECUTION, "residency": overrides.get("residency", residency(runbook))}
     if databases is not None:
         event["databases"] = databases
-    return handler.preflight(event, None)
+    items, ref = preflight_items(event)
+    return {"databases": items, "items": ref}
 
 
 def problems_of(error: pytest.ExceptionInfo) -> list[str]:

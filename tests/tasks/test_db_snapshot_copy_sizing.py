@@ -18,12 +18,17 @@ from tests.tasks.db_copy_support import (
     residency,
     wave_databases,
 )
+from tests.tasks.db_copy_support import preflight_items as written_items
 
 
 def preflight_items(runbook, **sizes: float) -> dict[str, dict]:
+    """Preflight's items for the runbook's databases with these sizes (each call its own execution: the
+    item list is written once per execution)."""
     databases = [{**db, "size_gib": sizes.get(db["id"])} for db in wave_databases(runbook)]
-    event = {"execution": EXECUTION, "residency": residency(runbook), "databases": databases}
-    return {db["id"]: db for db in handler.preflight(event, None)["databases"]}
+    execution = f"{EXECUTION}-{'-'.join(f'{k}{v}' for k, v in sorted(sizes.items())) or 'default'}"
+    event = {"execution": execution, "residency": residency(runbook), "databases": databases}
+    items, _ = written_items(event)
+    return {db["id"]: db for db in items}
 
 
 def test_an_aurora_cluster_without_size_gib_is_planned_at_the_default_size(cloud, example_runbook):

@@ -251,10 +251,11 @@ def test_cleanup_removes_intermediate_snapshots_and_the_share_and_evidence_is_wr
     driver = Driver(example_runbook)
     items = driver.preflight()
     copies = [driver.copy(db) for db in items]
-    # When cleanup and evidence run
+    # When the copies are summarised from the evidence bucket, and cleanup and evidence run
+    summary = handler.summarise({"execution": EXECUTION, "items": driver.items_ref, "map_run": None}, None)
     report = handler.cleanup({"execution": EXECUTION, "databases": items}, None)
     evidence = handler.record_evidence(
-        {"execution": EXECUTION, "databases": items, "copies": copies, "cleanup": report,
+        {"execution": EXECUTION, "databases": items, "copies": summary["copies"], "cleanup": report,
          "request": {"requested_by": "U01ALICE"}}, None,
     )  # fmt: skip
     # Then no snapshot of this execution is left anywhere, and the share went first
@@ -265,11 +266,16 @@ def test_cleanup_removes_intermediate_snapshots_and_the_share_and_evidence_is_wr
     assert len(report["unshared"]) == 2 and report["left"] == []
     # And the restored databases stay
     assert rds(TARGET, "eu-central-1").describe_db_clusters(DBClusterIdentifier="ledger")["DBClusters"]
-    # And the wave's evidence keeps each database's small result, naming its own record by digest
+    # And the wave's evidence names the copies record by digest, which keeps each database's small
+    # result (the same the child execution returned), naming the database's own record by digest
     s3 = boto3.client("s3", region_name="eu-west-1")
     record = json.loads(s3.get_object(Bucket=BUCKET, Key=evidence["key"])["Body"].read())
     assert record["outcome"] == "succeeded" and record["execution"] == EXECUTION
-    small = next(c for c in record["copies"] if c["database"] == "orders")
+    assert record["copies"]["count"] == 2 and summary["count"] == 2 and summary["not_verified"] == 0
+    copies_body = s3.get_object(Bucket=BUCKET, Key=record["copies"]["key"])["Body"].read()
+    assert hashlib.sha256(copies_body).hexdigest() == record["copies"]["sha256"]
+    assert json.loads(copies_body)["copies"] == copies
+    small = next(c for c in copies if c["database"] == "orders")
     assert small["status"] == "verified" and set(small) == {
         "database", "status", "target_arn", "evidence_key", "evidence_sha256", "summary"}  # fmt: skip
     # And that record names snapshots, keys and the verification, and matches its digest

@@ -17,7 +17,7 @@ from wavectl.local.engine import LocalCloud
 
 @pytest.fixture
 def make_local_cloud(example_runbook, cloud_assembly) -> Iterator[Callable[..., LocalCloud]]:
-    """Start a LocalCloud with options (`speed=`, `seed_estate=`); stopped after the test."""
+    """Start a LocalCloud with options (`speed=`, `seed_estate=`, `waves=`); stopped after the test."""
     started: list[LocalCloud] = []
 
     def make(**options) -> LocalCloud:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stacks.workflows.db_snapshot_copy import spec_environment
+from stacks.workflows.db_snapshot_copy import SPEC_READERS, spec_environment
 from tasks.contracts import ENV_DB_WAVE_SPEC, encode_spec
 from tasks.db_snapshot_copy.naming import TAG_EXECUTION
 from wavectl.kinds.db_snapshot_copy import DbSnapshotCopyWave
@@ -21,6 +21,20 @@ WAVE = "orders-db"
 HISTORY_QUOTA_EVENTS = 25_000
 PAYLOAD_QUOTA_BYTES = 256 * 1024
 REGIONS = ("eu-west-1", "eu-central-1")
+# RDS operations take 2 % of their planned time: over by the first poll (due at 2.5 %), so each long
+# step of each child waits and polls once (the Wait -> Poll loop runs in the engine), without the
+# dozens of polls per database a run at the planned durations would cost here.
+FIRST_POLL = 0.02
+# Simulated time runs 100x. The shared clock jumps to the latest end of any wait, so a faster clock
+# (fast mode: 3600x) lets other children's waits carry an operation past its end within the very
+# request that started it (it would then never be polled), and lets the 37th database's siblings
+# finish their held restores before it fails. At 100x a 10 ms request spans 1 simulated second,
+# against operations of 27 s and more; the scale tests' waits then cost seconds, not minutes.
+SPEED = 100
+# A run that has not ended after this many real seconds is stopped and fails its test. At load 14-22
+# on the shared 2-core machine (2026-11-29) a run took up to 300 s; the faulthandler dump (pyproject:
+# faulthandler_timeout) shows where a run that takes much longer sits.
+RUN_TIMEOUT_SECONDS = 900
 
 
 def wave_of(cloud: LocalCloud, count: int) -> DbSnapshotCopyWave:
@@ -38,7 +52,7 @@ def wave_of(cloud: LocalCloud, count: int) -> DbSnapshotCopyWave:
 
 
 def deploy_wave(cloud: LocalCloud, wave: DbSnapshotCopyWave, *, check_size: bool = True) -> None:
-    """What `cdk deploy` changes for this wave: the databases in two functions' environment.
+    """What `cdk deploy` changes for this wave: the databases in its spec readers' environment.
 
     `check_size=False` skips the 4 KB Lambda environment check (a benchmark of a wave too big for one
     deployment, measuring the workflow alone)."""
@@ -46,7 +60,7 @@ def deploy_wave(cloud: LocalCloud, wave: DbSnapshotCopyWave, *, check_size: bool
     spec = spec_environment(wave) if check_size else {
         ENV_DB_WAVE_SPEC: encode_spec({"databases": [db.model_dump(mode="json") for db in wave.databases]})
     }  # fmt: skip
-    for task in ("preflight", "compensate"):
+    for task in SPEC_READERS:
         name = f"{cloud.runbook.program.program}-{WAVE}-db-{task}"
         variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**variables, **spec}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from tasks.db_snapshot_copy.naming import TAG_EXECUTION
@@ -31,9 +32,19 @@ def manual_snapshots(cloud, side: str, region: str, *, deleting_is_gone: bool = 
 
 
 def evidence(cloud, run) -> list[dict]:
-    """The wave's own evidence records (each database's record is under `databases/`)."""
+    """The wave's own outcome records (each database's record is under `databases/`; the Map's item
+    list and the copies record sit next to them)."""
     records = evidence_records(cloud, run.execution_arn.rsplit(":", 1)[-1])
-    return [record for key, record in sorted(records.items()) if not key.startswith("databases/")]
+    return [record for key, record in sorted(records.items()) if key.startswith("db-snapshot-copy-")]
+
+
+def copies_of(cloud, run, record: dict) -> list[dict]:
+    """The copies record the wave's record points to, checked against the digest it names."""
+    records = evidence_records(cloud, run.execution_arn.rsplit(":", 1)[-1])
+    name = record["copies"]["key"].rsplit("/", 1)[-1]
+    body = json.dumps(records[name], indent=2, sort_keys=True).encode()
+    assert hashlib.sha256(body).hexdigest() == record["copies"]["sha256"]
+    return records[name]["copies"]
 
 
 def data_api_answer(cloud, side: str, region: str, cluster: str, sql: str, count: int) -> None:
@@ -99,7 +110,7 @@ def test_orders_db_wave_copies_both_databases_under_the_target_key_and_cleans_up
     # And the evidence record names both databases, their keys and their verification
     (record,) = evidence(local_cloud, run)
     assert record["outcome"] == "succeeded"
-    assert {c["database"]: c["status"] for c in record["copies"]} == {
+    assert {c["database"]: c["status"] for c in copies_of(local_cloud, run, record)} == {
         "orders": "verified",
         "ledger": "verified",
     }
@@ -142,7 +153,7 @@ def test_rejection_at_the_acceptance_gate_removes_the_restored_databases(local_c
 
     # Then it failed as rejected, and compensation removed everything this execution made
     assert run.status == "FAILED" and run.error.name == "Wavectl.Rejected"
-    assert "Copy one database" in run.states and "Compensate" in run.states
+    assert "Summarise the copies" in run.states and "Compensate" in run.states  # after every copy
     for region in ("eu-west-1", "eu-central-1"):
         target = rds(local_cloud, "target", region)
         restored = target.describe_db_instances()["DBInstances"] + target.describe_db_clusters()["DBClusters"]

@@ -22,6 +22,10 @@ What other code may rely on (the public interface):
 - `cloud.source_session()` / `cloud.target_session()`  sessions through the runbook's roles.
 - `cloud.serve(port)` expose the same embedded AWS on http://127.0.0.1:PORT (`wavectl local up`).
 
+`LocalCloud(..., waves=("orders-db",))` deploys and seeds only those waves' stacks (and the control
+plane), without the payment bridge: for tests that exercise one wave at scale, where deploying and
+seeding the whole program is most of a start's cost.
+
 Only one LocalCloud runs per process at a time (moto's backends and the patches are global).
 """
 
@@ -105,8 +109,10 @@ class LocalCloud:
         speed: Speed | str | float | None = None,
         seed_estate: bool = True,
         chaos: Chaos | None = None,
+        waves: tuple[str, ...] | None = None,
     ) -> None:
         self.runbook = runbook
+        self.only_waves = waves  # None: the whole program
         self.assembly = Path(assembly)
         self.speed = speed if isinstance(speed, Speed) else Speed.parse(speed)
         self.region = runbook.program.home_region
@@ -163,12 +169,9 @@ class LocalCloud:
         self._stack.callback(self._stop_executions)
         self.session = tooling_session(self.region)
         create_workload_roles(self.runbook, self.region)
-        self._start_bridge()
-        # the tooling account's stacks; the source and target accounts' role stacks are deployed by those
-        # accounts' owners on AWS, and stood for here by create_workload_roles (same trust: the external id)
-        tooling = self.runbook.program.accounts.tooling
-        stacks = [s for s in read_assembly(self.assembly) if s.account == tooling]
-        self.resources = deploy_assembly(stacks, self._deploy_target())
+        if self.only_waves is None:
+            self._start_bridge()
+        self.resources = deploy_assembly(self._stacks(), self._deploy_target())
         if self.bridge is not None:
             self.bridge.start_polling(self)
         from wavectl.local import slack_page  # the page clicks through gates, which need the deployed cloud
@@ -177,8 +180,20 @@ class LocalCloud:
         if self._seed_estate:
             from wavectl.local.estate import seed_estate
 
-            self.estate = seed_estate(self)
+            self.estate = seed_estate(self, self.only_waves)
         self.rds_durations.start()  # the seeded estate is available; what the waves start takes time
+
+    def _stacks(self) -> list[Any]:
+        """The tooling account's stacks to deploy: all, or the control plane and the chosen waves' stacks.
+
+        The source and target accounts' role stacks are deployed by those accounts' owners on AWS, and
+        stood for here by create_workload_roles (same trust: the external id)."""
+        tooling = self.runbook.program.accounts.tooling
+        stacks = [stack for stack in read_assembly(self.assembly) if stack.account == tooling]
+        if self.only_waves is None:
+            return stacks
+        wanted = {"ControlPlane", *(f"Wave-{wave}" for wave in self.only_waves)}
+        return [stack for stack in stacks if stack.artifact_id in wanted]
 
     def _start_bridge(self) -> None:
         """The new owner's SFTP endpoint and counterparty, when the program has a payment bridge."""

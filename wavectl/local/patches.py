@@ -19,6 +19,9 @@
   Statements with conditions are skipped: every SDK call is TLS on AWS, which is what they guard.
 - ASL validation is memoised per definition text: moto parses a definition on create and again on
   publish, and tests deploy the same definitions over and over (it is the slowest part of a deploy).
+- moto's Step Functions interpreter builds a new boto3 client for every Lambda invoke, S3 read and
+  service task (`boto_client_for`); the clients are cached per service and region (they are
+  thread-safe once built), which took 5 % of a 50-database wave's CPU.
 - Every botocore session shares one model loader: task code makes a new boto3 session per call
   (right on Lambda, where a warm container keeps its own), and reloading the service models
   each time made a wave several times slower locally.
@@ -39,6 +42,8 @@
   and deletes stay `creating`/`deleting` for a duration derived from the size, on the runner's clock.
 - A parent workflow's `states:startExecution.sync:2` task gets the API's own parameter and
   response names (`wavectl.local.sfn_integration`), as on AWS.
+- A Distributed Map whose child executions fail beyond its tolerated failures fails its Map Run with
+  `States.ExceedToleratedFailureThreshold` (`wavectl.local.distributed_map`); moto let it succeed.
 - moto's default account becomes the runbook's tooling account: the Step Functions interpreter
   calls Lambda with a fixed access key, which moto maps to its default account. `MOTO_ACCOUNT_ID`
   is not used because it would override the accounts of assumed-role credentials too.
@@ -55,7 +60,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from wavectl.local import rds_durations, sfn_integration
+from wavectl.local import distributed_map, rds_durations, sfn_integration
 
 if TYPE_CHECKING:
     from wavectl.local.engine import LocalCloud
@@ -103,6 +108,7 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+    from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
     from moto.sts.models import STSBackend
@@ -118,6 +124,8 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
     validate = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
     return [
         *sfn_integration.patches(),
+        *distributed_map.patches(),
+        *_cached_interpreter_clients(sfn_boto_client),
         (BotocoreStubber, "__call__", serialised_stub(BotocoreStubber.__call__)),
         (DomainDispatcherApplication, "__call__", _serialised_server(DomainDispatcherApplication.__call__)),
         (iam_models, "DEFAULT_ACCOUNT_ID", cloud.runbook.program.accounts.tooling),
@@ -139,6 +147,35 @@ def _patches(cloud: LocalCloud) -> list[tuple[Any, str, Any]]:
         *cloud.events.patches(),
         *transfer_patches(cloud),
     ]
+
+
+def _cached_interpreter_clients(module: Any) -> list[tuple[Any, str, Any]]:
+    """`boto_client_for` (moto's interpreter) returning one client per (region, service), reused.
+
+    Patched where it is looked up: moto's modules import the function by name."""
+    import importlib
+
+    original = module.boto_client_for
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = original(region=region, service=service)
+            return clients[(region, service)]
+
+    users = [importlib.import_module(f"moto.stepfunctions.parser.asl.component.state.exec.{name}")
+             for name in _INTERPRETER_CLIENT_USERS]  # fmt: skip
+    return [(m, "boto_client_for", boto_client_for) for m in users if m.boto_client_for is original]
+
+
+_INTERPRETER_CLIENT_USERS = (  # where the db and dual-run waves' interpreter builds its clients
+    "state_task.lambda_eval_utils",
+    "state_task.service.state_task_service_sfn",
+    "state_map.item_reader.eval.resource_eval_s3",
+    "state_map.result_writer.resource_eval.resource_eval_s3",
+)
 
 
 def serialised_stub(original):

@@ -12,7 +12,11 @@ status AWS reports (`creating`, `deleting`) for a simulated duration on the runn
   one database (tests): a slower or faster operation, or one that ends in a failed status;
 - a deleted resource stays listed as `deleting` for `DELETE_SECONDS` and then goes;
 - `RdsDurations.finish()` ends every operation still in progress now (a test holds some operations
-  with a long duration until a point of its scenario, then releases them).
+  with a long duration until a point of its scenario, then releases them);
+- the call that starts an operation always answers with it in progress (as on AWS), and only a later
+  Describe* can find it finished: the shared clock may jump past a short operation's end while the
+  request that started it runs (another execution's Wait ending), and a Wait/Poll loop would then
+  never run.
 
 It is generic (any wave, any caller) and only acts once `start()` is called, after seeding, so the
 seeded estate is `available` at once. Nothing here knows a wave; it patches moto's RDS backend.
@@ -29,6 +33,7 @@ from typing import Any
 from tasks.common.backoff import DEFAULT_CLUSTER_GIB, expected_seconds
 
 BUSY = "_wavectl_busy"
+FRESH = "_wavectl_fresh"  # started by the current request: in progress whatever the clock says
 PLAIN_STATUS = "_wavectl_status"
 DELETE_SECONDS = {"instance": 300, "cluster": 300, "snapshot": 60}
 
@@ -59,6 +64,7 @@ class RdsDurations:
     active: bool = False
     _removals: list[tuple[float, dict, str, Any]] = field(default_factory=list)
     _held: list[Any] = field(default_factory=list)
+    _fresh: list[Any] = field(default_factory=list)  # started since the last Describe*
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -85,25 +91,41 @@ class RdsDurations:
         return expected_seconds(operation, db_type, size_gib) * factor
 
     def hold(self, resource: Any, operation: str, db_type: str, database: str, size_gib: float) -> None:
-        """Keep `resource` in `creating` for the operation's simulated duration."""
+        """Keep `resource` in `creating` for the operation's simulated duration.
+
+        The duration is computed and the resource registered under the lock `finish` takes, so an
+        operation started while a test changes the factors and calls `finish` is either released by
+        it or timed with the new factors, never held with the old ones past the release."""
         if not self.active or resource is None:
             return
         override = self.overrides.get(database)
         fails = override.fail_with if override and override.operation in (None, operation) else None
-        until = self.now() + self.seconds(operation, db_type, database, size_gib)
-        resource.__dict__[BUSY] = Busy("creating", until, then=fails)
         with self._lock:
+            until = self.now() + self.seconds(operation, db_type, database, size_gib)
+            resource.__dict__[BUSY] = Busy("creating", until, then=fails)
+            resource.__dict__[FRESH] = True
             self._held.append(resource)
+            self._fresh.append(resource)
+
+    def described(self) -> None:
+        """A Describe* call begins: operations started by earlier requests may be seen finished now.
+        (Requests are serialised by the embedded AWS's backend lock: the starting request has
+        answered by then.)"""
+        with self._lock:
+            fresh, self._fresh = self._fresh, []
+            for resource in fresh:
+                resource.__dict__.pop(FRESH, None)
 
     def finish(self) -> None:
         """End every operation still in progress now, in the status it was to end in."""
-        now = self.now()
         with self._lock:
+            now = self.now()
             held, self._held = self._held, []
-        for resource in held:
-            busy: Busy | None = resource.__dict__.get(BUSY)
-            if busy is not None and busy.status == "creating" and busy.until > now:
-                resource.__dict__[BUSY] = replace(busy, until=now)
+            for resource in held:
+                resource.__dict__.pop(FRESH, None)
+                busy: Busy | None = resource.__dict__.get(BUSY)
+                if busy is not None and busy.status == "creating" and busy.until > now:
+                    resource.__dict__[BUSY] = replace(busy, until=now)
 
     def remove_later(self, resource: Any, container: dict, key: str, kind: str) -> None:
         """Put a deleted resource back as `deleting`; it leaves `container` after DELETE_SECONDS."""
@@ -129,7 +151,7 @@ class RdsDurations:
         busy: Busy | None = resource.__dict__.get(BUSY)
         if busy is None:
             return stored
-        if self.now() < busy.until:
+        if resource.__dict__.get(FRESH) or self.now() < busy.until:
             return busy.status
         return busy.then or stored
 
@@ -273,6 +295,7 @@ def _purged(durations: RdsDurations):
     def wrap(original):
         def call(backend, *args, **kwargs):
             durations.purge()
+            durations.described()
             return original(backend, *args, **kwargs)
 
         return call

@@ -130,6 +130,11 @@ class LocalSlack:
         with self._lock:
             return [dict(event) for event in self._state.events]
 
+    def event_count(self) -> int:
+        """How many events (messages, updates, ...) have arrived: a cheap "anything new?" check."""
+        with self._lock:
+            return len(self._state.events)
+
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Each channel message as it now reads (updates applied), oldest first."""
         with self._lock:
