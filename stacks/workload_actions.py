@@ -5,9 +5,10 @@ SOURCE and TARGET are the actions recorded through `accounts.source.role` and `a
 the embedded runs (wavectl/local/calls.py), printed by `python -m tests.workflows.least_privilege_support
 CALLS_DIR` from a folder of recordings (`*.roles`: each pytest-xdist worker of `make test` leaves one).
 This version comes from a `pytest -n 2 tests/workflows tests/cli` run (every wave's flows: happy,
-rejection, failure and compensation paths, chaos) and a rehearsal of all four waves. `make test` makes
-the same comparison on every run: a call through a role that its list lacks fails the run, and so does
-(once every wave's flows ran) an action no task called (tests/conftest.py,
+rejection, failure and compensation paths, chaos) and a rehearsal of all four waves, plus the RDS
+instance (not cluster) snapshot and restore calls of the two 50-database runs of `make test`.
+`make test` makes the same comparison on every run: a call through a role that its list lacks fails
+the run, and so does (once every wave's flows ran) an action no task called (tests/conftest.py,
 tests/workflows/test_least_privilege.py).
 """
 
@@ -46,15 +47,21 @@ SOURCE: tuple[str, ...] = (
     "lambda:PutFunctionConcurrency",
     "rds-data:ExecuteStatement",
     "rds:CopyDBClusterSnapshot",
+    "rds:CopyDBSnapshot",
     "rds:CreateDBClusterSnapshot",
+    "rds:CreateDBSnapshot",
     "rds:DeleteDBCluster",
     "rds:DeleteDBClusterSnapshot",
     "rds:DeleteDBInstance",
+    "rds:DeleteDBSnapshot",
     "rds:DescribeDBClusterSnapshotAttributes",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBClusters",
     "rds:DescribeDBInstances",
+    "rds:DescribeDBSnapshotAttributes",
+    "rds:DescribeDBSnapshots",
     "rds:ModifyDBClusterSnapshotAttribute",
+    "rds:ModifyDBSnapshotAttribute",
     "rds:StartDBCluster",
     "rds:StopDBCluster",
     "route53:ChangeResourceRecordSets",
@@ -80,17 +87,22 @@ TARGET: tuple[str, ...] = (
     "rds-data:ExecuteStatement",
     "rds:AddTagsToResource",
     "rds:CopyDBClusterSnapshot",
+    "rds:CopyDBSnapshot",
     "rds:CreateDBInstance",
     "rds:DeleteDBCluster",
     "rds:DeleteDBClusterSnapshot",
     "rds:DeleteDBInstance",
+    "rds:DeleteDBSnapshot",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBClusters",
     "rds:DescribeDBInstances",
+    "rds:DescribeDBSnapshots",
     "rds:DescribeDBSubnetGroups",
     "rds:EnableHttpEndpoint",
     "rds:ModifyDBCluster",
+    "rds:ModifyDBInstance",
     "rds:RestoreDBClusterFromSnapshot",
+    "rds:RestoreDBInstanceFromDBSnapshot",
     "route53:ListHostedZonesByName",
     "s3:GetObject",
     "s3:GetObjectLockConfiguration",

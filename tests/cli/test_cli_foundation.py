@@ -94,11 +94,14 @@ def test_synth_writes_one_template_per_stack(tmp_path: Path):
     # When the user synthesises without bundling into a folder of their choice
     outdir = tmp_path / "assembly"
     result = wavectl("synth", "runbooks/", "--out", str(outdir), "--no-bundle")
-    # Then a template per stack: the control plane and one per wave
+    # Then a template per stack: the control plane, the bridge, one per wave, and the role stack of each
+    # account whose role the waves' tasks assume (source, target)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in outdir.glob("*.template.json"))
     assert names == [
         "ControlPlane.template.json",
+        "CrossAccount-source.template.json",
+        "CrossAccount-target.template.json",
         "PaymentBridge.template.json",
         "Wave-api-dns.template.json",
         "Wave-decommission-acme.template.json",

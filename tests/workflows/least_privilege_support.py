@@ -91,8 +91,6 @@ OPEN_GRANTS: dict[tuple[str, str], str] = {
     },  # fmt: skip
     ("-payment-bridge-acks", "dynamodb:DeleteItem"): "the acknowledgement retry path, not run offline",
     ("-payment-bridge-transfer", "dynamodb:GetItem"): "the transfer retry path, not run offline",
-    ("-dual-run-arrival", "states:SendTaskSuccess"): "the S3-event resume of a day's file wait when the "
-    "second file lands after the wait began: the flows have both files in place first (a test gap)",
     ("-dual-run-merge", "dynamodb:Query"): "tasks/approvals/store.py thread_of, read only when the "
     "started message was never posted (as for -dual-run-reconcile)",
 }
