@@ -176,6 +176,7 @@ def _compare_every_worker_calls(session: pytest.Session, folder: Path) -> None:
         granted_not_called,
         load_all,
         load_all_roles,
+        open_grants_now_called,
         open_grants_still_open,
     )
 
@@ -194,9 +195,13 @@ def _compare_every_worker_calls(session: pytest.Session, folder: Path) -> None:
     still_open, stale = open_grants_still_open(recorded, assembly) if complete else ({}, {})
     for name, actions in sorted(still_open.items()):
         report.write_line(f"granted, never called (open, issue 15): {name}: {', '.join(sorted(actions))}")
+    for name, actions in sorted(open_grants_now_called(recorded, assembly).items()) if complete else ():
+        report.write_line(
+            f"called in this run, listed as open (remove it?): {name}: {', '.join(sorted(actions))}"
+        )
     for name, actions in sorted(stale.items()):
         listed = ", ".join(sorted(actions))
-        report.write_line(f"OPEN_GRANTS ENTRY NO LONGER HOLDS (remove it): {name}: {listed}", red=True)
+        report.write_line(f"OPEN_GRANTS ENTRY NO LONGER GRANTED (remove it): {name}: {listed}", red=True)
     for name, actions in sorted(missing.items()):
         report.write_line(f"CALLED BUT NOT GRANTED: {name}: {', '.join(sorted(actions))}", red=True)
     roles = load_all_roles(folder)  # calls through the source and target roles, against their stacks

@@ -238,7 +238,8 @@ def _callback_wait(cloud: LocalCloud, original):
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeTimedOut
 
     def eval_wait_for_task_token(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint):
-        if _is_default_timeout(timeout_seconds):
+        if _is_default_timeout(timeout_seconds) or not isinstance(timeout_seconds, int | float):
+            # moto's own form (a `.sync` child's timeout arrives as its settings): moto handles it
             return original(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
         started, simulated = cloud.clock.simulated_elapsed(), float(timeout_seconds)
         outcome = original(
