@@ -21,6 +21,7 @@ from wavectl.cli_common import (
     out,
     progress,
 )
+from wavectl.cli_guard import run_guarded
 from wavectl.runbook import format_duration, json_schema_text
 
 app = typer.Typer(
@@ -135,19 +136,7 @@ def _options(
 
 def main() -> None:
     """Run a command; an AWS error is one line (what failed, what to do) and exit 1, unless --debug."""
-    debug = "--debug" in sys.argv[1:]
-    sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
-    try:
-        app(standalone_mode=True)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:
-        if debug:
-            raise
-        line = aws_error_line(exc) or f"unexpected error: {type(exc).__name__}: {exc} (--debug for details)"
-        err.print(f"wavectl: {line}", style="red", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(EXIT_FAILURE)
+    run_guarded(app, aws_error_line)
 
 
 if __name__ == "__main__":

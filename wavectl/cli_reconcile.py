@@ -6,15 +6,15 @@ is not (the outputs say why), 2 when the arguments or inputs cannot be used.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from wavectl.cli_guard import run_guarded
+
 EXIT_CLEAN, EXIT_NOT_CLEAN, EXIT_UNUSABLE = 0, 1, 2
-EXIT_FAILURE = 1  # as wavectl.cli_common.EXIT_FAILURE, without importing it
 PAYMENT_DUAL_RUN = "payment-dual-run"
 
 out = Console(highlight=False)
@@ -33,21 +33,7 @@ def main() -> None:
     )
     app.callback()(_group)
     register(app)
-    debug = "--debug" in sys.argv[1:]
-    sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
-    try:
-        app(prog_name="wavectl", standalone_mode=True)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:
-        if debug:
-            raise
-        err.print(
-            f"wavectl: unexpected error: {type(exc).__name__}: {exc} (--debug for details)",
-            style="red", markup=False, highlight=False, soft_wrap=True,
-        )  # fmt: skip
-        sys.exit(EXIT_FAILURE)
+    run_guarded(app, prog_name="wavectl")
 
 
 def _group() -> None:
