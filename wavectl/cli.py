@@ -21,7 +21,7 @@ from wavectl.cli_common import (
     out,
     progress,
 )
-from wavectl.cli_guard import run_guarded
+from wavectl.entry import run_guarded
 from wavectl.runbook import format_duration, json_schema_text
 
 app = typer.Typer(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from wavectl.cli_guard import run_guarded
+from wavectl.entry import run_guarded
 
 EXIT_CLEAN, EXIT_NOT_CLEAN, EXIT_UNUSABLE = 0, 1, 2
 PAYMENT_DUAL_RUN = "payment-dual-run"
